@@ -1,0 +1,399 @@
+//! Configuration: the settings file, credentials, embedded presets, environment overrides.
+//!
+//! One precedence rule everywhere: embedded preset < user file < environment < flags.
+//! A missing file is an empty layer; unknown keys and bad values are errors naming the file,
+//! the key and the fix. Every write goes through [`ConfigStore::update`], which takes a file
+//! lock, re-reads, applies the change, validates and replaces the files atomically.
+
+mod credentials;
+mod paths;
+pub mod presets;
+mod settings;
+mod store;
+
+use std::path::PathBuf;
+
+pub use credentials::{Credentials, mask_key};
+pub use paths::Paths;
+pub use settings::{Defaults, ModelConfig, ProviderConfig, ProviderKind, ServerSettings, Settings, Task};
+pub use store::ConfigStore;
+
+use crate::env_vars;
+
+/// The name of the provider set by `llm-config global` and by `BASE_URL`/`API_KEY`.
+pub const GLOBAL_PROVIDER: &str = "global";
+
+/// Everything that can be wrong with configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Failed to write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not valid: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("`{}`: {key}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error(
+        "`{}` is readable by other users (mode {mode:o}); it holds API keys: run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    InsecureCredentials { path: PathBuf, mode: u32 },
+    #[error("Unknown preset `{name}`; available presets: {available}")]
+    UnknownPreset { name: String, available: String },
+    #[error("Unknown model `{name}`; configured models: {available}. Add it with `llm-config add-model --name {name} --path <upstream id>`")]
+    UnknownModel { name: String, available: String },
+    #[error("Unknown provider `{name}`; configured providers: {available}. Add one with `llm-config preset --name <preset>` or `llm-config global --base-url …`")]
+    UnknownProvider { name: String, available: String },
+    #[error(
+        "No model is configured: run `llm-config preset --name openai --api-key …` (or another preset; `llm-config preset --list` shows them), or set `BASE_URL`, `API_KEY` and `MODEL` for any OpenAI-compatible server"
+    )]
+    NoModels,
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The effective configuration: all layers merged, plus where each file lives.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub paths: Paths,
+    pub settings: Settings,
+    pub credentials: Credentials,
+    /// Environment lookups, captured once (tests inject their own).
+    env: EnvSnapshot,
+}
+
+/// The environment variables configuration reads, captured at load time.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSnapshot {
+    vars: std::collections::BTreeMap<String, String>,
+}
+
+impl EnvSnapshot {
+    /// Reads the process environment (after `.env` has been loaded into it).
+    pub fn capture() -> Self {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        EnvSnapshot { vars }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        EnvSnapshot {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+}
+
+/// Loads `.env` from the working directory into the process environment, without overriding
+/// variables that are already set. A missing `.env` is fine; a malformed one is an error.
+pub fn load_dotenv() -> Result<Option<PathBuf>, ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::Parse {
+            path: PathBuf::from(".env"),
+            message: format!("{e}; each line must be `NAME=value`"),
+        }),
+    }
+}
+
+impl Config {
+    /// Loads the files under `paths` and applies the environment layer.
+    pub fn load(paths: Paths, env: EnvSnapshot) -> Result<Config, ConfigError> {
+        let settings = store::read_settings(&paths.config_file)?.unwrap_or_default();
+        let credentials = Credentials::read(&paths.credentials_file)?.unwrap_or_default();
+        let mut config = Config {
+            paths,
+            settings,
+            credentials,
+            env,
+        };
+        config.apply_env();
+        validate(&config.settings, &config.paths.config_file)?;
+        Ok(config)
+    }
+
+    /// The environment layer: `BASE_URL`/`API_KEY` define (or override) the `global` provider,
+    /// `MODEL`/`LLM_COOP_MODEL` the default model, `SERVER_HOST`/`SERVER_PORT` the server.
+    fn apply_env(&mut self) {
+        let env = &self.env;
+        if let Some(base_url) = env.get(env_vars::BASE_URL) {
+            let provider = self
+                .settings
+                .providers
+                .entry(GLOBAL_PROVIDER.to_owned())
+                .or_insert_with(|| ProviderConfig::openai(base_url));
+            provider.base_url = base_url.to_owned();
+        }
+        let model = env
+            .get(env_vars::LLM_COOP_MODEL)
+            .or_else(|| env.get(env_vars::MODEL));
+        if let Some(model) = model {
+            let known = self.settings.models.iter().any(|m| m.name == model);
+            if !known && self.settings.providers.contains_key(GLOBAL_PROVIDER) {
+                // `MODEL` names an upstream id on the `global` provider, as in the original system.
+                self.settings.models.push(ModelConfig {
+                    name: model.to_owned(),
+                    provider: GLOBAL_PROVIDER.to_owned(),
+                    upstream: model.to_owned(),
+                    tasks: vec![Task::Chat],
+                    tier: 2,
+                    price_in: 0.0,
+                    price_out: 0.0,
+                    context_window: 8192,
+                    max_tokens: None,
+                    temperature: None,
+                    concurrency: None,
+                    weight: 1.0,
+                });
+            }
+            self.settings.defaults.model = Some(model.to_owned());
+        }
+        if let Some(host) = env.get(env_vars::SERVER_HOST) {
+            self.settings.server.host = Some(host.to_owned());
+        }
+        if let Some(port) = env.get(env_vars::SERVER_PORT).and_then(|p| p.parse().ok()) {
+            self.settings.server.port = Some(port);
+        }
+    }
+
+    /// The key for `provider` and where it came from: its `api_key_env` variable (or
+    /// `API_KEY` for `global`) wins over the credentials file.
+    pub fn api_key(&self, provider: &str) -> Option<(String, KeySource)> {
+        let cfg = self.settings.providers.get(provider);
+        let env_name = cfg.and_then(|p| p.api_key_env.as_deref()).or(
+            (provider == GLOBAL_PROVIDER).then_some(env_vars::API_KEY),
+        );
+        if let Some(name) = env_name {
+            if let Some(value) = self.env.get(name) {
+                return Some((value.to_owned(), KeySource::Env(name.to_owned())));
+            }
+        }
+        self.credentials
+            .get(provider)
+            .map(|k| (k.to_owned(), KeySource::File))
+    }
+
+    /// The model used when none is named: `[defaults] model`, else the first configured.
+    pub fn default_model(&self) -> Result<&str, ConfigError> {
+        if let Some(name) = self.settings.defaults.model.as_deref() {
+            return Ok(name);
+        }
+        self.settings
+            .models
+            .first()
+            .map(|m| m.name.as_str())
+            .ok_or(ConfigError::NoModels)
+    }
+
+    /// All deployments of `name`, or an error listing what exists.
+    pub fn deployments(&self, name: &str) -> Result<Vec<&ModelConfig>, ConfigError> {
+        let found: Vec<_> = self.settings.models.iter().filter(|m| m.name == name).collect();
+        if found.is_empty() {
+            if self.settings.models.is_empty() {
+                return Err(ConfigError::NoModels);
+            }
+            return Err(ConfigError::UnknownModel {
+                name: name.to_owned(),
+                available: self.model_names().join(", "),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Distinct model names in file order.
+    pub fn model_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for m in &self.settings.models {
+            if !names.contains(&m.name.as_str()) {
+                names.push(&m.name);
+            }
+        }
+        names
+    }
+}
+
+/// Where an API key came from (shown by `llm-config list`/`show`, never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Env(String),
+    File,
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env(name) => write!(f, "env `{name}`"),
+            KeySource::File => f.write_str("credentials file"),
+        }
+    }
+}
+
+/// Checks values serde cannot: references between tables, ranges, URLs.
+pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), ConfigError> {
+    let invalid = |key: String, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        key,
+        message,
+    };
+    for (name, p) in &settings.providers {
+        let key = format!("providers.{name}.base_url");
+        let url = reqwest::Url::parse(&p.base_url).map_err(|e| {
+            invalid(
+                key.clone(),
+                format!("`{}` is not a URL ({e}); use e.g. `https://api.openai.com/v1`", p.base_url),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(
+                key,
+                format!("`{}` must start with `http://` or `https://`", p.base_url),
+            ));
+        }
+        for (field, value) in [
+            ("connect_timeout_secs", p.connect_timeout_secs),
+            ("first_byte_timeout_secs", p.first_byte_timeout_secs),
+            ("total_timeout_secs", p.total_timeout_secs),
+        ] {
+            check_timeout(value).map_err(|m| invalid(format!("providers.{name}.{field}"), m))?;
+        }
+    }
+    for (field, value) in [
+        ("connect_timeout_secs", settings.defaults.connect_timeout_secs),
+        ("first_byte_timeout_secs", settings.defaults.first_byte_timeout_secs),
+        ("total_timeout_secs", settings.defaults.total_timeout_secs),
+    ] {
+        check_timeout(value).map_err(|m| invalid(format!("defaults.{field}"), m))?;
+    }
+    for (i, m) in settings.models.iter().enumerate() {
+        let key = |field: &str| format!("models[{i}].{field} (model `{}`)", m.name);
+        if m.name.trim().is_empty() {
+            return Err(invalid(format!("models[{i}].name"), "must not be empty".into()));
+        }
+        if !settings.providers.contains_key(&m.provider) {
+            let available: Vec<_> = settings.providers.keys().map(String::as_str).collect();
+            return Err(invalid(
+                key("provider"),
+                format!(
+                    "`{}` is not a configured provider (configured: {}); add it with `llm-config preset --name {}` or fix the name",
+                    m.provider,
+                    if available.is_empty() { "none".to_owned() } else { available.join(", ") },
+                    m.provider
+                ),
+            ));
+        }
+        if m.upstream.trim().is_empty() {
+            return Err(invalid(key("upstream"), "must not be empty".into()));
+        }
+        if !(1..=5).contains(&m.tier) {
+            return Err(invalid(key("tier"), format!("{} is out of range; use 1 (weakest) to 5 (strongest)", m.tier)));
+        }
+        if !(m.price_in >= 0.0 && m.price_out >= 0.0 && m.price_in.is_finite() && m.price_out.is_finite()) {
+            return Err(invalid(key("price_in/price_out"), "prices are USD per million tokens and must be 0 or more".into()));
+        }
+        if m.context_window == 0 {
+            return Err(invalid(key("context_window"), "must be at least 1 token".into()));
+        }
+        if let Some(t) = m.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                return Err(invalid(key("temperature"), format!("{t} is out of range; use 0.0 to 2.0")));
+            }
+        }
+        if m.max_tokens == Some(0) {
+            return Err(invalid(key("max_tokens"), "must be at least 1".into()));
+        }
+        if m.concurrency == Some(0) {
+            return Err(invalid(key("concurrency"), "must be at least 1 (omit it for no cap)".into()));
+        }
+        if !(m.weight > 0.0 && m.weight.is_finite()) {
+            return Err(invalid(key("weight"), "must be greater than 0".into()));
+        }
+    }
+    if let Some(model) = &settings.defaults.model {
+        if !settings.models.iter().any(|m| &m.name == model) {
+            return Err(invalid(
+                "defaults.model".into(),
+                format!("`{model}` is not a configured model; add it with `llm-config add-model` or change the default"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_timeout(value: Option<f64>) -> Result<(), String> {
+    match value {
+        Some(v) if !(v > 0.0 && v.is_finite() && v <= 86_400.0) => {
+            Err(format!("{v} is out of range; use seconds between 0 and 86400"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str, provider: &str) -> ModelConfig {
+        ModelConfig {
+            name: name.into(),
+            provider: provider.into(),
+            upstream: name.into(),
+            tasks: vec![],
+            tier: 2,
+            price_in: 0.0,
+            price_out: 0.0,
+            context_window: 1000,
+            max_tokens: None,
+            temperature: None,
+            concurrency: None,
+            weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn validation_names_the_key_and_fix() {
+        let mut s = Settings::default();
+        s.models.push(model("m", "nowhere"));
+        let err = validate(&s, std::path::Path::new("/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("models[0].provider"), "{err}");
+        assert!(err.contains("llm-config preset"), "{err}");
+    }
+
+    #[test]
+    fn env_layer_defines_global_provider_and_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = EnvSnapshot::from_pairs([
+            ("BASE_URL", "http://127.0.0.1:9/v1"),
+            ("API_KEY", "sk-env"),
+            ("MODEL", "qwen"),
+        ]);
+        let c = Config::load(Paths::in_dir(dir.path()), env).unwrap();
+        assert_eq!(c.default_model().unwrap(), "qwen");
+        assert_eq!(c.deployments("qwen").unwrap()[0].provider, GLOBAL_PROVIDER);
+        let (key, source) = c.api_key(GLOBAL_PROVIDER).unwrap();
+        assert_eq!(key, "sk-env");
+        assert_eq!(source, KeySource::Env("API_KEY".into()));
+    }
+}

@@ -1,0 +1,238 @@
+//! The shape of `config.toml`: providers, models (deployments), defaults and server settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole settings file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default, skip_serializing_if = "Defaults::is_empty")]
+    pub defaults: Defaults,
+    #[serde(default, skip_serializing_if = "ServerSettings::is_empty")]
+    pub server: ServerSettings,
+    /// Providers by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Model deployments. Several entries with one `name` are replicas of that model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelConfig>,
+}
+
+/// Settings that apply when a request or command does not say otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The model used when none is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Seconds to establish a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<f64>,
+    /// Seconds until the response headers (or first streamed byte) arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_timeout_secs: Option<f64>,
+    /// Seconds for the whole request, retries included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_timeout_secs: Option<f64>,
+    /// Retries after the first attempt on 429, 5xx and connection errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+}
+
+impl Defaults {
+    fn is_empty(&self) -> bool {
+        self == &Defaults::default()
+    }
+}
+
+/// Where `llm-server` listens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl ServerSettings {
+    fn is_empty(&self) -> bool {
+        self == &ServerSettings::default()
+    }
+}
+
+/// The wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible API (`/chat/completions`).
+    Openai,
+    /// Anthropic's Messages API (`/messages`).
+    Anthropic,
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        })
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// One upstream API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// An environment variable that holds the key (it wins over the credentials file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Whether requests need a key (false for local servers).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub needs_key: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Per-provider overrides of the timeouts and retries in `[defaults]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_timeout_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_timeout_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+}
+
+impl ProviderConfig {
+    /// A keyed OpenAI-compatible provider at `base_url`.
+    pub fn openai(base_url: impl Into<String>) -> Self {
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: base_url.into(),
+            api_key_env: None,
+            needs_key: true,
+            description: None,
+            connect_timeout_secs: None,
+            first_byte_timeout_secs: None,
+            total_timeout_secs: None,
+            max_retries: None,
+        }
+    }
+}
+
+/// What a model is good at; the router matches these against the analysed request.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum Task {
+    Chat,
+    Code,
+    Math,
+    Reasoning,
+    Translation,
+    Summarization,
+    Extraction,
+    Creative,
+    Vision,
+    LongContext,
+}
+
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Chat => "chat",
+            Task::Code => "code",
+            Task::Math => "math",
+            Task::Reasoning => "reasoning",
+            Task::Translation => "translation",
+            Task::Summarization => "summarization",
+            Task::Extraction => "extraction",
+            Task::Creative => "creative",
+            Task::Vision => "vision",
+            Task::LongContext => "long-context",
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn default_tier() -> u8 {
+    2
+}
+
+fn default_context() -> u32 {
+    8192
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+fn is_default_weight(w: &f64) -> bool {
+    *w == 1.0
+}
+
+/// One deployment of a model on a provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The name users and requests refer to.
+    pub name: String,
+    /// A key of `[providers]`.
+    pub provider: String,
+    /// The id sent upstream (the `--path` of `llm-config add-model`).
+    #[serde(alias = "path")]
+    pub upstream: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<Task>,
+    /// Quality tier, 1 (weakest) to 5 (strongest).
+    #[serde(default = "default_tier")]
+    pub tier: u8,
+    /// USD per million input tokens.
+    #[serde(default)]
+    pub price_in: f64,
+    /// USD per million output tokens.
+    #[serde(default)]
+    pub price_out: f64,
+    #[serde(default = "default_context")]
+    pub context_window: u32,
+    /// Default `max_tokens` when a request sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Default temperature when a request sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Most requests in flight at once to this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Share of traffic among replicas of one name (weighted balancing).
+    #[serde(default = "default_weight", skip_serializing_if = "is_default_weight")]
+    pub weight: f64,
+}
+
+impl ModelConfig {
+    /// Estimated USD cost of a request with these token counts.
+    pub fn cost(&self, input_tokens: u32, output_tokens: u32) -> f64 {
+        (f64::from(input_tokens) * self.price_in + f64::from(output_tokens) * self.price_out) / 1e6
+    }
+}

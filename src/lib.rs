@@ -1,0 +1,9 @@
+//! `llm_cooperation`: route chat requests across many LLMs, make several models cooperate,
+//! and serve it all over OpenAI- and Anthropic-compatible HTTP.
+//!
+//! The three binaries are thin wrappers over [`entry`]; only [`ui`] prints.
+
+pub mod config;
+pub mod env_vars;
+pub mod providers;
+pub mod types;
