@@ -3,7 +3,12 @@
 //!
 //! The three binaries are thin wrappers over [`entry`]; only [`ui`] prints.
 
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod entry;
 pub mod env_vars;
 pub mod providers;
+pub mod server;
 pub mod types;
+pub mod ui;

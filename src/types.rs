@@ -207,10 +207,10 @@ pub struct ChatResponse {
     pub finish_reason: FinishReason,
     pub usage: Usage,
     /// Wall time from sending the request to the last byte.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(rename = "latency_ms", serialize_with = "ser_ms")]
     pub latency: Duration,
     /// Time to the first token, when the answer was streamed.
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(rename = "ttft_ms", serialize_with = "ser_opt_ms")]
     pub ttft: Option<Duration>,
 }
 
@@ -250,7 +250,10 @@ mod tests {
     fn finish_reasons_map_both_protocols() {
         assert_eq!(FinishReason::from_wire("end_turn"), FinishReason::Stop);
         assert_eq!(FinishReason::from_wire("max_tokens"), FinishReason::Length);
-        assert_eq!(FinishReason::from_wire("length").as_anthropic(), "max_tokens");
+        assert_eq!(
+            FinishReason::from_wire("length").as_anthropic(),
+            "max_tokens"
+        );
         assert_eq!(FinishReason::from_wire("weird").as_openai(), "weird");
     }
 
@@ -260,7 +263,9 @@ mod tests {
             role: Role::User,
             content: vec![
                 ContentPart::Text { text: "a".into() },
-                ContentPart::ImageUrl { url: "http://x".into() },
+                ContentPart::ImageUrl {
+                    url: "http://x".into(),
+                },
                 ContentPart::Text { text: "b".into() },
             ],
         };

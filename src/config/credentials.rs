@@ -38,11 +38,16 @@ impl Credentials {
             }
         };
         check_mode(path)?;
-        toml::from_str(&text).map(Some).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            // The parser quotes the offending line, which may hold a key: keep only the message.
-            message: format!("{}; expected `[keys]` with `provider = \"key\"` lines", e.message()),
-        })
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                // The parser quotes the offending line, which may hold a key: keep only the message.
+                message: format!(
+                    "{}; expected `[keys]` with `provider = \"key\"` lines",
+                    e.message()
+                ),
+            })
     }
 
     pub fn get(&self, provider: &str) -> Option<&str> {
@@ -79,7 +84,7 @@ fn check_mode(_path: &Path) -> Result<(), ConfigError> {
 pub fn mask_key(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if chars.len() < 12 {
-        return "…".repeat(1) + &"*".repeat(3);
+        return "…".to_string() + &"*".repeat(3);
     }
     let head: String = chars[..3].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();

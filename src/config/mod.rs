@@ -15,8 +15,10 @@ use std::path::PathBuf;
 
 pub use credentials::{Credentials, mask_key};
 pub use paths::Paths;
-pub use settings::{Defaults, ModelConfig, ProviderConfig, ProviderKind, ServerSettings, Settings, Task};
-pub use store::ConfigStore;
+pub use settings::{
+    Defaults, ModelConfig, ProviderConfig, ProviderKind, ServerSettings, Settings, Task,
+};
+pub use store::{ConfigStore, write_atomic};
 
 use crate::env_vars;
 
@@ -54,9 +56,13 @@ pub enum ConfigError {
     InsecureCredentials { path: PathBuf, mode: u32 },
     #[error("Unknown preset `{name}`; available presets: {available}")]
     UnknownPreset { name: String, available: String },
-    #[error("Unknown model `{name}`; configured models: {available}. Add it with `llm-config add-model --name {name} --path <upstream id>`")]
+    #[error(
+        "Unknown model `{name}`; configured models: {available}. Add it with `llm-config add-model --name {name} --path <upstream id>`"
+    )]
     UnknownModel { name: String, available: String },
-    #[error("Unknown provider `{name}`; configured providers: {available}. Add one with `llm-config preset --name <preset>` or `llm-config global --base-url …`")]
+    #[error(
+        "Unknown provider `{name}`; configured providers: {available}. Add one with `llm-config preset --name <preset>` or `llm-config global --base-url …`"
+    )]
     UnknownProvider { name: String, available: String },
     #[error(
         "No model is configured: run `llm-config preset --name openai --api-key …` (or another preset; `llm-config preset --list` shows them), or set `BASE_URL`, `API_KEY` and `MODEL` for any OpenAI-compatible server"
@@ -183,13 +189,13 @@ impl Config {
     /// `API_KEY` for `global`) wins over the credentials file.
     pub fn api_key(&self, provider: &str) -> Option<(String, KeySource)> {
         let cfg = self.settings.providers.get(provider);
-        let env_name = cfg.and_then(|p| p.api_key_env.as_deref()).or(
-            (provider == GLOBAL_PROVIDER).then_some(env_vars::API_KEY),
-        );
-        if let Some(name) = env_name {
-            if let Some(value) = self.env.get(name) {
-                return Some((value.to_owned(), KeySource::Env(name.to_owned())));
-            }
+        let env_name = cfg
+            .and_then(|p| p.api_key_env.as_deref())
+            .or((provider == GLOBAL_PROVIDER).then_some(env_vars::API_KEY));
+        if let Some(name) = env_name
+            && let Some(value) = self.env.get(name)
+        {
+            return Some((value.to_owned(), KeySource::Env(name.to_owned())));
         }
         self.credentials
             .get(provider)
@@ -210,7 +216,12 @@ impl Config {
 
     /// All deployments of `name`, or an error listing what exists.
     pub fn deployments(&self, name: &str) -> Result<Vec<&ModelConfig>, ConfigError> {
-        let found: Vec<_> = self.settings.models.iter().filter(|m| m.name == name).collect();
+        let found: Vec<_> = self
+            .settings
+            .models
+            .iter()
+            .filter(|m| m.name == name)
+            .collect();
         if found.is_empty() {
             if self.settings.models.is_empty() {
                 return Err(ConfigError::NoModels);
@@ -263,7 +274,10 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
         let url = reqwest::Url::parse(&p.base_url).map_err(|e| {
             invalid(
                 key.clone(),
-                format!("`{}` is not a URL ({e}); use e.g. `https://api.openai.com/v1`", p.base_url),
+                format!(
+                    "`{}` is not a URL ({e}); use e.g. `https://api.openai.com/v1`",
+                    p.base_url
+                ),
             )
         })?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -281,8 +295,14 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
         }
     }
     for (field, value) in [
-        ("connect_timeout_secs", settings.defaults.connect_timeout_secs),
-        ("first_byte_timeout_secs", settings.defaults.first_byte_timeout_secs),
+        (
+            "connect_timeout_secs",
+            settings.defaults.connect_timeout_secs,
+        ),
+        (
+            "first_byte_timeout_secs",
+            settings.defaults.first_byte_timeout_secs,
+        ),
         ("total_timeout_secs", settings.defaults.total_timeout_secs),
     ] {
         check_timeout(value).map_err(|m| invalid(format!("defaults.{field}"), m))?;
@@ -290,7 +310,10 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
     for (i, m) in settings.models.iter().enumerate() {
         let key = |field: &str| format!("models[{i}].{field} (model `{}`)", m.name);
         if m.name.trim().is_empty() {
-            return Err(invalid(format!("models[{i}].name"), "must not be empty".into()));
+            return Err(invalid(
+                format!("models[{i}].name"),
+                "must not be empty".into(),
+            ));
         }
         if !settings.providers.contains_key(&m.provider) {
             let available: Vec<_> = settings.providers.keys().map(String::as_str).collect();
@@ -299,7 +322,11 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
                 format!(
                     "`{}` is not a configured provider (configured: {}); add it with `llm-config preset --name {}` or fix the name",
                     m.provider,
-                    if available.is_empty() { "none".to_owned() } else { available.join(", ") },
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.join(", ")
+                    },
                     m.provider
                 ),
             ));
@@ -308,45 +335,69 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
             return Err(invalid(key("upstream"), "must not be empty".into()));
         }
         if !(1..=5).contains(&m.tier) {
-            return Err(invalid(key("tier"), format!("{} is out of range; use 1 (weakest) to 5 (strongest)", m.tier)));
+            return Err(invalid(
+                key("tier"),
+                format!(
+                    "{} is out of range; use 1 (weakest) to 5 (strongest)",
+                    m.tier
+                ),
+            ));
         }
-        if !(m.price_in >= 0.0 && m.price_out >= 0.0 && m.price_in.is_finite() && m.price_out.is_finite()) {
-            return Err(invalid(key("price_in/price_out"), "prices are USD per million tokens and must be 0 or more".into()));
+        if !(m.price_in >= 0.0
+            && m.price_out >= 0.0
+            && m.price_in.is_finite()
+            && m.price_out.is_finite())
+        {
+            return Err(invalid(
+                key("price_in/price_out"),
+                "prices are USD per million tokens and must be 0 or more".into(),
+            ));
         }
         if m.context_window == 0 {
-            return Err(invalid(key("context_window"), "must be at least 1 token".into()));
+            return Err(invalid(
+                key("context_window"),
+                "must be at least 1 token".into(),
+            ));
         }
-        if let Some(t) = m.temperature {
-            if !(0.0..=2.0).contains(&t) {
-                return Err(invalid(key("temperature"), format!("{t} is out of range; use 0.0 to 2.0")));
-            }
+        if let Some(t) = m.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            return Err(invalid(
+                key("temperature"),
+                format!("{t} is out of range; use 0.0 to 2.0"),
+            ));
         }
         if m.max_tokens == Some(0) {
             return Err(invalid(key("max_tokens"), "must be at least 1".into()));
         }
         if m.concurrency == Some(0) {
-            return Err(invalid(key("concurrency"), "must be at least 1 (omit it for no cap)".into()));
+            return Err(invalid(
+                key("concurrency"),
+                "must be at least 1 (omit it for no cap)".into(),
+            ));
         }
         if !(m.weight > 0.0 && m.weight.is_finite()) {
             return Err(invalid(key("weight"), "must be greater than 0".into()));
         }
     }
-    if let Some(model) = &settings.defaults.model {
-        if !settings.models.iter().any(|m| &m.name == model) {
-            return Err(invalid(
-                "defaults.model".into(),
-                format!("`{model}` is not a configured model; add it with `llm-config add-model` or change the default"),
-            ));
-        }
+    if let Some(model) = &settings.defaults.model
+        && !settings.models.iter().any(|m| &m.name == model)
+    {
+        return Err(invalid(
+            "defaults.model".into(),
+            format!(
+                "`{model}` is not a configured model; add it with `llm-config add-model` or change the default"
+            ),
+        ));
     }
     Ok(())
 }
 
 fn check_timeout(value: Option<f64>) -> Result<(), String> {
     match value {
-        Some(v) if !(v > 0.0 && v.is_finite() && v <= 86_400.0) => {
-            Err(format!("{v} is out of range; use seconds between 0 and 86400"))
-        }
+        Some(v) if !(v > 0.0 && v.is_finite() && v <= 86_400.0) => Err(format!(
+            "{v} is out of range; use seconds between 0 and 86400"
+        )),
         _ => Ok(()),
     }
 }
@@ -376,7 +427,9 @@ mod tests {
     fn validation_names_the_key_and_fix() {
         let mut s = Settings::default();
         s.models.push(model("m", "nowhere"));
-        let err = validate(&s, std::path::Path::new("/c.toml")).unwrap_err().to_string();
+        let err = validate(&s, std::path::Path::new("/c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("models[0].provider"), "{err}");
         assert!(err.contains("llm-config preset"), "{err}");
     }

@@ -33,7 +33,8 @@ impl Paths {
         if let Some(dir) = flag {
             return Ok(Self::in_dir(dir));
         }
-        if let Some(dir) = std::env::var_os(env_vars::LLM_COOP_CONFIG_DIR).filter(|d| !d.is_empty()) {
+        if let Some(dir) = std::env::var_os(env_vars::LLM_COOP_CONFIG_DIR).filter(|d| !d.is_empty())
+        {
             return Ok(Self::in_dir(Path::new(&dir)));
         }
         let dirs = directories::ProjectDirs::from("", "", "llm-cooperation").ok_or_else(|| {

@@ -10,11 +10,26 @@ use super::{ConfigError, ModelConfig, ProviderConfig};
 /// The embedded preset files, by name.
 pub const PRESET_FILES: &[(&str, &str)] = &[
     ("openai", include_str!("../../config-presets/openai.toml")),
-    ("anthropic", include_str!("../../config-presets/anthropic.toml")),
-    ("deepseek", include_str!("../../config-presets/deepseek.toml")),
-    ("openrouter", include_str!("../../config-presets/openrouter.toml")),
-    ("dashscope", include_str!("../../config-presets/dashscope.toml")),
-    ("aigcbest", include_str!("../../config-presets/aigcbest.toml")),
+    (
+        "anthropic",
+        include_str!("../../config-presets/anthropic.toml"),
+    ),
+    (
+        "deepseek",
+        include_str!("../../config-presets/deepseek.toml"),
+    ),
+    (
+        "openrouter",
+        include_str!("../../config-presets/openrouter.toml"),
+    ),
+    (
+        "dashscope",
+        include_str!("../../config-presets/dashscope.toml"),
+    ),
+    (
+        "aigcbest",
+        include_str!("../../config-presets/aigcbest.toml"),
+    ),
     ("ollama", include_str!("../../config-presets/ollama.toml")),
     ("vllm", include_str!("../../config-presets/vllm.toml")),
     ("local", include_str!("../../config-presets/local.toml")),
@@ -72,10 +87,16 @@ pub fn parse(file: &str, text: &str) -> Result<Preset, ConfigError> {
     let models = match table.remove("models") {
         Some(toml::Value::Array(models)) => models,
         None => Vec::new(),
-        Some(_) => return Err(err("`models` must be an array of tables (`[[models]]`)".into())),
+        Some(_) => {
+            return Err(err(
+                "`models` must be an array of tables (`[[models]]`)".into()
+            ));
+        }
     };
     if let Some(key) = table.keys().next() {
-        return Err(err(format!("unknown key `{key}`; a preset has `[provider]` and `[[models]]`")));
+        return Err(err(format!(
+            "unknown key `{key}`; a preset has `[provider]` and `[[models]]`"
+        )));
     }
     let models = models
         .into_iter()
@@ -86,7 +107,9 @@ pub fn parse(file: &str, text: &str) -> Result<Preset, ConfigError> {
                 _ => return Err(err(format!("models[{i}] must be a table"))),
             };
             if m.contains_key("provider") {
-                return Err(err(format!("models[{i}]: remove `provider`; a preset's models belong to its `[provider]`")));
+                return Err(err(format!(
+                    "models[{i}]: remove `provider`; a preset's models belong to its `[provider]`"
+                )));
             }
             m.insert("provider".into(), toml::Value::String(name.clone()));
             toml::Value::Table(m)
@@ -128,7 +151,11 @@ mod tests {
         for preset in all().unwrap() {
             assert!(!preset.models.is_empty(), "{} has no models", preset.name);
             for m in &preset.models {
-                assert!(names.insert(m.name.clone()), "model `{}` is in two presets", m.name);
+                assert!(
+                    names.insert(m.name.clone()),
+                    "model `{}` is in two presets",
+                    m.name
+                );
                 assert!(!m.tasks.is_empty(), "{} lists no tasks", m.name);
             }
             preset.apply(&mut settings);

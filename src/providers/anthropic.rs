@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use super::http::HttpClient;
 use super::{Backend, EventStream, ProviderError, sse};
-use crate::types::{ChatRequest, ChatResponse, ContentPart, FinishReason, Role, StreamEvent, Usage};
+use crate::types::{
+    ChatRequest, ChatResponse, ContentPart, FinishReason, Role, StreamEvent, Usage,
+};
 
 /// The API version sent with every request.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -29,12 +31,15 @@ pub struct Anthropic {
 impl Anthropic {
     pub fn new(http: HttpClient) -> Self {
         let mut headers = HeaderMap::new();
-        headers.insert("anthropic-version", HeaderValue::from_static(ANTHROPIC_VERSION));
-        if let Some(key) = http.key() {
-            if let Ok(mut value) = HeaderValue::from_str(key) {
-                value.set_sensitive(true);
-                headers.insert("x-api-key", value);
-            }
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
+        if let Some(key) = http.key()
+            && let Ok(mut value) = HeaderValue::from_str(key)
+        {
+            value.set_sensitive(true);
+            headers.insert("x-api-key", value);
         }
         Anthropic { http, headers }
     }
@@ -157,7 +162,13 @@ impl Backend for Anthropic {
             let body = Bytes::from(serde_json::to_vec(&request_body(&req, false)).expect("json"));
             let resp = self
                 .http
-                .send(reqwest::Method::POST, "messages", &self.headers, Some(body), deadline)
+                .send(
+                    reqwest::Method::POST,
+                    "messages",
+                    &self.headers,
+                    Some(body),
+                    deadline,
+                )
                 .await?;
             let bytes = self.http.read_body(resp, deadline).await?;
             let (text, finish_reason, usage) =
@@ -180,7 +191,13 @@ impl Backend for Anthropic {
             let body = Bytes::from(serde_json::to_vec(&request_body(&req, true)).expect("json"));
             let resp = self
                 .http
-                .send(reqwest::Method::POST, "messages", &self.headers, Some(body), deadline)
+                .send(
+                    reqwest::Method::POST,
+                    "messages",
+                    &self.headers,
+                    Some(body),
+                    deadline,
+                )
                 .await?;
             let provider = self.http.provider.clone();
             let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
@@ -209,11 +226,10 @@ impl Backend for Anthropic {
                             usage = usage_of(value.pointer("/message/usage"));
                         }
                         "content_block_delta" => {
-                            if let Some(text) = value.pointer("/delta/text").and_then(Value::as_str) {
-                                if !text.is_empty() {
+                            if let Some(text) = value.pointer("/delta/text").and_then(Value::as_str)
+                                && !text.is_empty() {
                                     yield Ok(StreamEvent::Delta(text.to_owned()));
                                 }
-                            }
                         }
                         "message_delta" => {
                             if let Some(reason) = value.pointer("/delta/stop_reason").and_then(Value::as_str) {
@@ -267,7 +283,10 @@ mod tests {
 
     #[test]
     fn data_urls_become_base64_sources() {
-        assert_eq!(parse_data_url("data:image/png;base64,AAAA"), Some(("image/png", "AAAA")));
+        assert_eq!(
+            parse_data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
         assert_eq!(parse_data_url("https://x/y.png"), None);
     }
 }

@@ -51,7 +51,9 @@ pub enum ProviderError {
         phase: TimeoutPhase,
         after: Duration,
     },
-    #[error("Cannot connect to `{provider}` at `{url}`: {message}; is the server running and is its `base_url` right?")]
+    #[error(
+        "Cannot connect to `{provider}` at `{url}`: {message}; is the server running and is its `base_url` right?"
+    )]
     Connect {
         provider: String,
         url: String,

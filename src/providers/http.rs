@@ -53,13 +53,21 @@ impl HttpPolicy {
             p.or(d).map(Duration::from_secs_f64).unwrap_or(fallback)
         };
         HttpPolicy {
-            connect: secs(provider.connect_timeout_secs, defaults.connect_timeout_secs, base.connect),
+            connect: secs(
+                provider.connect_timeout_secs,
+                defaults.connect_timeout_secs,
+                base.connect,
+            ),
             first_byte: secs(
                 provider.first_byte_timeout_secs,
                 defaults.first_byte_timeout_secs,
                 base.first_byte,
             ),
-            total: secs(provider.total_timeout_secs, defaults.total_timeout_secs, base.total),
+            total: secs(
+                provider.total_timeout_secs,
+                defaults.total_timeout_secs,
+                base.total,
+            ),
             max_retries: provider
                 .max_retries
                 .or(defaults.max_retries)
@@ -151,10 +159,16 @@ impl HttpClient {
             if remaining.is_zero() {
                 return Err(self.timeout(TimeoutPhase::Total));
             }
-            let mut request = self.client.request(method.clone(), &url).headers(headers.clone());
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .headers(headers.clone());
             if let Some(body) = &body {
                 request = request
-                    .header(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )
                     .body(body.clone());
             }
             let wait = self.policy.first_byte.min(remaining);
@@ -172,11 +186,13 @@ impl HttpClient {
                 return Err(error);
             }
             retry += 1;
-            let delay = error.retry_after().unwrap_or_else(|| self.policy.backoff(retry));
+            let delay = error
+                .retry_after()
+                .unwrap_or_else(|| self.policy.backoff(retry));
             if Instant::now() + delay >= deadline {
                 return Err(error);
             }
-            tracing::warn!(
+            tracing::info!(
                 provider = %self.provider,
                 error = %error,
                 retry,
@@ -190,7 +206,9 @@ impl HttpClient {
     /// `GET /models` in the shape both protocols share: `{"data": [{"id": …}, …]}`.
     pub async fn model_ids(&self, headers: &HeaderMap) -> Result<Vec<String>, ProviderError> {
         let deadline = Instant::now() + self.policy.total;
-        let resp = self.send(reqwest::Method::GET, "models", headers, None, deadline).await?;
+        let resp = self
+            .send(reqwest::Method::GET, "models", headers, None, deadline)
+            .await?;
         let bytes = self.read_body(resp, deadline).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| self.protocol(format!("the model list is not JSON ({e})")))?;
@@ -200,7 +218,11 @@ impl HttpClient {
             .ok_or_else(|| self.protocol("the model list has no `data` array"))?;
         Ok(data
             .iter()
-            .filter_map(|m| m.get("id").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .filter_map(|m| {
+                m.get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
             .collect())
     }
 
@@ -218,7 +240,9 @@ impl HttpClient {
                 Err(_) => return Err(self.timeout(TimeoutPhase::Total)),
                 Ok(None) => return Ok(Bytes::from(body)),
                 Ok(Some(Err(e))) => {
-                    return Err(self.protocol(format!("the connection broke while reading the body ({e})")));
+                    return Err(
+                        self.protocol(format!("the connection broke while reading the body ({e})"))
+                    );
                 }
                 Ok(Some(Ok(chunk))) => chunk,
             };
@@ -320,7 +344,10 @@ impl HttpClient {
         let retry_after = parse_retry_after(resp.headers());
         // The error body is short; don't let a slow one hold up the retry.
         let body_deadline = deadline.min(Instant::now() + Duration::from_secs(5));
-        let body = self.read_body(resp, body_deadline).await.unwrap_or_default();
+        let body = self
+            .read_body(resp, body_deadline)
+            .await
+            .unwrap_or_default();
         let message = self.redact(&error_message(&body));
         let provider = self.provider.clone();
         match status {
@@ -411,16 +438,24 @@ mod tests {
         let p = HttpPolicy::default();
         for retry in 1..20 {
             let d = p.backoff(retry);
-            let cap = p.backoff_base.saturating_mul(1 << (retry - 1).min(16)).min(p.backoff_max);
+            let cap = p
+                .backoff_base
+                .saturating_mul(1 << (retry - 1).min(16))
+                .min(p.backoff_max);
             assert!(d >= cap / 2 && d <= cap, "retry {retry}: {d:?} vs {cap:?}");
         }
     }
 
     #[test]
     fn error_messages_from_both_shapes() {
-        assert_eq!(error_message(br#"{"error":{"message":"bad key"}}"#), "bad key");
         assert_eq!(
-            error_message(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
+            error_message(br#"{"error":{"message":"bad key"}}"#),
+            "bad key"
+        );
+        assert_eq!(
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
             "Overloaded"
         );
         assert_eq!(error_message(b"  "), "no error message");
@@ -432,7 +467,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(parse_retry_after(&h), None);
     }
 }

@@ -163,20 +163,32 @@ impl Registry {
         }
         for model in &config.settings.models {
             if let Some(backend) = registry.backends.get(&model.provider) {
-                let policy =
-                    HttpPolicy::from_settings(&config.settings.defaults, &config.settings.providers[&model.provider]);
-                registry
-                    .deployments
-                    .push(Deployment::new(model.clone(), backend.clone(), policy.total));
+                let policy = HttpPolicy::from_settings(
+                    &config.settings.defaults,
+                    &config.settings.providers[&model.provider],
+                );
+                registry.deployments.push(Deployment::new(
+                    model.clone(),
+                    backend.clone(),
+                    policy.total,
+                ));
             }
         }
         Ok(registry)
     }
 
     /// The deployments of `name`; an error says why there are none.
-    pub fn deployments(&self, config: &Config, name: &str) -> Result<Vec<&Deployment>, ConfigError> {
+    pub fn deployments(
+        &self,
+        config: &Config,
+        name: &str,
+    ) -> Result<Vec<&Deployment>, ConfigError> {
         let configured = config.deployments(name)?;
-        let found: Vec<_> = self.deployments.iter().filter(|d| d.model.name == name).collect();
+        let found: Vec<_> = self
+            .deployments
+            .iter()
+            .filter(|d| d.model.name == name)
+            .collect();
         if found.is_empty() {
             let provider = &configured[0].provider;
             return Err(missing_key(config, provider));
@@ -192,11 +204,63 @@ pub fn missing_key(config: &Config, provider: &str) -> ConfigError {
         .providers
         .get(provider)
         .and_then(|p| p.api_key_env.clone())
-        .or_else(|| (provider == crate::config::GLOBAL_PROVIDER).then(|| crate::env_vars::API_KEY.to_owned()));
+        .or_else(|| {
+            (provider == crate::config::GLOBAL_PROVIDER)
+                .then(|| crate::env_vars::API_KEY.to_owned())
+        });
     ConfigError::Usage(match env {
         Some(env) => format!(
             "No API key for provider `{provider}`: run `llm-config set-key --provider {provider}` or set `{env}`"
         ),
-        None => format!("No API key for provider `{provider}`: run `llm-config set-key --provider {provider}`"),
+        None => format!(
+            "No API key for provider `{provider}`: run `llm-config set-key --provider {provider}`"
+        ),
     })
+}
+
+/// What a consumed stream produced.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    pub text: String,
+    pub usage: crate::types::Usage,
+    pub finish_reason: Option<crate::types::FinishReason>,
+    pub ttft: Option<Duration>,
+}
+
+/// Drains `stream`, calling `on_delta` for each piece of text as it arrives. On an error the
+/// text received so far is returned with it, so nothing already shown is lost.
+pub async fn collect_stream(
+    mut stream: EventStream,
+    started: std::time::Instant,
+    mut on_delta: impl FnMut(&str) -> std::io::Result<()>,
+) -> Result<Collected, (Collected, CollectError)> {
+    let mut out = Collected::default();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(StreamEvent::Delta(text)) => {
+                out.ttft.get_or_insert_with(|| started.elapsed());
+                if let Err(e) = on_delta(&text) {
+                    return Err((out, CollectError::Output(e)));
+                }
+                out.text.push_str(&text);
+            }
+            Ok(StreamEvent::Usage(usage)) => out.usage = usage,
+            Ok(StreamEvent::Done(reason)) => {
+                out.finish_reason = Some(reason);
+                break;
+            }
+            Err(e) => return Err((out, CollectError::Provider(e))),
+        }
+    }
+    Ok(out)
+}
+
+/// Why draining a stream stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// Writing the text out failed (e.g. a closed pipe).
+    #[error(transparent)]
+    Output(std::io::Error),
 }

@@ -23,11 +23,11 @@ pub struct OpenAi {
 impl OpenAi {
     pub fn new(http: HttpClient) -> Self {
         let mut headers = HeaderMap::new();
-        if let Some(key) = http.key() {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}")) {
-                value.set_sensitive(true);
-                headers.insert(AUTHORIZATION, value);
-            }
+        if let Some(key) = http.key()
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}"))
+        {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
         }
         OpenAi { http, headers }
     }
@@ -50,7 +50,11 @@ pub fn request_body(req: &ChatRequest, stream: bool) -> Value {
     let obj = body.as_object_mut().expect("object");
     if let Some(n) = req.max_tokens {
         // Reasoning models reject `max_tokens`; every current OpenAI model accepts the new name.
-        let name = if is_reasoning_model(&req.model) { "max_completion_tokens" } else { "max_tokens" };
+        let name = if is_reasoning_model(&req.model) {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
         obj.insert(name.into(), n.into());
     }
     if let Some(t) = req.temperature {
@@ -77,13 +81,17 @@ pub fn request_body(req: &ChatRequest, stream: bool) -> Value {
 
 fn is_reasoning_model(id: &str) -> bool {
     let id = id.rsplit('/').next().unwrap_or(id);
-    ["o1", "o3", "o4", "gpt-5"].iter().any(|p| id.starts_with(p))
+    ["o1", "o3", "o4", "gpt-5"]
+        .iter()
+        .any(|p| id.starts_with(p))
 }
 
 fn content_part(part: &ContentPart) -> Value {
     match part {
         ContentPart::Text { text } => json!({ "type": "text", "text": text }),
-        ContentPart::ImageUrl { url } => json!({ "type": "image_url", "image_url": { "url": url } }),
+        ContentPart::ImageUrl { url } => {
+            json!({ "type": "image_url", "image_url": { "url": url } })
+        }
         ContentPart::ImageBase64 { media_type, data } => json!({
             "type": "image_url",
             "image_url": { "url": format!("data:{media_type};base64,{data}") }
@@ -136,7 +144,13 @@ impl Backend for OpenAi {
             let body = Bytes::from(serde_json::to_vec(&request_body(&req, false)).expect("json"));
             let resp = self
                 .http
-                .send(reqwest::Method::POST, "chat/completions", &self.headers, Some(body), deadline)
+                .send(
+                    reqwest::Method::POST,
+                    "chat/completions",
+                    &self.headers,
+                    Some(body),
+                    deadline,
+                )
                 .await?;
             let bytes = self.http.read_body(resp, deadline).await?;
             let (text, finish_reason, usage) =
@@ -159,7 +173,13 @@ impl Backend for OpenAi {
             let body = Bytes::from(serde_json::to_vec(&request_body(&req, true)).expect("json"));
             let resp = self
                 .http
-                .send(reqwest::Method::POST, "chat/completions", &self.headers, Some(body), deadline)
+                .send(
+                    reqwest::Method::POST,
+                    "chat/completions",
+                    &self.headers,
+                    Some(body),
+                    deadline,
+                )
                 .await?;
             let provider = self.http.provider.clone();
             let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
@@ -192,11 +212,10 @@ impl Backend for OpenAi {
                         return;
                     }
                     if let Some(choice) = value.get("choices").and_then(|c| c.get(0)) {
-                        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
-                            if !text.is_empty() {
+                        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str)
+                            && !text.is_empty() {
                                 yield Ok(StreamEvent::Delta(text.to_owned()));
                             }
-                        }
                         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
                             finish = Some(FinishReason::from_wire(reason));
                         }
@@ -231,14 +250,22 @@ mod tests {
         req.messages.push(Message {
             role: Role::User,
             content: vec![
-                ContentPart::Text { text: "what is this".into() },
-                ContentPart::ImageBase64 { media_type: "image/png".into(), data: "AAAA".into() },
+                ContentPart::Text {
+                    text: "what is this".into(),
+                },
+                ContentPart::ImageBase64 {
+                    media_type: "image/png".into(),
+                    data: "AAAA".into(),
+                },
             ],
         });
         req.max_tokens = Some(5);
         let body = request_body(&req, true);
         assert_eq!(body["messages"][0]["content"], "be brief");
-        assert_eq!(body["messages"][2]["content"][1]["image_url"]["url"], "data:image/png;base64,AAAA");
+        assert_eq!(
+            body["messages"][2]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AAAA"
+        );
         assert_eq!(body["max_tokens"], 5);
         assert_eq!(body["stream_options"]["include_usage"], true);
         req.model = "o3-mini".into();

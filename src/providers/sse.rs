@@ -64,7 +64,10 @@ mod tests {
             whole,
             vec![
                 ("message_start".to_owned(), "{\"a\":1}".to_owned()),
-                ("message".to_owned(), "你好，世界 🌍\nsecond line".to_owned()),
+                (
+                    "message".to_owned(),
+                    "你好，世界 🌍\nsecond line".to_owned()
+                ),
                 ("done".to_owned(), "[DONE]".to_owned()),
             ]
         );

@@ -1,0 +1,361 @@
+//! Command-line definitions for all three binaries (clap derive; doc comments are the help).
+//!
+//! Kept apart from `commands/` so tests and the docs generator can call `Cli::command()`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Task;
+use crate::env_vars;
+
+/// Flags every binary accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration directory (holds `config.toml` and `credentials.toml`).
+    #[arg(long, global = true, env = env_vars::LLM_COOP_CONFIG_DIR, value_name = "DIR")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless `NO_COLOR` is set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Ask, chat, compare and make several LLMs cooperate.
+///
+/// Models come from the configuration that `llm-config` manages. Exit codes: 0 success,
+/// 1 the models failed, 2 a usage or configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "llm-cooperation", version, max_term_width = 100)]
+pub struct CooperationCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: CooperationCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CooperationCommand {
+    /// Ask one model a question.
+    ///
+    /// The prompt comes from the arguments, `--query`, or standard input when it is piped.
+    /// On a terminal the answer streams as it is written.
+    #[command(visible_alias = "ask")]
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The prompt (several words are joined with spaces).
+    #[arg(value_name = "PROMPT", conflicts_with = "query")]
+    pub prompt: Vec<String>,
+
+    /// The prompt, as an option.
+    #[arg(short, long, value_name = "TEXT")]
+    pub query: Option<String>,
+
+    /// Model name from the configuration (default: `[defaults] model`, else the first one).
+    #[arg(short, long, env = env_vars::LLM_COOP_MODEL)]
+    pub model: Option<String>,
+
+    /// A system prompt.
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Most tokens to generate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_tokens: Option<u32>,
+
+    /// Sampling temperature, 0.0 to 2.0.
+    #[arg(short, long, value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+
+    /// Nucleus sampling, 0.0 to 1.0.
+    #[arg(long, value_parser = parse_unit)]
+    pub top_p: Option<f32>,
+
+    /// Seed for reproducible sampling (where the upstream supports it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Stop generating at this text (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub stop: Vec<String>,
+
+    /// Stream the answer even when stdout is not a terminal.
+    #[arg(long, conflicts_with_all = ["no_stream", "json"])]
+    pub stream: bool,
+
+    /// Wait for the whole answer instead of streaming it.
+    #[arg(long)]
+    pub no_stream: bool,
+
+    /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_temperature(s: &str) -> Result<f32, String> {
+    let t: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=2.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!("{t} is out of range; use 0.0 to 2.0"))
+    }
+}
+
+fn parse_unit(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is out of range; use 0.0 to 1.0"))
+    }
+}
+
+fn parse_price(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v >= 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is not a price; use USD per million tokens, 0 or more"
+        ))
+    }
+}
+
+/// Manage providers, models and API keys.
+///
+/// Settings live in `config.toml` and keys in `credentials.toml` (mode 0600) in the
+/// configuration directory (`llm-config path` shows it). Keys are always shown masked.
+#[derive(Debug, Parser)]
+#[command(name = "llm-config", version, max_term_width = 100)]
+pub struct ConfigCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// Output format for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Add a provider and its models from a built-in preset.
+    ///
+    /// Presets: openai, anthropic, deepseek, openrouter, dashscope, aigcbest, ollama, vllm,
+    /// local. Without `--api-key`, a terminal asks for the key; otherwise set the preset's
+    /// environment variable (e.g. `OPENAI_API_KEY`).
+    Preset(PresetArgs),
+    /// Set the `global` OpenAI-compatible provider used by models added without `--provider`.
+    Global(GlobalProviderArgs),
+    /// Add a model (a deployment of it, with `--replica`).
+    AddModel(AddModelArgs),
+    /// Remove a model (all its deployments, or those on `--provider`).
+    RemoveModel(RemoveModelArgs),
+    /// List providers and models.
+    List(ListArgs),
+    /// Print the effective configuration (all layers merged; keys masked).
+    Show(ShowArgs),
+    /// Send a short real request to each model and report latency and result.
+    Test(TestArgs),
+    /// Write the configuration to a file (without keys unless `--include-secrets`).
+    Export(ExportArgs),
+    /// Merge providers, models and keys from a file written by `export`.
+    Import(ImportArgs),
+    /// Store the API key of a provider in the credentials file.
+    SetKey(SetKeyArgs),
+    /// Print where the configuration files are.
+    Path(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PresetArgs {
+    /// Preset name.
+    #[arg(short, long, required_unless_present = "list")]
+    pub name: Option<String>,
+    /// API key to store (else asked on a terminal, or read from the preset's variable).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Use a different base URL (e.g. a proxy) for this provider.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// List the presets and their models instead.
+    #[arg(long, conflicts_with_all = ["name", "api_key", "base_url"])]
+    pub list: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalProviderArgs {
+    /// Base URL of an OpenAI-compatible API, including the version path (`…/v1`).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// API key for it (stored in the credentials file).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddModelArgs {
+    /// The name requests use.
+    #[arg(short, long)]
+    pub name: String,
+    /// The model id sent upstream.
+    #[arg(short, long, value_name = "UPSTREAM_ID")]
+    pub path: String,
+    /// Provider (default: `global`).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// What the model is good at (comma-separated or repeated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "chat")]
+    pub tasks: Vec<Task>,
+    /// Quality tier, 1 (weakest) to 5 (strongest).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub tier: u8,
+    /// Default most tokens to generate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: Option<u32>,
+    /// Default temperature, 0.0 to 2.0.
+    #[arg(long, value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+    /// Context window in tokens.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..))]
+    pub context_window: u32,
+    /// USD per million input tokens.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_price)]
+    pub price_in: f64,
+    /// USD per million output tokens.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_price)]
+    pub price_out: f64,
+    /// Most requests in flight at once.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Share of traffic among replicas.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
+    pub weight: f64,
+    /// Add another deployment of an existing name instead of replacing it.
+    #[arg(long)]
+    pub replica: bool,
+}
+
+fn parse_weight(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a weight; use a number greater than 0"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveModelArgs {
+    /// Model name.
+    #[arg(short, long)]
+    pub name: String,
+    /// Only the deployment on this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Same as `--format json`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Print JSON instead of TOML.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Only this model.
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// The prompt sent.
+    #[arg(long, default_value = "Reply with the single word: ok")]
+    pub prompt: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Destination file (`-` for stdout).
+    pub file: PathBuf,
+    /// Also write the API keys (the file is then created with mode 0600).
+    #[arg(long)]
+    pub include_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file written by `llm-config export`.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SetKeyArgs {
+    /// Provider name.
+    #[arg(short, long)]
+    pub provider: String,
+    /// The key (else asked on a terminal, or read from standard input when piped).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Remove the stored key instead.
+    #[arg(long, conflicts_with = "key")]
+    pub remove: bool,
+}
+
+/// An OpenAI- and Anthropic-compatible gateway in front of the configured models.
+#[derive(Debug, Parser)]
+#[command(name = "llm-server", version, max_term_width = 100)]
+pub struct ServerCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Address to bind (default: `[server] host`, else 127.0.0.1).
+    #[arg(long, env = env_vars::SERVER_HOST)]
+    pub host: Option<String>,
+
+    /// Port to bind (default: `[server] port`, else 8080; 0 picks a free one).
+    #[arg(long, env = env_vars::SERVER_PORT)]
+    pub port: Option<u16>,
+
+    /// Bearer token clients must send (repeatable); none means no authentication.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Vec<String>,
+}

@@ -1,0 +1,101 @@
+//! `llm-config add-model` and `llm-config remove-model`.
+
+use std::process::ExitCode;
+
+use crate::cli::{AddModelArgs, GlobalArgs, RemoveModelArgs};
+use crate::config::{ConfigError, GLOBAL_PROVIDER, ModelConfig};
+use crate::ui;
+
+pub fn add(g: &GlobalArgs, args: AddModelArgs) -> anyhow::Result<ExitCode> {
+    let provider = args
+        .provider
+        .clone()
+        .unwrap_or_else(|| GLOBAL_PROVIDER.to_owned());
+    let model = ModelConfig {
+        name: args.name.trim().to_owned(),
+        provider: provider.clone(),
+        upstream: args.path.trim().to_owned(),
+        tasks: args.tasks.clone(),
+        tier: args.tier,
+        price_in: args.price_in,
+        price_out: args.price_out,
+        context_window: args.context_window,
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        concurrency: args.concurrency,
+        weight: args.weight,
+    };
+    let store = super::super::store(g)?;
+    let replaced = store.update(|settings, _| {
+        if !settings.providers.contains_key(&provider) {
+            let hint = if provider == GLOBAL_PROVIDER {
+                "set it with `llm-config global --base-url URL --api-key KEY`, or pass `--provider NAME`".to_owned()
+            } else {
+                format!("add it with `llm-config preset --name {provider}` or pick one of: {}",
+                    settings.providers.keys().cloned().collect::<Vec<_>>().join(", "))
+            };
+            return Err(ConfigError::Usage(format!("Provider `{provider}` is not configured: {hint}")));
+        }
+        let same_name: Vec<&ModelConfig> =
+            settings.models.iter().filter(|m| m.name == model.name).collect();
+        let elsewhere = same_name.iter().find(|m| m.provider != provider);
+        if let (Some(other), false) = (elsewhere, args.replica) {
+            return Err(ConfigError::Usage(format!(
+                "Model `{}` already exists on provider `{}`: pass `--replica` to add another deployment, or `llm-config remove-model --name {}` first",
+                model.name, other.provider, model.name
+            )));
+        }
+        let replaced = same_name.iter().any(|m| m.provider == provider);
+        if args.replica {
+            settings.models.push(model.clone());
+        } else {
+            settings.models.retain(|m| !(m.name == model.name && m.provider == provider));
+            settings.models.push(model.clone());
+        }
+        Ok(replaced && !args.replica)
+    })?;
+    let verb = if replaced { "Replaced" } else { "Added" };
+    ui::line(&format!(
+        "{verb} model `{}` → `{}` on `{}`",
+        model.name, model.upstream, model.provider
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn remove(g: &GlobalArgs, args: RemoveModelArgs) -> anyhow::Result<ExitCode> {
+    let store = super::super::store(g)?;
+    let removed = store.update(|settings, _| {
+        let before = settings.models.len();
+        let matches = |m: &ModelConfig| {
+            m.name == args.name && args.provider.as_ref().is_none_or(|p| &m.provider == p)
+        };
+        settings.models.retain(|m| !matches(m));
+        let removed = before - settings.models.len();
+        if removed == 0 {
+            let mut names: Vec<&str> = settings.models.iter().map(|m| m.name.as_str()).collect();
+            names.dedup();
+            return Err(ConfigError::UnknownModel {
+                name: match &args.provider {
+                    Some(p) => format!("{} (on `{p}`)", args.name),
+                    None => args.name.clone(),
+                },
+                available: if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                },
+            });
+        }
+        let still_there = settings.models.iter().any(|m| m.name == args.name);
+        if !still_there && settings.defaults.model.as_deref() == Some(args.name.as_str()) {
+            settings.defaults.model = None;
+        }
+        Ok(removed)
+    })?;
+    ui::line(&format!(
+        "Removed {removed} deployment{} of `{}`",
+        if removed == 1 { "" } else { "s" },
+        args.name
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

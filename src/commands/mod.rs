@@ -1,0 +1,46 @@
+//! Glue between the command line and the library: one file per subcommand, `anyhow` here.
+
+mod config;
+mod query;
+mod server;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{CooperationCli, CooperationCommand, GlobalArgs};
+use crate::config::{Config, ConfigStore, EnvSnapshot, Paths};
+
+pub use config::run as config;
+pub use server::run as server;
+
+/// `llm-cooperation`.
+pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        CooperationCommand::Query(args) => query::run(&cli.global, args),
+    }
+}
+
+/// The configuration directory for these flags.
+pub fn paths(global: &GlobalArgs) -> anyhow::Result<Paths> {
+    Ok(Paths::discover(global.config.as_deref())?)
+}
+
+/// The effective configuration (files + environment).
+pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let paths = paths(global)?;
+    Ok(Config::load(paths, EnvSnapshot::capture())?)
+}
+
+/// A writer for the configuration files.
+pub fn store(global: &GlobalArgs) -> anyhow::Result<ConfigStore> {
+    Ok(ConfigStore::new(paths(global)?))
+}
+
+/// A single-threaded runtime: CLI commands do little concurrent work and start fast.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the async runtime")
+}

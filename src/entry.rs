@@ -1,0 +1,106 @@
+//! Entry points of the three binaries: parse, set up logging and colour, run, map the
+//! outcome to an exit code (0 ok, 1 the models failed, 2 usage or configuration error).
+//! A closed stdout (`llm-config list | head -1`) is success, never a panic.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{ConfigCli, CooperationCli, GlobalArgs, ServerCli};
+use crate::config::ConfigError;
+use crate::providers::ProviderError;
+use crate::{commands, config, env_vars, ui};
+
+/// Exit code for failures of the models or upstreams.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+
+/// `llm-cooperation`.
+pub fn cooperation(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    run::<CooperationCli>(args, |cli| &cli.global, commands::cooperation)
+}
+
+/// `llm-config`.
+pub fn config(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    run::<ConfigCli>(args, |cli| &cli.global, commands::config)
+}
+
+/// `llm-server`.
+pub fn server(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    run::<ServerCli>(args, |cli| &cli.global, commands::server)
+}
+
+fn run<C: Parser>(
+    args: impl IntoIterator<Item = OsString>,
+    global: impl Fn(&C) -> &GlobalArgs,
+    main: impl FnOnce(C) -> anyhow::Result<ExitCode>,
+) -> ExitCode {
+    // `.env` first: clap reads `SERVER_PORT` and friends from the environment while parsing.
+    let dotenv = config::load_dotenv();
+    let cli = match C::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let g = global(&cli);
+    ui::init_color(g.color);
+    init_logging(g.verbose);
+    let result = dotenv.map_err(anyhow::Error::from).and_then(|_| main(cli));
+    finish(result)
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => std::env::var(env_vars::LLM_COOP_LOG)
+            .or_else(|_| std::env::var(env_vars::LOG_LEVEL))
+            .unwrap_or_else(|_| "warn".to_owned())
+            .to_lowercase(),
+        1 => "info".to_owned(),
+        2 => "debug".to_owned(),
+        _ => "trace".to_owned(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ui::stderr_is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints an error chain and picks the exit code.
+pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            ui::error(&err);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// 2 for configuration and usage errors, 1 for everything else (upstream failures first).
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<ProviderError>() {
+            return EXIT_FAILURE;
+        }
+        if cause.is::<ConfigError>() {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_FAILURE
+}

@@ -1,0 +1,159 @@
+//! The only place that prints: plain lines, JSON, tables, spinners, prompts, colour.
+//!
+//! Everything checks whether its stream is a terminal: no colour, spinner or prompt goes to
+//! a pipe. Writes return `io::Result` so a closed pipe ends the program quietly.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::ColorChoice;
+use crate::env_vars;
+
+static COLOR: OnceLock<bool> = OnceLock::new();
+
+/// Decides once whether stderr/stdout get colour.
+pub fn init_color(choice: ColorChoice) {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os(env_vars::NO_COLOR).is_none_or(|v| v.is_empty())
+                && io::stderr().is_terminal()
+        }
+    };
+    let _ = COLOR.set(on);
+    console::set_colors_enabled(on);
+    console::set_colors_enabled_stderr(on);
+}
+
+fn color() -> bool {
+    *COLOR.get().unwrap_or(&false)
+}
+
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
+pub fn stdin_is_terminal() -> bool {
+    io::stdin().is_terminal()
+}
+
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}
+
+/// A line on stdout.
+pub fn line(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")
+}
+
+/// Text on stdout without a newline, flushed (for streamed answers).
+pub fn write(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Pretty JSON on stdout.
+pub fn json(value: &impl serde::Serialize) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    line(&text)
+}
+
+/// A note on stderr (dimmed on a terminal).
+pub fn note(text: &str) {
+    if color() {
+        eprintln!("{}", console::style(text).dim());
+    } else {
+        eprintln!("{text}");
+    }
+}
+
+/// A warning on stderr.
+pub fn warn(text: &str) {
+    if color() {
+        eprintln!("{} {text}", console::style("warning:").yellow().bold());
+    } else {
+        eprintln!("warning: {text}");
+    }
+}
+
+/// An error with its chain of causes on stderr.
+pub fn error(err: &anyhow::Error) {
+    let head = if color() {
+        console::style("error:").red().bold().to_string()
+    } else {
+        "error:".to_owned()
+    };
+    let mut chain = err.chain();
+    if let Some(first) = chain.next() {
+        eprintln!("{head} {first}");
+    }
+    for cause in chain {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Green on a terminal with colour.
+pub fn good(text: &str) -> String {
+    if color() {
+        console::style(text).green().to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Red on a terminal with colour.
+pub fn bad(text: &str) -> String {
+    if color() {
+        console::style(text).red().to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A table with a header row, sized to the terminal when there is one.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().copied());
+    if !stdout_is_terminal() {
+        table.set_width(160);
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    line(&table.to_string())
+}
+
+/// A spinner on stderr while work runs; hidden when stderr is not a terminal.
+pub fn spinner(message: impl Into<String>) -> ProgressBar {
+    if !stderr_is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+    );
+    bar.set_message(message.into());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// Asks for a secret with hidden input. Only called when stdin and stderr are terminals.
+pub fn prompt_secret(prompt: &str) -> io::Result<String> {
+    dialoguer::Password::new()
+        .with_prompt(prompt)
+        .interact()
+        .map_err(|e| match e {
+            dialoguer::Error::IO(e) => e,
+        })
+}
