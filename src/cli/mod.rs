@@ -2,6 +2,8 @@
 //!
 //! Kept apart from `commands/` so tests and the docs generator can call `Cli::command()`.
 
+pub mod docs;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

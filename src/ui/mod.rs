@@ -121,13 +121,16 @@ pub fn bad(text: &str) -> String {
 /// A table with a header row, sized to the terminal when there is one.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
     let mut table = Table::new();
+    // On a terminal, fit its width; in a pipe, never wrap a cell (grep sees whole values).
+    let arrangement = if stdout_is_terminal() {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    };
     table
         .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_content_arrangement(arrangement)
         .set_header(header.iter().copied());
-    if !stdout_is_terminal() {
-        table.set_width(160);
-    }
     for row in rows {
         table.add_row(row);
     }

@@ -1,0 +1,72 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_llm_cooperation_global_optspecs
+    string join \n config= v/verbose color= h/help V/version
+end
+
+function __fish_llm_cooperation_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_llm_cooperation_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_llm_cooperation_using_subcommand
+    set -l cmd (__fish_llm_cooperation_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s V -l version -d 'Print version'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "query" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ask" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration (default: `[defaults] model`, else the first one)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s s -l system -d 'A system prompt' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l max-tokens -d 'Most tokens to generate' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l top-p -d 'Nucleus sampling, 0.0 to 1.0' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l seed -d 'Seed for reproducible sampling (where the upstream supports it)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stop -d 'Stop generating at this text (repeatable)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-stream -d 'Wait for the whole answer instead of streaming it'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration (default: `[defaults] model`, else the first one)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s s -l system -d 'A system prompt' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l max-tokens -d 'Most tokens to generate' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l top-p -d 'Nucleus sampling, 0.0 to 1.0' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l seed -d 'Seed for reproducible sampling (where the upstream supports it)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stop -d 'Stop generating at this text (repeatable)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-stream -d 'Wait for the whole answer instead of streaming it'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query help" -f -a "query" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

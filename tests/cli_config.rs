@@ -1,0 +1,524 @@
+//! `llm-config` end to end: presets, keys, models, listing, export/import, locking, errors.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::TestEnv;
+
+const KEY: &str = "sk-planted-7d1c0ffee0ddba11f00d";
+
+fn masked() -> &'static str {
+    "sk-…f00d"
+}
+
+#[test]
+fn preset_without_key_or_terminal_says_which_flag_or_variable() {
+    let env = TestEnv::new();
+    let run = env
+        .run("llm-config", &["preset", "--name", "openai"])
+        .expect(2);
+    assert!(run.stderr.contains("--api-key"), "{}", run.stderr);
+    assert!(run.stderr.contains("OPENAI_API_KEY"), "{}", run.stderr);
+    assert_eq!(env.read_config(), "", "nothing may be written on failure");
+}
+
+#[test]
+fn preset_uses_the_key_from_its_variable_without_storing_it() {
+    let env = TestEnv::new();
+    let run = env
+        .run_env(
+            "llm-config",
+            &["preset", "--name", "deepseek"],
+            &[("DEEPSEEK_API_KEY", KEY)],
+        )
+        .expect(0);
+    assert!(
+        run.stdout.contains(masked()) && !run.stdout.contains(KEY),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.config_dir().join("credentials.toml").exists());
+    let list = env
+        .run_env(
+            "llm-config",
+            &["list", "--json"],
+            &[("DEEPSEEK_API_KEY", KEY)],
+        )
+        .expect(0)
+        .json();
+    let p = &list["providers"][0];
+    assert_eq!(p["key"]["source"], "env:DEEPSEEK_API_KEY");
+    assert_eq!(p["key"]["masked"], masked());
+}
+
+#[test]
+fn unknown_preset_lists_the_presets() {
+    let env = TestEnv::new();
+    let run = env
+        .run("llm-config", &["preset", "--name", "nope"])
+        .expect(2);
+    for name in [
+        "openai",
+        "anthropic",
+        "deepseek",
+        "openrouter",
+        "dashscope",
+        "aigcbest",
+        "ollama",
+        "vllm",
+        "local",
+    ] {
+        assert!(
+            run.stderr.contains(name),
+            "{name} missing from: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn preset_list_shows_every_preset() {
+    let env = TestEnv::new();
+    let json = env
+        .run("llm-config", &["preset", "--list", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(json.as_array().unwrap().len(), 9);
+    let table = env.run("llm-config", &["preset", "--list"]).expect(0);
+    assert!(table.stdout.contains("dashscope") && table.stdout.contains("qwen-max"));
+}
+
+#[test]
+fn a_planted_key_never_appears_in_any_output() {
+    let env = TestEnv::new();
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str]| {
+        let r = env.run("llm-config", args);
+        outputs.push(format!("{}\n{}", r.stdout, r.stderr));
+        r
+    };
+    run(&["preset", "--name", "openai", "--api-key", KEY]).expect(0);
+    run(&["preset", "--name", "anthropic", "--api-key", KEY]).expect(0);
+    run(&[
+        "global",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--api-key",
+        KEY,
+    ])
+    .expect(0);
+    run(&["list"]).expect(0);
+    run(&["list", "--format", "json"]).expect(0);
+    run(&["show"]).expect(0);
+    run(&["show", "--json"]).expect(0);
+    run(&["export", "-"]).expect(0);
+    run(&["set-key", "--provider", "openai", "--key", KEY]).expect(0);
+    run(&[
+        "add-model",
+        "--name",
+        "x",
+        "--path",
+        "x",
+        "--provider",
+        "nowhere",
+    ])
+    .expect(2);
+    run(&["remove-model", "--name", "nothing"]).expect(2);
+    // A failing request to a closed port, with logs at the most verbose level.
+    run(&["-vvv", "test", "--model", "x-not-there"]).expect(2);
+    let joined = outputs.join("\n");
+    assert!(!joined.contains(KEY), "the key leaked:\n{joined}");
+    assert!(
+        joined.contains(masked()),
+        "keys are shown masked:\n{joined}"
+    );
+    // The query CLI, failing against an unreachable upstream at trace level, must not print it either.
+    env.run("llm-config", &["add-model", "--name", "g", "--path", "g"])
+        .expect(0);
+    let q = env.run_env(
+        "llm-cooperation",
+        &["-vvv", "query", "--model", "g", "hi"],
+        &[("LLM_COOP_LOG", "trace")],
+    );
+    assert_eq!(q.code, 1, "{}", q.stderr);
+    assert!(
+        !q.stdout.contains(KEY) && !q.stderr.contains(KEY),
+        "the key leaked:\n{}",
+        q.stderr
+    );
+}
+
+#[test]
+fn credentials_are_private_and_a_loose_file_is_refused() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "openai", "--api-key", KEY],
+    )
+    .expect(0);
+    let path = env.config_dir().join("credentials.toml");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env.run("llm-config", &["list"]).expect(2);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+}
+
+#[test]
+fn global_add_and_remove_models() {
+    let env = TestEnv::new();
+    let run = env
+        .run("llm-config", &["add-model", "--name", "m", "--path", "up"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("llm-config global --base-url"),
+        "{}",
+        run.stderr
+    );
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    env.run(
+        "llm-config",
+        &[
+            "add-model",
+            "--name",
+            "m",
+            "--path",
+            "up-id",
+            "--tasks",
+            "code,math",
+            "--tier",
+            "4",
+            "--max-tokens",
+            "100",
+            "--temperature",
+            "0.3",
+            "--context-window",
+            "32000",
+            "--price-in",
+            "1.5",
+            "--price-out",
+            "2",
+        ],
+    )
+    .expect(0);
+    let list = env
+        .run("llm-config", &["list", "--format", "json"])
+        .expect(0)
+        .json();
+    let m = &list["models"][0];
+    assert_eq!(m["name"], "m");
+    assert_eq!(m["provider"], "global");
+    assert_eq!(m["upstream"], "up-id");
+    assert_eq!(m["tasks"], serde_json::json!(["code", "math"]));
+    assert_eq!(m["tier"], 4);
+    assert_eq!(m["max_tokens"], 100);
+    assert_eq!(m["price_in"], 1.5);
+    assert_eq!(list["default_model"], "m");
+
+    // Same name on another provider needs --replica.
+    env.run("llm-config", &["preset", "--name", "ollama"])
+        .expect(0);
+    let run = env
+        .run(
+            "llm-config",
+            &[
+                "add-model",
+                "--name",
+                "m",
+                "--path",
+                "other",
+                "--provider",
+                "ollama",
+            ],
+        )
+        .expect(2);
+    assert!(run.stderr.contains("--replica"), "{}", run.stderr);
+    env.run(
+        "llm-config",
+        &[
+            "add-model",
+            "--name",
+            "m",
+            "--path",
+            "other",
+            "--provider",
+            "ollama",
+            "--replica",
+        ],
+    )
+    .expect(0);
+    let list = env.run("llm-config", &["list", "--json"]).expect(0).json();
+    let replicas = list["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == "m")
+        .count();
+    assert_eq!(replicas, 2);
+
+    env.run(
+        "llm-config",
+        &["remove-model", "--name", "m", "--provider", "ollama"],
+    )
+    .expect(0);
+    env.run("llm-config", &["remove-model", "--name", "m"])
+        .expect(0);
+    let run = env
+        .run("llm-config", &["remove-model", "--name", "m"])
+        .expect(2);
+    assert!(run.stderr.contains("Unknown model `m`"), "{}", run.stderr);
+}
+
+#[test]
+fn bad_values_are_usage_errors() {
+    let env = TestEnv::new();
+    for args in [
+        vec!["add-model", "--name", "m", "--path", "p", "--tier", "9"],
+        vec![
+            "add-model",
+            "--name",
+            "m",
+            "--path",
+            "p",
+            "--temperature",
+            "3",
+        ],
+        vec![
+            "add-model",
+            "--name",
+            "m",
+            "--path",
+            "p",
+            "--tasks",
+            "dancing",
+        ],
+        vec![
+            "add-model",
+            "--name",
+            "m",
+            "--path",
+            "p",
+            "--price-in",
+            "-1",
+        ],
+        vec!["global"],
+        vec!["frobnicate"],
+    ] {
+        let run = env.run("llm-config", &args).expect(2);
+        assert!(!run.stderr.is_empty(), "{args:?} printed no error");
+    }
+    env.run("llm-config", &["--help"]).expect(0);
+}
+
+#[test]
+fn unknown_keys_and_bad_values_in_the_file_name_file_and_key() {
+    let env = TestEnv::new();
+    env.write_config("[defaults]\nmodle = \"x\"\n");
+    let run = env.run("llm-config", &["list"]).expect(2);
+    assert!(run.stderr.contains("config.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("modle"), "{}", run.stderr);
+
+    env.write_config(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n\n[[models]]\nname = \"m\"\nprovider = \"p\"\nupstream = \"u\"\ntier = 9\n",
+    );
+    let run = env.run("llm-config", &["list"]).expect(2);
+    assert!(run.stderr.contains("models[0].tier"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 (weakest) to 5"), "{}", run.stderr);
+
+    env.write_config("[providers.p]\nkind = \"grpc\"\nbase_url = \"http://x/v1\"\n");
+    let run = env.run("llm-config", &["list"]).expect(2);
+    assert!(
+        run.stderr.contains("grpc") && run.stderr.contains("openai"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn export_and_import_round_trip_with_and_without_secrets() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "openai", "--api-key", KEY],
+    )
+    .expect(0);
+    env.run("llm-config", &["preset", "--name", "local"])
+        .expect(0);
+    let plain = env.cwd.path().join("plain.toml");
+    let secret = env.cwd.path().join("secret.toml");
+    env.run("llm-config", &["export", plain.to_str().unwrap()])
+        .expect(0);
+    env.run(
+        "llm-config",
+        &["export", secret.to_str().unwrap(), "--include-secrets"],
+    )
+    .expect(0);
+    assert!(!std::fs::read_to_string(&plain).unwrap().contains(KEY));
+    assert!(std::fs::read_to_string(&secret).unwrap().contains(KEY));
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let other = TestEnv::new();
+    other
+        .run("llm-config", &["import", plain.to_str().unwrap()])
+        .expect(0);
+    let a = env.run("llm-config", &["list", "--json"]).expect(0).json();
+    let b = other
+        .run("llm-config", &["list", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(a["models"], b["models"]);
+    assert!(
+        b["providers"][1]["key"].is_null(),
+        "no key without --include-secrets"
+    );
+    other
+        .run("llm-config", &["import", secret.to_str().unwrap()])
+        .expect(0);
+    let b = other
+        .run("llm-config", &["list", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(b["providers"][1]["key"]["masked"], masked());
+
+    std::fs::write(&plain, "[nonsense]\n").unwrap();
+    let run = other
+        .run("llm-config", &["import", plain.to_str().unwrap()])
+        .expect(2);
+    assert!(run.stderr.contains("nonsense"), "{}", run.stderr);
+}
+
+#[test]
+fn set_key_from_stdin_and_remove() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &[
+            "preset",
+            "--name",
+            "openai",
+            "--api-key",
+            "sk-old-key-000000000",
+        ],
+    )
+    .expect(0);
+    let run = env
+        .run_stdin(
+            "llm-config",
+            &["set-key", "--provider", "openai"],
+            &format!("{KEY}\n"),
+        )
+        .expect(0);
+    assert!(run.stdout.contains(masked()), "{}", run.stdout);
+    let creds = std::fs::read_to_string(env.config_dir().join("credentials.toml")).unwrap();
+    assert!(creds.contains(KEY));
+    env.run(
+        "llm-config",
+        &["set-key", "--provider", "openai", "--remove"],
+    )
+    .expect(0);
+    let run = env
+        .run(
+            "llm-config",
+            &["set-key", "--provider", "nope", "--key", "k"],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains("Unknown provider `nope`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn path_reports_the_override_directory() {
+    let env = TestEnv::new();
+    let json = env.run("llm-config", &["path", "--json"]).expect(0).json();
+    assert_eq!(json["dir"], env.config_dir().to_str().unwrap());
+    assert!(
+        json["credentials"]
+            .as_str()
+            .unwrap()
+            .ends_with("credentials.toml")
+    );
+}
+
+/// Two writers at once must both land: the lock serialises read-modify-write.
+#[test]
+fn concurrent_writers_never_lose_a_change() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            env.cmd("llm-config")
+                .args(["add-model", "--name", &format!("m{i}"), "--path", "p"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let list = env.run("llm-config", &["list", "--json"]).expect(0).json();
+    assert_eq!(list["models"].as_array().unwrap().len(), 8);
+    let leftovers: Vec<_> = std::fs::read_dir(env.config_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn list_table_snapshot() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "deepseek", "--api-key", KEY],
+    )
+    .expect(0);
+    env.run("llm-config", &["preset", "--name", "local"])
+        .expect(0);
+    let run = env.run("llm-config", &["list"]).expect(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "openai", "--api-key", KEY],
+    )
+    .expect(0);
+    let mut child = env
+        .cmd("llm-config")
+        .args(["preset", "--list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: binaries run through `CARGO_BIN_EXE_*`, upstreams are
+//! real HTTP servers on `127.0.0.1:0`.
+
+mod binaries;
+mod cli_config;
+mod cli_query;
+mod common;
+mod generated;
+mod providers;
+mod server;
