@@ -102,7 +102,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__query)
-            opts="-q -m -s -t -v -h --query --model --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --help"
+            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -121,6 +121,14 @@ _llm__cooperation() {
                     return 0
                     ;;
                 -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "auto fastest cheapest quality" -- "${cur}"))
+                    return 0
+                    ;;
+                --quality-priority)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

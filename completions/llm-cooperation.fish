@@ -35,7 +35,12 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "que
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ask" -d 'Ask one model a question'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration (default: `[defaults] model`, else the first one)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
+fastest\t'Lowest observed latency (time to first token when streaming)'
+cheapest\t'Lowest price for the estimated tokens'
+quality\t'Highest quality tier'"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l quality-priority -d 'For `--strategy auto`: 0.0 favours price and speed, 1.0 favours quality' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s s -l system -d 'A system prompt' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l max-tokens -d 'Most tokens to generate' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r
@@ -46,13 +51,19 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-stream -d 'Wait for the whole answer instead of streaming it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration (default: `[defaults] model`, else the first one)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
+fastest\t'Lowest observed latency (time to first token when streaming)'
+cheapest\t'Lowest price for the estimated tokens'
+quality\t'Highest quality tier'"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l quality-priority -d 'For `--strategy auto`: 0.0 favours price and speed, 1.0 favours quality' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s s -l system -d 'A system prompt' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l max-tokens -d 'Most tokens to generate' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r
@@ -63,6 +74,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-stream -d 'Wait for the whole answer instead of streaming it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'

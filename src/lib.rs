@@ -9,6 +9,9 @@ pub mod config;
 pub mod entry;
 pub mod env_vars;
 pub mod providers;
+pub mod router;
+#[cfg(feature = "local")]
+pub mod runner;
 pub mod server;
 pub mod types;
 pub mod ui;

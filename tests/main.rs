@@ -1,5 +1,6 @@
 //! The one integration-test binary: binaries run through `CARGO_BIN_EXE_*`, upstreams are
 //! real HTTP servers on `127.0.0.1:0`.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests report measurements
 
 mod binaries;
 mod cli_config;
@@ -7,4 +8,5 @@ mod cli_query;
 mod common;
 mod generated;
 mod providers;
+mod routing;
 mod server;

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Task;
 use crate::env_vars;
+use crate::router::Strategy;
 
 /// Flags every binary accepts.
 #[derive(Debug, Clone, Args)]
@@ -68,9 +69,23 @@ pub struct QueryArgs {
     #[arg(short, long, value_name = "TEXT")]
     pub query: Option<String>,
 
-    /// Model name from the configuration (default: `[defaults] model`, else the first one).
+    /// Model name from the configuration, or `auto` to let the router pick (the default when
+    /// neither this nor `[defaults] model` is set, or when `--strategy` is given).
     #[arg(short, long, env = env_vars::LLM_COOP_MODEL)]
     pub model: Option<String>,
+
+    /// How the router picks a model when none is named.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+
+    /// For `--strategy auto`: 0.0 favours price and speed, 1.0 favours quality.
+    #[arg(long, value_parser = parse_unit, value_name = "0..1")]
+    pub quality_priority: Option<f32>,
+
+    /// Print the routing decision (task, complexity, every candidate with its score and why it
+    /// won or lost) on stderr, or in the JSON output with `--json`.
+    #[arg(long)]
+    pub explain: bool,
 
     /// A system prompt.
     #[arg(short, long, value_name = "TEXT")]

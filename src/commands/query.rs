@@ -1,26 +1,54 @@
-//! `llm-cooperation query`: one prompt to one model, streamed to a terminal.
+//! `llm-cooperation query`: one prompt, routed to one model (with failover), streamed to a
+//! terminal.
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use serde::Serialize;
 
 use crate::cli::{GlobalArgs, QueryArgs};
 use crate::config::ConfigError;
-use crate::providers::{CollectError, Deployment, ProviderError, Registry, collect_stream};
+use crate::providers::{CollectError, collect_stream};
+use crate::router::{Attempt, Decision, Preferences, RouteError, Router, Verdict};
 use crate::types::{ChatRequest, ChatResponse, FinishReason};
 use crate::ui;
+
+/// The `--json` output.
+#[derive(Debug, Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    response: &'a ChatResponse,
+    /// Every deployment tried, the failed ones with their error.
+    attempts: &'a [Attempt],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'a Decision>,
+}
 
 pub fn run(global: &GlobalArgs, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let prompt = read_prompt(&args)?;
     let config = super::load_config(global)?;
-    let model = match &args.model {
-        Some(m) => m.clone(),
-        None => config.default_model()?.to_owned(),
+    let model = match (&args.model, args.strategy) {
+        (Some(m), _) => m.clone(),
+        (None, Some(_)) => "auto".to_owned(),
+        (None, None) => config
+            .settings
+            .defaults
+            .model
+            .clone()
+            .unwrap_or_else(|| "auto".into()),
     };
-    let registry = Registry::from_config(&config)?;
-    let deployments = registry.deployments(&config, &model)?;
+    if config.settings.models.is_empty() {
+        return Err(ConfigError::NoModels.into());
+    }
+    let router = Arc::new(Router::new(&config)?);
+    let prefs = Preferences {
+        strategy: args.strategy,
+        quality_priority: args.quality_priority,
+        allow_cooperation: false,
+    };
 
     let mut req = ChatRequest::simple(&model, args.system.as_deref(), &prompt);
     req.max_tokens = args.max_tokens;
@@ -30,19 +58,52 @@ pub fn run(global: &GlobalArgs, args: QueryArgs) -> anyhow::Result<ExitCode> {
     req.stop = args.stop.clone();
 
     let stream = !args.json && !args.no_stream && (args.stream || ui::stdout_is_terminal());
+    if args.explain && !args.json {
+        let decision = router.decide(&req, &prefs).map_err(route_error)?;
+        explain(&decision);
+    }
     let runtime = super::runtime()?;
-    let response = runtime.block_on(answer(&deployments, req, stream))?;
+    let (response, decision, attempts) = runtime.block_on(async {
+        if stream {
+            stream_answer(&router, req, &prefs).await
+        } else {
+            let routed = router.chat(req, &prefs).await.map_err(route_error)?;
+            Ok((routed.value, routed.decision, routed.attempts))
+        }
+    })?;
     if args.json {
-        ui::json(&response)?;
+        ui::json(&Output {
+            response: &response,
+            attempts: &attempts,
+            decision: args.explain.then_some(&*decision),
+        })?;
     } else {
         if !stream {
             ui::line(&response.text)?;
         }
         if ui::stderr_is_terminal() {
-            ui::note(&summary(&response));
+            ui::note(&summary(&response, &attempts));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Configuration problems keep their exit code 2; everything else is a model failure.
+fn route_error(e: RouteError) -> anyhow::Error {
+    match e {
+        RouteError::Config(c) => c.into(),
+        RouteError::Exhausted { source, attempts } => {
+            let tried: Vec<String> = attempts
+                .iter()
+                .map(|a| format!("{} on `{}`", a.model, a.provider))
+                .collect();
+            anyhow::Error::from(source).context(format!(
+                "Every deployment tried failed ({})",
+                tried.join(", ")
+            ))
+        }
+        other => other.into(),
+    }
 }
 
 /// The prompt from the arguments, `--query`, or piped standard input.
@@ -69,96 +130,93 @@ fn read_prompt(args: &QueryArgs) -> anyhow::Result<String> {
     Ok(prompt)
 }
 
-/// Tries the deployments in turn while failures are retriable; a stream is never retried
-/// once text has been shown.
-async fn answer(
-    deployments: &[&Deployment],
+async fn stream_answer(
+    router: &Arc<Router>,
     req: ChatRequest,
-    stream: bool,
-) -> anyhow::Result<ChatResponse> {
-    let mut last: Option<ProviderError> = None;
-    for deployment in deployments {
-        let started = Instant::now();
-        let result = if stream {
-            stream_one(deployment, req.clone(), started).await
-        } else {
-            deployment.chat(req.clone()).await.map_err(Into::into)
-        };
-        match result {
-            Ok(resp) => return Ok(resp),
-            Err(Failure::Provider(e)) if e.is_retriable() => {
-                tracing::warn!(model = %deployment.model.name, provider = deployment.provider(), error = %e, "trying the next deployment");
-                last = Some(e);
-            }
-            Err(Failure::Provider(e)) => return Err(e.into()),
-            Err(Failure::AfterOutput(e)) => return Err(e),
-        }
-    }
-    match last {
-        Some(e) => Err(e.into()),
-        None => bail!("No deployment could be tried"),
-    }
-}
-
-enum Failure {
-    /// Nothing was shown yet: another deployment may answer.
-    Provider(ProviderError),
-    /// Text already reached the user: stop here.
-    AfterOutput(anyhow::Error),
-}
-
-impl From<ProviderError> for Failure {
-    fn from(e: ProviderError) -> Self {
-        Failure::Provider(e)
-    }
-}
-
-async fn stream_one(
-    deployment: &Deployment,
-    req: ChatRequest,
-    started: Instant,
-) -> Result<ChatResponse, Failure> {
-    let events = deployment.chat_stream(req).await?;
-    let mut shown = false;
+    prefs: &Preferences,
+) -> anyhow::Result<(ChatResponse, Arc<Decision>, Vec<Attempt>)> {
+    let started = Instant::now();
+    let routed = router.chat_stream(req, prefs).await.map_err(route_error)?;
+    let answered = routed
+        .attempts
+        .last()
+        .expect("a stream comes from an attempt");
+    let (model, provider) = (answered.model.clone(), answered.provider.clone());
     let collected = tokio::select! {
-        result = collect_stream(events, started, |text| {
-            shown = true;
-            ui::write(text)
-        }) => result,
+        result = collect_stream(routed.value, started, ui::write) => result,
         _ = tokio::signal::ctrl_c() => {
             let _ = ui::line("");
-            return Err(Failure::AfterOutput(anyhow::anyhow!("Interrupted")));
+            anyhow::bail!("Interrupted; the answer above is incomplete");
         }
     };
     match collected {
         Ok(c) => {
             if !c.text.ends_with('\n') {
-                ui::line("").map_err(|e| Failure::AfterOutput(e.into()))?;
+                ui::line("")?;
             }
-            Ok(ChatResponse {
+            let response = ChatResponse {
                 text: c.text,
-                model: deployment.model.name.clone(),
-                provider: deployment.provider().to_owned(),
+                model,
+                provider,
                 finish_reason: c.finish_reason.unwrap_or(FinishReason::Stop),
                 usage: c.usage,
                 latency: started.elapsed(),
                 ttft: c.ttft,
-            })
+            };
+            Ok((response, routed.decision, routed.attempts))
         }
-        Err((_, CollectError::Output(e))) => Err(Failure::AfterOutput(e.into())),
-        Err((partial, CollectError::Provider(e))) if partial.text.is_empty() && !shown => {
-            Err(Failure::Provider(e))
-        }
-        Err((_, CollectError::Provider(e))) => {
-            let _ = ui::line("");
-            Err(Failure::AfterOutput(anyhow::Error::from(e).context(
-                "The answer broke off; the text above is incomplete",
+        Err((_, CollectError::Output(e))) => Err(e.into()),
+        Err((partial, CollectError::Provider(e))) => {
+            if !partial.text.is_empty() {
+                let _ = ui::line("");
+            }
+            Err(anyhow::Error::from(e).context(format!(
+                "The answer from {model} on `{provider}` broke off after {} characters; what was shown is incomplete",
+                partial.text.chars().count()
             )))
         }
     }
 }
 
-fn summary(r: &ChatResponse) -> String {
+/// The decision as a table on stderr.
+fn explain(d: &Decision) {
+    let a = &d.analysis;
+    ui::note(&format!(
+        "task {} · complexity {:.2} · ~{} input tokens{}{} · strategy {}{}",
+        a.task,
+        a.complexity,
+        a.input_tokens,
+        if a.vision { " · images" } else { "" },
+        if a.long_context {
+            " · long context"
+        } else {
+            ""
+        },
+        d.strategy,
+        if d.cached { " (cached decision)" } else { "" },
+    ));
+    let rows = d
+        .candidates
+        .iter()
+        .map(|c| {
+            let (verdict, reason) = match &c.verdict {
+                Verdict::Chosen(r) => (ui::good("chosen"), r.clone()),
+                Verdict::Ranked(r) => ("fallback".to_owned(), r.clone()),
+                Verdict::Excluded(r) => (ui::bad("excluded"), r.clone()),
+            };
+            vec![
+                c.model.clone(),
+                format!("{:.3}", c.score),
+                format!("${:.6}", c.estimated_cost),
+                verdict,
+                reason,
+            ]
+        })
+        .collect();
+    ui::table_stderr(&["model", "score", "est. cost", "verdict", "reason"], rows);
+}
+
+fn summary(r: &ChatResponse, attempts: &[Attempt]) -> String {
     let mut s = format!(
         "{} via {} · {} → {} tokens · {:.0} ms",
         r.model,
@@ -175,6 +233,21 @@ fn summary(r: &ChatResponse) -> String {
     }
     if r.finish_reason == FinishReason::Length {
         s.push_str(" · stopped at max tokens");
+    }
+    let failed: Vec<String> = attempts
+        .iter()
+        .filter(|a| a.error.is_some())
+        .map(|a| {
+            format!(
+                "{} on `{}` ({})",
+                a.model,
+                a.provider,
+                a.error_kind.unwrap_or("error")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        s.push_str(&format!(" · failed over from {}", failed.join(", ")));
     }
     s
 }

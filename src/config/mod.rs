@@ -16,7 +16,8 @@ use std::path::PathBuf;
 pub use credentials::{Credentials, mask_key};
 pub use paths::Paths;
 pub use settings::{
-    Defaults, ModelConfig, ProviderConfig, ProviderKind, ServerSettings, Settings, Task,
+    Defaults, ModelConfig, ProviderConfig, ProviderKind, RouterSettings, ServerSettings, Settings,
+    Task,
 };
 pub use store::{ConfigStore, write_atomic};
 
@@ -293,6 +294,27 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
         ] {
             check_timeout(value).map_err(|m| invalid(format!("providers.{name}.{field}"), m))?;
         }
+    }
+    let r = &settings.router;
+    if let Some(q) = r.quality_priority
+        && !(0.0..=1.0).contains(&q)
+    {
+        return Err(invalid(
+            "router.quality_priority".into(),
+            format!("{q} is out of range; use 0.0 (price and speed) to 1.0 (quality)"),
+        ));
+    }
+    for (field, value) in [
+        ("cooldown_secs", r.cooldown_secs),
+        ("max_cooldown_secs", r.max_cooldown_secs),
+    ] {
+        check_timeout(value).map_err(|m| invalid(format!("router.{field}"), m))?;
+    }
+    if r.failures_before_cooldown == Some(0) {
+        return Err(invalid(
+            "router.failures_before_cooldown".into(),
+            "must be at least 1".into(),
+        ));
     }
     for (field, value) in [
         (

@@ -13,6 +13,8 @@ pub struct Settings {
     pub defaults: Defaults,
     #[serde(default, skip_serializing_if = "ServerSettings::is_empty")]
     pub server: ServerSettings,
+    #[serde(default, skip_serializing_if = "RouterSettings::is_empty")]
+    pub router: RouterSettings,
     /// Providers by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -61,6 +63,41 @@ pub struct ServerSettings {
 impl ServerSettings {
     fn is_empty(&self) -> bool {
         self == &ServerSettings::default()
+    }
+}
+
+/// How requests without a named model are routed, and how health is tracked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSettings {
+    /// `auto`, `fastest`, `cheapest` or `quality`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::router::Strategy>,
+    /// For `auto`: 0 favours price and speed, 1 favours quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_priority: Option<f32>,
+    /// How replicas of one model share requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::router::BalancePolicy>,
+    /// Failures in a row that start a cooldown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures_before_cooldown: Option<u32>,
+    /// First cooldown, in seconds; doubles after a failed probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cooldown_secs: Option<f64>,
+    /// How long an identical analysis reuses a routing decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_cache_ttl_ms: Option<u64>,
+    /// Extra in-flight requests a prefix-affine replica may carry before spilling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity_imbalance: Option<u32>,
+}
+
+impl RouterSettings {
+    fn is_empty(&self) -> bool {
+        self == &RouterSettings::default()
     }
 }
 

@@ -9,64 +9,44 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::Router;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::config::Config;
-use crate::providers::{Deployment, ProviderError, Registry};
+use crate::config::{Config, ConfigError};
+use crate::providers::ProviderError;
+use crate::router::{RouteError, Router};
 
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
-    pub registry: Registry,
+    pub router: Arc<Router>,
     /// Accepted bearer tokens; empty means no authentication.
     pub tokens: Vec<String>,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        tokens: Vec<String>,
-    ) -> Result<Arc<Self>, crate::config::ConfigError> {
-        let registry = Registry::from_config(&config)?;
+    pub fn new(config: Config, tokens: Vec<String>) -> Result<Arc<Self>, ConfigError> {
+        let router = Arc::new(Router::new(&config)?);
         Ok(Arc::new(AppState {
             config,
-            registry,
+            router,
             tokens,
             started: Instant::now(),
         }))
     }
-
-    /// The deployments for a requested model name (`auto` or empty: the default model).
-    pub fn resolve(&self, model: &str) -> Result<(String, Vec<&Deployment>), ApiError> {
-        let name = if model.is_empty() || model == "auto" {
-            self.config
-                .default_model()
-                .map_err(|e| {
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_models", e.to_string())
-                })?
-                .to_owned()
-        } else {
-            model.to_owned()
-        };
-        let deployments = self
-            .registry
-            .deployments(&self.config, &name)
-            .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "model_not_found", e.to_string()))?;
-        Ok((name, deployments))
-    }
 }
 
 /// Builds the router.
-pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+pub fn app(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
         .route("/health", get(health))
+        .route("/routing/stats", get(routing_stats))
         .route("/v1/models", get(openai::models))
         .route("/api/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat_completions))
@@ -77,7 +57,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, app)
@@ -91,6 +71,10 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "models": state.config.model_names().len(),
         "uptime_secs": state.started.elapsed().as_secs(),
     }))
+}
+
+async fn routing_stats(State(state): State<Arc<AppState>>) -> Json<crate::router::StatsSnapshot> {
+    Json(state.router.stats())
 }
 
 /// Checks the bearer token (`Authorization: Bearer …` or `x-api-key`) in constant time.
@@ -127,6 +111,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub kind: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -135,6 +121,7 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -156,11 +143,47 @@ impl From<ProviderError> for ApiError {
     }
 }
 
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::Config(
+                c @ (ConfigError::UnknownModel { .. } | ConfigError::UnknownProvider { .. }),
+            ) => ApiError::new(StatusCode::NOT_FOUND, "model_not_found", c.to_string()),
+            RouteError::Config(c) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "configuration_error",
+                c.to_string(),
+            ),
+            e @ RouteError::NoCandidate(_) => ApiError::bad_request(e.to_string()),
+            RouteError::AllCoolingDown { retry_after } => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded_error",
+                    e.to_string(),
+                );
+                err.retry_after = Some(retry_after.as_secs().max(1));
+                err
+            }
+            RouteError::Exhausted { source, .. } => source.into(),
+            e @ RouteError::Deadline { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({
             "error": { "message": self.message, "type": self.kind, "code": self.status.as_u16() }
         });
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }

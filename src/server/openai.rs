@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, authorized};
-use crate::providers::{EventStream, ProviderError};
+use crate::providers::EventStream;
+use crate::router::Preferences;
 use crate::types::{ChatRequest, ChatResponse, ContentPart, Message, Role, StreamEvent, Usage};
 
 /// A chat completion request as OpenAI SDKs send it (fields we do not use are ignored).
@@ -198,40 +199,20 @@ pub async fn chat_completions(
         .as_ref()
         .is_some_and(|o| o.include_usage);
     let req = body.into_canonical()?;
-    let (name, deployments) = state.resolve(&req.model)?;
+    let prefs = Preferences::default();
     let id = completion_id();
     let created = now_secs();
     if !req.stream {
-        let mut last: Option<ProviderError> = None;
-        for d in &deployments {
-            match d.chat(req.clone()).await {
-                Ok(resp) => return Ok(Json(completion_body(&id, created, &resp)).into_response()),
-                Err(e) if e.is_retriable() => last = Some(e),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        return Err(last
-            .map(ApiError::from)
-            .unwrap_or_else(|| ApiError::bad_request("no deployment")));
+        let routed = state.router.chat(req, &prefs).await?;
+        return Ok(Json(completion_body(&id, created, &routed.value)).into_response());
     }
-    let mut opened: Option<EventStream> = None;
-    let mut last: Option<ProviderError> = None;
-    for d in &deployments {
-        match d.chat_stream(req.clone()).await {
-            Ok(s) => {
-                opened = Some(s);
-                break;
-            }
-            Err(e) if e.is_retriable() => last = Some(e),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let Some(events) = opened else {
-        return Err(last
-            .map(ApiError::from)
-            .unwrap_or_else(|| ApiError::bad_request("no deployment")));
-    };
-    Ok(Sse::new(sse_chunks(events, id, created, name, include_usage)).into_response())
+    let routed = state.router.chat_stream(req, &prefs).await?;
+    let model = routed
+        .attempts
+        .last()
+        .map(|a| a.model.clone())
+        .unwrap_or_default();
+    Ok(Sse::new(sse_chunks(routed.value, id, created, model, include_usage)).into_response())
 }
 
 /// Canonical events as OpenAI `chat.completion.chunk` events, ending with `[DONE]`.

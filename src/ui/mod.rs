@@ -118,11 +118,10 @@ pub fn bad(text: &str) -> String {
     }
 }
 
-/// A table with a header row, sized to the terminal when there is one.
-pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
+fn build_table(header: &[&str], rows: Vec<Vec<String>>, terminal: bool) -> Table {
     let mut table = Table::new();
     // On a terminal, fit its width; in a pipe, never wrap a cell (grep sees whole values).
-    let arrangement = if stdout_is_terminal() {
+    let arrangement = if terminal {
         ContentArrangement::Dynamic
     } else {
         ContentArrangement::Disabled
@@ -134,7 +133,17 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
     for row in rows {
         table.add_row(row);
     }
-    line(&table.to_string())
+    table
+}
+
+/// A table with a header row on stdout, sized to the terminal when there is one.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
+    line(&build_table(header, rows, stdout_is_terminal()).to_string())
+}
+
+/// A table on stderr (diagnostics that must not mix with the answer on stdout).
+pub fn table_stderr(header: &[&str], rows: Vec<Vec<String>>) {
+    eprintln!("{}", build_table(header, rows, stderr_is_terminal()));
 }
 
 /// A spinner on stderr while work runs; hidden when stderr is not a terminal.
