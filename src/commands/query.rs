@@ -192,20 +192,22 @@ fn explain(d: &Decision) {
         } else {
             ""
         },
-        d.strategy,
+        d.ranking.strategy,
         if d.cached { " (cached decision)" } else { "" },
     ));
     let rows = d
+        .ranking
         .candidates
         .iter()
         .map(|c| {
-            let (verdict, reason) = match &c.verdict {
-                Verdict::Chosen(r) => (ui::good("chosen"), r.clone()),
-                Verdict::Ranked(r) => ("fallback".to_owned(), r.clone()),
-                Verdict::Excluded(r) => (ui::bad("excluded"), r.clone()),
+            let verdict = match &c.verdict {
+                Verdict::Chosen => ui::good("chosen"),
+                Verdict::Fallback { .. } => "fallback".to_owned(),
+                Verdict::Excluded { .. } => ui::bad("excluded"),
             };
+            let reason = d.reason(c);
             vec![
-                c.model.clone(),
+                c.model.to_string(),
                 format!("{:.3}", c.score),
                 format!("${:.6}", c.estimated_cost),
                 verdict,

@@ -79,13 +79,50 @@ pub struct Preferences {
     pub allow_cooperation: bool,
 }
 
-/// Why a candidate was or was not chosen.
+/// Where a candidate ended up.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "verdict", content = "reason", rename_all = "snake_case")]
+#[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
-    Chosen(String),
-    Ranked(String),
-    Excluded(String),
+    /// Tried first.
+    Chosen,
+    /// Tried when the ones ranked above it fail (`rank` 2 is the first fallback).
+    Fallback {
+        rank: usize,
+    },
+    Excluded {
+        reason: Exclusion,
+    },
+}
+
+/// Why a model could not take the request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Exclusion {
+    /// No usable deployment (e.g. its provider has no key); the text says how to fix it.
+    Unusable {
+        why: Arc<str>,
+    },
+    NoVision,
+    ContextTooSmall {
+        window: u32,
+        needed: u32,
+    },
+    CoolingDown {
+        secs: f64,
+    },
+}
+
+impl std::fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exclusion::Unusable { why } => f.write_str(why),
+            Exclusion::NoVision => f.write_str("cannot read images"),
+            Exclusion::ContextTooSmall { window, needed } => {
+                write!(f, "context window {window} < {needed} tokens needed")
+            }
+            Exclusion::CoolingDown { secs } => write!(f, "cooling down for {:.0} s", secs.ceil()),
+        }
+    }
 }
 
 /// The parts a score is made of, each in [0, 1].
@@ -100,25 +137,60 @@ pub struct ScoreParts {
 /// One model considered for a request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
-    pub model: String,
+    pub model: Arc<str>,
     pub score: f32,
     pub parts: ScoreParts,
     /// Estimated USD cost of this request on this model.
     pub estimated_cost: f64,
+    #[serde(flatten)]
     pub verdict: Verdict,
+}
+
+/// The ranked models; shared by every request whose analysis falls in the same bucket while
+/// the decision cache holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    /// The strategy used, or `explicit` when the request named a model.
+    pub strategy: &'static str,
+    pub candidates: Vec<Candidate>,
+    /// Model names in the order they will be tried.
+    pub order: Vec<Arc<str>>,
 }
 
 /// A routing decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub analysis: Analysis,
-    /// The strategy used, or `explicit` when the request named a model.
-    pub strategy: String,
-    pub candidates: Vec<Candidate>,
-    /// Model names in the order they will be tried.
-    pub order: Vec<String>,
-    /// Whether this decision came from the decision cache.
+    /// Whether the ranking came from the decision cache.
     pub cached: bool,
+    #[serde(flatten)]
+    pub ranking: Arc<Ranking>,
+}
+
+impl Decision {
+    pub fn order(&self) -> &[Arc<str>] {
+        &self.ranking.order
+    }
+
+    /// Why `c` won, lost or was left out, in words.
+    pub fn reason(&self, c: &Candidate) -> String {
+        let p = c.parts;
+        let detail = || {
+            format!(
+                "score {:.3} (fit {:.2}, quality {:.2}, cheapness {:.2}, speed {:.2})",
+                c.score, p.fit, p.quality, p.cheapness, p.speed
+            )
+        };
+        match &c.verdict {
+            Verdict::Chosen if self.ranking.strategy == "explicit" => "named in the request".into(),
+            Verdict::Chosen => format!("highest {}", detail()),
+            Verdict::Fallback { rank } => {
+                let best = self.ranking.candidates.first().map_or(0.0, |b| b.score);
+                format!("#{rank} fallback, {} < {best:.3}", detail())
+            }
+            Verdict::Excluded { reason } => reason.to_string(),
+        }
+    }
 }
 
 /// One try at one deployment.
@@ -194,7 +266,7 @@ struct Stats {
 
 #[derive(Debug, Default)]
 struct StatCounts {
-    strategies: BTreeMap<String, u64>,
+    strategies: BTreeMap<&'static str, u64>,
     picks: BTreeMap<String, u64>,
     failures: BTreeMap<String, u64>,
 }
@@ -216,6 +288,7 @@ pub struct StatsSnapshot {
 }
 
 type CacheKey = (Task, u8, u8, bool, bool, Strategy, u8, usize);
+type Cache = HashMap<CacheKey, (Instant, Arc<Ranking>)>;
 
 /// The router: every deployment with its health, the decision cache and the counters.
 #[derive(Debug)]
@@ -227,8 +300,10 @@ pub struct Router {
     by_name: BTreeMap<String, Vec<usize>>,
     /// Model configs by name (the first deployment's), in config order.
     models: Vec<ModelConfig>,
+    /// `models`' names, shared by every decision.
+    names: Vec<Arc<str>>,
     /// Models that exist in config but have no usable deployment, and why.
-    unusable: BTreeMap<String, String>,
+    unusable: BTreeMap<String, Arc<str>>,
     default_model: Option<String>,
     strategy: Strategy,
     quality_priority: f32,
@@ -237,7 +312,7 @@ pub struct Router {
     health_policy: HealthPolicy,
     total_deadline: Duration,
     cache_ttl: Duration,
-    cache: Mutex<HashMap<CacheKey, (Instant, Arc<Decision>)>>,
+    cache: Mutex<Cache>,
     turns: AtomicU64,
     stats: Stats,
 }
@@ -265,7 +340,7 @@ impl Router {
             if !by_name.contains_key(&m.name) {
                 unusable.insert(
                     m.name.clone(),
-                    crate::providers::missing_key(config, &m.provider).to_string(),
+                    Arc::from(crate::providers::missing_key(config, &m.provider).to_string()),
                 );
             }
             models.push(m.clone());
@@ -278,11 +353,13 @@ impl Router {
             .total_timeout_secs
             .map(Duration::from_secs_f64)
             .unwrap_or(HttpPolicy::default().total);
+        let names = models.iter().map(|m| Arc::from(m.name.as_str())).collect();
         Ok(Router {
             registry,
             health,
             by_name,
             models,
+            names,
             unusable,
             default_model: config.settings.defaults.model.clone(),
             strategy: r.strategy.unwrap_or_default(),
@@ -358,29 +435,36 @@ impl Router {
                 .map_or(0, |m| (32 - m.leading_zeros()) as usize),
         );
         let now = Instant::now();
-        if let Some((at, d)) = self.cache.lock().expect("cache lock").get(&key)
-            && now.duration_since(*at) < self.cache_ttl
-        {
+        let hit = self
+            .cache
+            .lock()
+            .expect("cache lock")
+            .get(&key)
+            .filter(|(at, _)| now.duration_since(*at) < self.cache_ttl)
+            .map(|(_, ranking)| ranking.clone());
+        if let Some(ranking) = hit {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-            let mut d = (**d).clone();
-            d.analysis = analysis;
-            d.cached = true;
-            return Ok(Arc::new(d));
+            return Ok(Arc::new(Decision {
+                analysis,
+                cached: true,
+                ranking,
+            }));
         }
-        let decision = Arc::new(self.rank(analysis, strategy, q, req.max_tokens, now)?);
+        let ranking = Arc::new(self.rank(&analysis, strategy, q, req.max_tokens, now)?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() > 4096 {
             cache.clear();
         }
-        cache.insert(key, (now, decision.clone()));
-        Ok(decision)
+        cache.insert(key, (now, ranking.clone()));
+        Ok(Arc::new(Decision {
+            analysis,
+            cached: false,
+            ranking,
+        }))
     }
 
     fn explicit(&self, name: &str, analysis: Analysis) -> Result<Decision, RouteError> {
-        if !self.by_name.contains_key(name) {
-            if let Some(why) = self.unusable.get(name) {
-                return Err(ConfigError::Usage(why.clone()).into());
-            }
+        let Some(i) = self.models.iter().position(|m| m.name == name) else {
             let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
             return Err(if names.is_empty() {
                 ConfigError::NoModels
@@ -391,73 +475,69 @@ impl Router {
                 }
             }
             .into());
+        };
+        if let Some(why) = self.unusable.get(name) {
+            return Err(ConfigError::Usage(why.to_string()).into());
         }
-        let m = self
-            .models
-            .iter()
-            .find(|m| m.name == name)
-            .expect("named model is configured");
-        Ok(Decision {
+        let m = &self.models[i];
+        let ranking = Ranking {
+            strategy: "explicit",
             candidates: vec![Candidate {
-                model: name.to_owned(),
+                model: self.names[i].clone(),
                 score: 1.0,
                 parts: ScoreParts {
-                    fit: 1.0,
+                    fit: fit(m, &analysis),
                     quality: tier_quality(m.tier),
                     cheapness: 1.0,
                     speed: 1.0,
                 },
                 estimated_cost: m.cost(analysis.input_tokens, 512),
-                verdict: Verdict::Chosen("named in the request".into()),
+                verdict: Verdict::Chosen,
             }],
+            order: vec![self.names[i].clone()],
+        };
+        Ok(Decision {
             analysis,
-            strategy: "explicit".into(),
-            order: vec![name.to_owned()],
             cached: false,
+            ranking: Arc::new(ranking),
         })
     }
 
     fn rank(
         &self,
-        analysis: Analysis,
+        analysis: &Analysis,
         strategy: Strategy,
         quality_priority: f32,
         max_tokens: Option<u32>,
         now: Instant,
-    ) -> Result<Decision, RouteError> {
+    ) -> Result<Ranking, RouteError> {
         // Expected output grows with complexity; `max_tokens` bounds it.
         let expected_out = max_tokens
             .unwrap_or(u32::MAX)
             .min(128 + (analysis.complexity * 1500.0) as u32);
         let needed = analysis.input_tokens + expected_out.min(1024);
-        struct Row<'a> {
-            m: &'a ModelConfig,
-            cost: f64,
-            latency: Option<f64>,
-            excluded: Option<String>,
-        }
-        let mut rows: Vec<Row> = Vec::with_capacity(self.models.len());
-        for m in &self.models {
+        let mut rows: Vec<(usize, f64, Option<f64>, Option<Exclusion>)> =
+            Vec::with_capacity(self.models.len());
+        let mut soonest_back = f64::MAX;
+        for (mi, m) in self.models.iter().enumerate() {
             let cost = m.cost(analysis.input_tokens, expected_out);
-            let mut excluded = None;
-            let mut latency = None;
-            if let Some(why) = self.unusable.get(&m.name) {
-                excluded = Some(why.clone());
+            let mut latency: Option<f64> = None;
+            let excluded = if let Some(why) = self.unusable.get(&m.name) {
+                Some(Exclusion::Unusable { why: why.clone() })
             } else if analysis.vision && !m.tasks.contains(&Task::Vision) {
-                excluded = Some("cannot read images".into());
+                Some(Exclusion::NoVision)
             } else if m.context_window < needed {
-                excluded = Some(format!(
-                    "context window {} < {} tokens needed",
-                    m.context_window, needed
-                ));
+                Some(Exclusion::ContextTooSmall {
+                    window: m.context_window,
+                    needed,
+                })
             } else {
-                let deps = &self.by_name[&m.name];
-                let mut cooling = Duration::MAX;
+                let mut cooling = f64::MAX;
                 let mut any = false;
-                for &i in deps {
+                for &i in &self.by_name[&m.name] {
                     let snap = self.health[i].snapshot(now);
                     match snap.cooldown_secs {
-                        Some(s) => cooling = cooling.min(Duration::from_secs_f64(s)),
+                        Some(s) => cooling = cooling.min(s),
                         None => any = true,
                     }
                     let l = if strategy == Strategy::Fastest {
@@ -466,130 +546,106 @@ impl Router {
                         snap.latency_ms
                     };
                     if let Some(l) = l {
-                        latency = Some(latency.map_or(l, |x: f64| x.min(l)));
+                        latency = Some(latency.map_or(l, |x| x.min(l)));
                     }
                 }
-                if !any {
-                    excluded = Some(format!(
-                        "cooling down for {:.0} s",
-                        cooling.as_secs_f64().ceil()
-                    ));
+                if any {
+                    None
+                } else {
+                    soonest_back = soonest_back.min(cooling);
+                    Some(Exclusion::CoolingDown { secs: cooling })
                 }
-            }
-            rows.push(Row {
-                m,
-                cost,
-                latency,
-                excluded,
-            });
+            };
+            rows.push((mi, cost, latency, excluded));
         }
-        let live = || rows.iter().filter(|r| r.excluded.is_none());
-        let max_cost = live().map(|r| r.cost).fold(0.0, f64::max);
-        let max_latency = live().filter_map(|r| r.latency).fold(0.0, f64::max);
+        let live = || rows.iter().filter(|r| r.3.is_none());
+        let max_cost = live().map(|r| r.1).fold(0.0, f64::max);
+        let max_latency = live().filter_map(|r| r.2).fold(0.0, f64::max);
         let q = (quality_priority + (analysis.complexity - 0.5) * 0.5).clamp(0.0, 1.0);
         let mut candidates: Vec<Candidate> = rows
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|(mi, cost, latency, excluded)| {
+                let m = &self.models[mi];
                 let parts = ScoreParts {
-                    fit: fit(r.m, &analysis),
-                    quality: tier_quality(r.m.tier),
+                    fit: fit(m, analysis),
+                    quality: tier_quality(m.tier),
                     cheapness: if max_cost > 0.0 {
-                        (1.0 - r.cost / max_cost) as f32
+                        (1.0 - cost / max_cost) as f32
                     } else {
                         1.0
                     },
-                    speed: match r.latency {
+                    speed: match latency {
                         Some(l) if max_latency > 0.0 => (1.0 - l / max_latency) as f32 * 0.9 + 0.1,
                         // Unmeasured: neutral, so new models get tried.
                         _ => 0.5,
                     },
                 };
-                let score = match strategy {
-                    Strategy::Auto => {
+                let score = match (&excluded, strategy) {
+                    (Some(_), _) => 0.0,
+                    (None, Strategy::Auto) => {
                         parts.fit
                             * (q * parts.quality
                                 + (1.0 - q) * (0.6 * parts.cheapness + 0.4 * parts.speed))
                     }
-                    Strategy::Fastest => 0.9 * parts.speed + 0.1 * parts.fit,
-                    Strategy::Cheapest => 0.9 * parts.cheapness + 0.1 * parts.fit,
-                    Strategy::Quality => 0.9 * parts.quality + 0.1 * parts.fit,
+                    (None, Strategy::Fastest) => 0.9 * parts.speed + 0.1 * parts.fit,
+                    (None, Strategy::Cheapest) => 0.9 * parts.cheapness + 0.1 * parts.fit,
+                    (None, Strategy::Quality) => 0.9 * parts.quality + 0.1 * parts.fit,
                 };
                 Candidate {
-                    model: r.m.name.clone(),
-                    score: if r.excluded.is_some() { 0.0 } else { score },
+                    model: self.names[mi].clone(),
+                    score,
                     parts,
-                    estimated_cost: r.cost,
-                    verdict: match &r.excluded {
-                        Some(why) => Verdict::Excluded(why.clone()),
-                        None => Verdict::Ranked(String::new()),
+                    estimated_cost: cost,
+                    verdict: match excluded {
+                        Some(reason) => Verdict::Excluded { reason },
+                        None => Verdict::Chosen,
                     },
                 }
             })
             .collect();
-        // Stable: equal scores keep config order.
+        // Stable: equal scores keep config order; excluded ones go last.
+        let excluded = |c: &Candidate| matches!(c.verdict, Verdict::Excluded { .. });
         candidates.sort_by(|a, b| {
-            let ex = |c: &Candidate| matches!(c.verdict, Verdict::Excluded(_));
-            ex(a).cmp(&ex(b)).then(b.score.total_cmp(&a.score))
+            excluded(a)
+                .cmp(&excluded(b))
+                .then(b.score.total_cmp(&a.score))
         });
-        let order: Vec<String> = candidates
-            .iter()
-            .filter(|c| !matches!(c.verdict, Verdict::Excluded(_)))
-            .map(|c| c.model.clone())
-            .collect();
+        let mut order = Vec::new();
+        for (rank, c) in candidates.iter_mut().enumerate() {
+            if !excluded(c) {
+                if rank > 0 {
+                    c.verdict = Verdict::Fallback { rank: rank + 1 };
+                }
+                order.push(c.model.clone());
+            }
+        }
         if order.is_empty() {
-            let cooling = candidates.iter().filter_map(|c| match &c.verdict {
-                Verdict::Excluded(w) if w.starts_with("cooling down") => Some(()),
-                _ => None,
-            });
-            if cooling.count() > 0 && !candidates.is_empty() {
-                let retry_after = self
-                    .health
-                    .iter()
-                    .filter_map(|h| h.snapshot(now).cooldown_secs)
-                    .fold(f64::MAX, f64::min);
+            if soonest_back < f64::MAX {
                 return Err(RouteError::AllCoolingDown {
-                    retry_after: Duration::from_secs_f64(retry_after.min(3600.0)),
+                    retry_after: Duration::from_secs_f64(soonest_back.min(3600.0)),
                 });
+            }
+            if candidates.is_empty() {
+                return Err(ConfigError::NoModels.into());
             }
             let reasons: Vec<String> = candidates
                 .iter()
-                .map(|c| match &c.verdict {
-                    Verdict::Excluded(w) => format!("`{}` {w}", c.model),
-                    _ => String::new(),
+                .filter_map(|c| match &c.verdict {
+                    Verdict::Excluded { reason } => Some(format!("`{}` {reason}", c.model)),
+                    _ => None,
                 })
                 .collect();
-            return Err(if reasons.is_empty() {
-                RouteError::Config(ConfigError::NoModels)
-            } else {
-                RouteError::NoCandidate(reasons.join("; "))
-            });
+            return Err(RouteError::NoCandidate(reasons.join("; ")));
         }
-        let best = candidates[0].score;
-        for (i, c) in candidates.iter_mut().enumerate() {
-            if let Verdict::Ranked(_) = c.verdict {
-                let p = c.parts;
-                let detail = format!(
-                    "score {:.3} (fit {:.2}, quality {:.2}, cheapness {:.2}, speed {:.2})",
-                    c.score, p.fit, p.quality, p.cheapness, p.speed
-                );
-                c.verdict = if i == 0 {
-                    Verdict::Chosen(format!("highest {detail}"))
-                } else {
-                    Verdict::Ranked(format!("#{} fallback, {detail} < {best:.3}", i + 1))
-                };
-            }
-        }
-        Ok(Decision {
-            analysis,
-            strategy: strategy.as_str().to_owned(),
+        Ok(Ranking {
+            strategy: strategy.as_str(),
             candidates,
             order,
-            cached: false,
         })
     }
 
     /// The replicas of `model` in the order to try them, with their availability.
-    fn replicas(&self, model: &str, req: &ChatRequest) -> Vec<usize> {
+    pub fn replicas(&self, model: &str, req: &ChatRequest) -> Vec<usize> {
         let Some(deps) = self.by_name.get(model) else {
             return Vec::new();
         };
@@ -625,7 +681,7 @@ impl Router {
             .lock()
             .expect("stats lock")
             .strategies
-            .entry(decision.strategy.clone())
+            .entry(decision.ranking.strategy)
             .or_default() += 1;
     }
 
@@ -762,7 +818,7 @@ impl Router {
         let mut attempts: Vec<Attempt> = Vec::new();
         let mut last: Option<ProviderError> = None;
         let mut cooling = Duration::MAX;
-        for model in &decision.order {
+        for model in decision.order() {
             for i in self.replicas(model, req) {
                 match self.health[i].availability(Instant::now()) {
                     Availability::CoolingDown(d) => {
@@ -848,7 +904,11 @@ impl Router {
                 self.stats.latency_us.load(Ordering::Relaxed) as f64 / succeeded as f64 / 1e3
             }),
             decision_cache_hits: self.stats.cache_hits.load(Ordering::Relaxed),
-            strategy_usage: counts.strategies.clone(),
+            strategy_usage: counts
+                .strategies
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
             model_picks: counts.picks.clone(),
             model_failures: counts.failures.clone(),
         }
