@@ -31,6 +31,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
             [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'Ask one model a question')
+            [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -88,12 +91,59 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'llm-cooperation;models' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as `--format json`')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;status' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each provider')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;test' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Only this model')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Only this model')
+            [CompletionResult]::new('--prompt', '--prompt', [CompletionResultType]::ParameterName, 'The prompt sent')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-cooperation;help' {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
+            [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'llm-cooperation;help;query' {
+            break
+        }
+        'llm-cooperation;help;models' {
+            break
+        }
+        'llm-cooperation;help;status' {
+            break
+        }
+        'llm-cooperation;help;test' {
             break
         }
         'llm-cooperation;help;help' {

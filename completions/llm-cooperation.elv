@@ -28,6 +28,9 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --version 'Print version'
             cand query 'Ask one model a question'
             cand ask 'Ask one model a question'
+            cand models 'List the configured models: tasks, tier, price, context window and readiness'
+            cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
+            cand test 'Send a short real request to each model and report latency and result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;query'= {
@@ -82,11 +85,52 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'llm-cooperation;models'= {
+            cand --format 'Output format'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Same as `--format json`'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;status'= {
+            cand --timeout 'Seconds to wait for each provider'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;test'= {
+            cand -m 'Only this model'
+            cand --model 'Only this model'
+            cand --prompt 'The prompt sent'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-cooperation;help'= {
             cand query 'Ask one model a question'
+            cand models 'List the configured models: tasks, tier, price, context window and readiness'
+            cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
+            cand test 'Send a short real request to each model and report latency and result'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;help;query'= {
+        }
+        &'llm-cooperation;help;models'= {
+        }
+        &'llm-cooperation;help;status'= {
+        }
+        &'llm-cooperation;help;test'= {
         }
         &'llm-cooperation;help;help'= {
         }

@@ -33,6 +33,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s h -l he
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s V -l version -d 'Print version'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "query" -d 'Ask one model a question'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ask" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "models" -d 'List the configured models: tasks, tier, price, context window and readiness'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "status" -d 'Check that each provider answers (and how fast), and show a running server\'s stats'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "test" -d 'Send a short real request to each model and report latency and result'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
@@ -80,5 +83,34 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query help" -f -a "query" -d 'Ask one model a question'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l json -d 'Same as `--format json`'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l timeout -d 'Seconds to wait for each provider' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s m -l model -d 'Only this model' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l prompt -d 'The prompt sent' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "query" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "models" -d 'List the configured models: tasks, tier, price, context window and readiness'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "status" -d 'Check that each provider answers (and how fast), and show a running server\'s stats'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "test" -d 'Send a short real request to each model and report latency and result'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

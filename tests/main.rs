@@ -5,6 +5,7 @@
 mod binaries;
 mod cli_config;
 mod cli_query;
+mod cli_router;
 mod common;
 mod generated;
 mod providers;

@@ -57,6 +57,22 @@ pub enum CooperationCommand {
     /// On a terminal the answer streams as it is written.
     #[command(visible_alias = "ask")]
     Query(QueryArgs),
+    /// List the configured models: tasks, tier, price, context window and readiness.
+    Models(ListArgs),
+    /// Check that each provider answers (and how fast), and show a running server's stats.
+    Status(StatusArgs),
+    /// Send a short real request to each model and report latency and result.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for each provider.
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,11 @@
 //! Glue between the command line and the library: one file per subcommand, `anyhow` here.
 
 mod config;
+mod models;
 mod query;
 mod server;
+mod status;
+mod test;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,9 @@ pub use server::run as server;
 pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
     match cli.command {
         CooperationCommand::Query(args) => query::run(&cli.global, args),
+        CooperationCommand::Models(args) => models::run(&cli.global, args),
+        CooperationCommand::Status(args) => status::run(&cli.global, args),
+        CooperationCommand::Test(args) => test::test(&cli.global, args),
     }
 }
 

@@ -4,7 +4,6 @@ mod keys;
 mod list;
 mod models;
 mod preset;
-mod test;
 mod transfer;
 
 use std::process::ExitCode;
@@ -24,7 +23,7 @@ pub fn run(cli: ConfigCli) -> anyhow::Result<ExitCode> {
         ConfigCommand::RemoveModel(args) => models::remove(g, args),
         ConfigCommand::List(args) => list::list(g, args),
         ConfigCommand::Show(args) => list::show(g, args),
-        ConfigCommand::Test(args) => test::test(g, args),
+        ConfigCommand::Test(args) => super::test::test(g, args),
         ConfigCommand::Export(args) => transfer::export(g, args),
         ConfigCommand::Import(args) => transfer::import(g, args),
         ConfigCommand::SetKey(args) => keys::set_key(g, args),

@@ -1,4 +1,4 @@
-//! `llm-config test`: a short real request to each model deployment.
+//! `llm-config test` and `llm-cooperation test`: a short real request to each model deployment.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -24,7 +24,7 @@ struct Outcome {
 }
 
 pub fn test(g: &GlobalArgs, args: TestArgs) -> anyhow::Result<ExitCode> {
-    let config = super::super::load_config(g)?;
+    let config = super::load_config(g)?;
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
@@ -56,7 +56,7 @@ pub fn test(g: &GlobalArgs, args: TestArgs) -> anyhow::Result<ExitCode> {
         "Testing {} model deployment(s)…",
         deployments.len()
     ));
-    let runtime = super::super::runtime()?;
+    let runtime = super::runtime()?;
     let results = runtime.block_on(futures::future::join_all(deployments.iter().map(|d| {
         let mut req = ChatRequest::simple(&d.model.name, None, &args.prompt);
         req.max_tokens = Some(16);

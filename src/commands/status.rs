@@ -1,0 +1,136 @@
+//! `llm-cooperation status`: can each provider be reached, how fast, and what a running
+//! `llm-server` has seen.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::providers::Registry;
+use crate::ui;
+
+#[derive(Debug, Serialize)]
+struct ProviderStatus {
+    provider: String,
+    reachable: bool,
+    latency_ms: Option<f64>,
+    /// How many model ids the provider lists.
+    models_listed: Option<usize>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    providers: Vec<ProviderStatus>,
+    /// `GET /routing/stats` of the configured server, when one answers.
+    server: Option<serde_json::Value>,
+    server_url: String,
+}
+
+pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(global)?;
+    let registry = Registry::from_config(&config)?;
+    let wait = Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0));
+    let host = config
+        .settings
+        .server
+        .host
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let port = config.settings.server.port.unwrap_or(8080);
+    let server_url = format!("http://{host}:{port}");
+    let spinner = ui::spinner(format!("Checking {} providers…", registry.backends.len()));
+    let runtime = super::runtime()?;
+    let (providers, server) = runtime.block_on(async {
+        let checks = registry.backends.iter().map(|(name, backend)| async move {
+            let started = Instant::now();
+            let result = tokio::time::timeout(wait, backend.list_models()).await;
+            let latency_ms = Some((started.elapsed().as_secs_f64() * 1e4).round() / 10.0);
+            match result {
+                Ok(Ok(ids)) => ProviderStatus {
+                    provider: name.clone(),
+                    reachable: true,
+                    latency_ms,
+                    models_listed: Some(ids.len()),
+                    error: None,
+                },
+                Ok(Err(e)) => ProviderStatus {
+                    provider: name.clone(),
+                    // An answer that is an error (e.g. 401) still means the server is up.
+                    reachable: e.status().is_some(),
+                    latency_ms,
+                    models_listed: None,
+                    error: Some(e.to_string()),
+                },
+                Err(_) => ProviderStatus {
+                    provider: name.clone(),
+                    reachable: false,
+                    latency_ms: None,
+                    models_listed: None,
+                    error: Some(format!("no answer within {:.1} s", wait.as_secs_f64())),
+                },
+            }
+        });
+        let server = async {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_millis(500))
+                .build()
+                .ok()?;
+            let resp = client
+                .get(format!("{server_url}/routing/stats"))
+                .send()
+                .await
+                .ok()?;
+            resp.json::<serde_json::Value>().await.ok()
+        };
+        tokio::join!(futures::future::join_all(checks), server)
+    });
+    spinner.finish_and_clear();
+    let unreachable = providers.iter().filter(|p| !p.reachable).count();
+    let status = Status {
+        providers,
+        server,
+        server_url,
+    };
+    if args.json {
+        ui::json(&status)?;
+    } else {
+        let rows = status
+            .providers
+            .iter()
+            .map(|p| {
+                vec![
+                    p.provider.clone(),
+                    if p.reachable {
+                        ui::good("reachable")
+                    } else {
+                        ui::bad("unreachable")
+                    },
+                    p.latency_ms.map_or("-".into(), |l| format!("{l:.0} ms")),
+                    p.models_listed.map_or("-".into(), |n| n.to_string()),
+                    p.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        ui::table(
+            &["provider", "status", "latency", "models listed", "error"],
+            rows,
+        )?;
+        match &status.server {
+            Some(stats) => ui::line(&format!(
+                "llm-server at {}: {} requests, success rate {}, average latency {} ms",
+                status.server_url,
+                stats["total_requests"],
+                stats["success_rate"],
+                stats["average_latency_ms"]
+            ))?,
+            None => ui::line(&format!("No llm-server answers at {}", status.server_url))?,
+        }
+    }
+    Ok(if unreachable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::entry::EXIT_FAILURE)
+    })
+}
