@@ -134,12 +134,13 @@ impl HttpClient {
 
     /// Removes the key from text that came from upstream before it reaches a user or a log.
     pub fn redact(&self, text: &str) -> String {
-        match &self.key {
-            Some(key) if key.len() >= 4 && text.contains(key.as_str()) => {
-                text.replace(key.as_str(), &mask_key(key))
-            }
-            _ => text.to_owned(),
-        }
+        redact_key(self.key.as_deref(), text)
+    }
+
+    /// [`HttpClient::redact`] for streams, which outlive the borrow of the client.
+    pub fn redactor(&self) -> impl Fn(&str) -> String + Send + Sync + 'static {
+        let key = self.key.clone();
+        move |text| redact_key(key.as_deref(), text)
     }
 
     /// Sends a request until it gets a success status, retrying what may succeed next time
@@ -377,6 +378,13 @@ impl HttpClient {
                 message,
             },
         }
+    }
+}
+
+fn redact_key(key: Option<&str>, text: &str) -> String {
+    match key {
+        Some(key) if key.len() >= 4 && text.contains(key) => text.replace(key, &mask_key(key)),
+        _ => text.to_owned(),
     }
 }
 

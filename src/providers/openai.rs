@@ -183,9 +183,11 @@ impl Backend for OpenAi {
                 .await?;
             let provider = self.http.provider.clone();
             let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
+            // Error events quote upstream text, which may echo the key.
+            let redact = self.http.redactor();
             let protocol = move |message: String| ProviderError::Protocol {
                 provider: provider.clone(),
-                message,
+                message: redact(&message),
             };
             Ok(async_stream::stream! {
                 let mut finish: Option<FinishReason> = None;

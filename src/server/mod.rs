@@ -139,7 +139,15 @@ impl From<ProviderError> for ApiError {
             // The upstream rejected *our* key: the client cannot fix that, so it is a gateway error.
             _ => StatusCode::BAD_GATEWAY,
         };
-        ApiError::new(status, e.kind(), e.to_string())
+        let message = match &e {
+            // The upstream's URL is the operator's business (it may name internal hosts or
+            // carry credentials); the client learns only which provider failed.
+            ProviderError::Connect { provider, .. } => {
+                format!("Cannot connect to provider `{provider}`")
+            }
+            _ => e.to_string(),
+        };
+        ApiError::new(status, e.kind(), message)
     }
 }
 

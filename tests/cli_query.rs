@@ -1,0 +1,356 @@
+//! `llm-cooperation query` end to end: the real binary, a temporary configuration, and the
+//! fake upstream behind both an OpenAI and an Anthropic provider.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+use crate::common::upstream::{
+    Behavior, DEFAULT_TEXT, FakeUpstream, INPUT_TOKENS, pieces, refused_url,
+};
+
+/// Small timeouts and one retry keep failure paths fast. A default model keeps the router
+/// from ranking the models (and failing over between them): these tests are about one model.
+const DEFAULTS: &str = "[defaults]
+model = \"m1\"
+max_retries = 1
+connect_timeout_secs = 1.0
+first_byte_timeout_secs = 2.0
+total_timeout_secs = 10.0
+";
+
+/// `m1` on the OpenAI-kind provider `fake`, `c1` on the Anthropic-kind provider `claude`,
+/// both served by `up`, neither needing a key.
+fn write_config(env: &TestEnv, up: &FakeUpstream) {
+    let url = up.base_url();
+    env.write_config(&format!(
+        r#"{DEFAULTS}
+[providers.fake]
+kind = "openai"
+base_url = "{url}"
+needs_key = false
+
+[providers.claude]
+kind = "anthropic"
+base_url = "{url}"
+needs_key = false
+
+[[models]]
+name = "m1"
+provider = "fake"
+upstream = "fake-model"
+
+[[models]]
+name = "c1"
+provider = "claude"
+upstream = "claude-fake"
+"#
+    ));
+}
+
+fn setup() -> (TestEnv, FakeUpstream) {
+    let env = TestEnv::new();
+    let up = FakeUpstream::start();
+    write_config(&env, &up);
+    (env, up)
+}
+
+/// The text of the last user message the upstream received.
+fn last_prompt(up: &FakeUpstream) -> String {
+    let body = up.last().body;
+    let messages = body["messages"].as_array().unwrap();
+    messages.last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn prompt_words_are_joined_and_the_answer_is_printed() {
+    let (env, up) = setup();
+    let run = env
+        .run("llm-cooperation", &["query", "Say", "hello"])
+        .expect(0);
+    assert_eq!(run.stdout, format!("{DEFAULT_TEXT}\n"));
+    assert_eq!(run.stderr, "", "a pipe gets no notes or progress");
+    assert_eq!(last_prompt(&up), "Say hello");
+    let body = up.last().body;
+    assert_eq!(
+        body["model"], "fake-model",
+        "the default model's upstream id"
+    );
+    assert_eq!(body.get("stream"), None, "stdout is a pipe: no streaming");
+}
+
+#[test]
+fn prompt_from_the_query_option() {
+    let (env, up) = setup();
+    env.run("llm-cooperation", &["query", "-q", "What is 2+2?"])
+        .expect(0);
+    assert_eq!(last_prompt(&up), "What is 2+2?");
+}
+
+#[test]
+fn prompt_from_piped_stdin() {
+    let (env, up) = setup();
+    let run = env
+        .run_stdin("llm-cooperation", &["query"], "Summarise this\nplease\n")
+        .expect(0);
+    assert_eq!(run.stdout, format!("{DEFAULT_TEXT}\n"));
+    assert_eq!(last_prompt(&up).trim_end(), "Summarise this\nplease");
+}
+
+#[test]
+fn json_output_has_every_field() {
+    let (env, _up) = setup();
+    for (model, provider) in [("m1", "fake"), ("c1", "claude")] {
+        let run = env
+            .run("llm-cooperation", &["query", "--json", "-m", model, "hi"])
+            .expect(0);
+        let v = run.json();
+        assert_eq!(v["text"], DEFAULT_TEXT, "{v}");
+        assert_eq!(v["model"], model);
+        assert_eq!(v["provider"], provider);
+        assert_eq!(v["finish_reason"], "stop");
+        assert_eq!(v["usage"]["input_tokens"], INPUT_TOKENS);
+        assert_eq!(v["usage"]["output_tokens"], pieces(DEFAULT_TEXT).len());
+        assert!(v["latency_ms"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(
+            v.as_object().unwrap().contains_key("ttft_ms"),
+            "ttft_ms is always present (null when not streamed): {v}"
+        );
+        assert_eq!(v["attempts"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["attempts"][0]["error"], Value::Null, "{v}");
+    }
+}
+
+#[test]
+fn max_tokens_cut_shows_as_length() {
+    let (env, up) = setup();
+    let v = env
+        .run(
+            "llm-cooperation",
+            &["query", "--json", "--max-tokens", "2", "hi"],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(v["finish_reason"], "length");
+    assert_eq!(v["text"], pieces(DEFAULT_TEXT)[..2].concat());
+    assert_eq!(up.last().body["max_tokens"], 2);
+}
+
+#[test]
+fn stream_to_a_pipe_prints_the_streamed_text() {
+    let (env, up) = setup();
+    let text = "Streamed: ünïcödé 世界 🌍";
+    for model in ["m1", "c1"] {
+        up.push([Behavior::Fragmented {
+            text: text.into(),
+            frame_bytes: 5,
+        }]);
+        let run = env
+            .run("llm-cooperation", &["query", "--stream", "-m", model, "hi"])
+            .expect(0);
+        assert_eq!(run.stdout, format!("{text}\n"), "{model}");
+        assert_eq!(up.last().body["stream"], true, "{model}");
+    }
+}
+
+#[test]
+fn system_prompt_reaches_the_upstream_in_each_protocol() {
+    let (env, up) = setup();
+    env.run(
+        "llm-cooperation",
+        &["query", "--system", "Be terse.", "-m", "m1", "hi"],
+    )
+    .expect(0);
+    let body = up.last().body;
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["messages"][0]["content"], "Be terse.");
+
+    env.run(
+        "llm-cooperation",
+        &["query", "-s", "Be terse.", "-m", "c1", "hi"],
+    )
+    .expect(0);
+    let r = up.last();
+    assert_eq!(r.path, "/v1/messages");
+    assert_eq!(r.body["system"], "Be terse.");
+    assert_eq!(r.body["messages"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn upstream_failures_exit_1_after_retries() {
+    let (env, up) = setup();
+    up.push([Behavior::status(500), Behavior::status(500)]);
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(1);
+    assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
+    assert!(run.stderr.contains("`fake`"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(up.request_count(), 2, "one attempt and `max_retries = 1`");
+}
+
+#[test]
+fn a_stream_that_breaks_off_keeps_the_text_and_exits_1() {
+    let (env, up) = setup();
+    up.push([Behavior::DisconnectMidStream]);
+    let run = env
+        .run("llm-cooperation", &["query", "--stream", "hi"])
+        .expect(1);
+    assert!(!run.stdout.is_empty(), "the text before the break stays");
+    assert!(
+        DEFAULT_TEXT.starts_with(run.stdout.trim_end()),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("broke off"), "{}", run.stderr);
+    assert_eq!(up.request_count(), 1, "shown text is never repeated");
+}
+
+#[test]
+fn unknown_model_exits_2_and_lists_the_configured_ones() {
+    let (env, up) = setup();
+    let run = env
+        .run("llm-cooperation", &["query", "-m", "nope", "hi"])
+        .expect(2);
+    assert!(run.stderr.contains("`nope`"), "{}", run.stderr);
+    assert!(run.stderr.contains("m1, c1"), "{}", run.stderr);
+    assert_eq!(up.request_count(), 0);
+}
+
+#[test]
+fn no_prompt_exits_2() {
+    let (env, up) = setup();
+    let run = env.run("llm-cooperation", &["query"]).expect(2);
+    assert!(run.stderr.contains("No prompt"), "{}", run.stderr);
+    assert_eq!(up.request_count(), 0);
+}
+
+#[test]
+fn no_configuration_exits_2_with_the_fix() {
+    let env = TestEnv::new();
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(2);
+    assert!(
+        run.stderr.contains("No model is configured"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("llm-config preset"), "{}", run.stderr);
+}
+
+/// A provider that needs a key with the key in `credentials.toml` (`mode` applied).
+fn keyed_setup(mode: u32) -> (TestEnv, FakeUpstream, &'static str) {
+    let env = TestEnv::new();
+    let up = FakeUpstream::start();
+    let key = "sk-cli-test-0123456789";
+    env.write_config(&format!(
+        r#"{DEFAULTS}
+[providers.fake]
+kind = "openai"
+base_url = "{}"
+
+[[models]]
+name = "m1"
+provider = "fake"
+upstream = "fake-model"
+"#,
+        up.base_url()
+    ));
+    let path = env.config_dir().join("credentials.toml");
+    std::fs::write(&path, format!("[keys]\nfake = \"{key}\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    (env, up, key)
+}
+
+#[test]
+fn the_key_from_the_credentials_file_is_sent_as_a_bearer_token() {
+    let (env, up, key) = keyed_setup(0o600);
+    env.run("llm-cooperation", &["query", "hi"]).expect(0);
+    assert_eq!(
+        up.last().header("authorization"),
+        Some(format!("Bearer {key}").as_str())
+    );
+}
+
+#[test]
+fn a_credentials_file_readable_by_others_is_refused() {
+    let (env, up, key) = keyed_setup(0o644);
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(2);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    assert!(run.stderr.contains("credentials.toml"), "{}", run.stderr);
+    assert!(!run.stderr.contains(key));
+    assert_eq!(up.request_count(), 0);
+}
+
+#[test]
+fn a_refused_deployment_fails_over_to_the_next_one() {
+    let env = TestEnv::new();
+    let up = FakeUpstream::start();
+    env.write_config(&format!(
+        r#"{DEFAULTS}
+[providers.dead]
+kind = "openai"
+base_url = "{}"
+needs_key = false
+
+[providers.fake]
+kind = "openai"
+base_url = "{}"
+needs_key = false
+
+[router]
+# In a fresh process round-robin starts with the first replica: the dead one.
+balance = "round-robin"
+
+[[models]]
+name = "m1"
+provider = "dead"
+upstream = "fake-model"
+
+[[models]]
+name = "m1"
+provider = "fake"
+upstream = "fake-model"
+"#,
+        refused_url(),
+        up.base_url()
+    ));
+    let v = env
+        .run("llm-cooperation", &["query", "--json", "hi"])
+        .expect(0)
+        .json();
+    assert_eq!(v["text"], DEFAULT_TEXT);
+    assert_eq!(v["provider"], "fake");
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{v}");
+    assert_eq!(attempts[0]["provider"], "dead");
+    assert_eq!(attempts[0]["error_kind"], "connect");
+    assert_eq!(attempts[1]["provider"], "fake");
+    assert_eq!(attempts[1]["error"], Value::Null);
+    assert_eq!(up.request_count(), 1);
+}
+
+/// The original system's `.env` (`BASE_URL`, `API_KEY`, `MODEL`) works with no config file.
+#[test]
+fn dotenv_in_the_working_directory_is_enough() {
+    let env = TestEnv::new();
+    let up = FakeUpstream::start();
+    std::fs::write(
+        env.cwd.path().join(".env"),
+        format!(
+            "BASE_URL={}\nAPI_KEY=sk-dotenv-key-42\nMODEL=fake-model\n",
+            up.base_url()
+        ),
+    )
+    .unwrap();
+    let v = env
+        .run("llm-cooperation", &["query", "--json", "hi"])
+        .expect(0)
+        .json();
+    assert_eq!(v["text"], DEFAULT_TEXT);
+    assert_eq!(v["model"], "fake-model");
+    let r = up.last();
+    assert_eq!(r.header("authorization"), Some("Bearer sk-dotenv-key-42"));
+    assert_eq!(r.body["model"], "fake-model");
+}
