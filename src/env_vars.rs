@@ -7,6 +7,9 @@ pub const LLM_COOP_MODEL: &str = "LLM_COOP_MODEL";
 /// Log filter for `tracing` (e.g. `info`, `llm_cooperation=debug`).
 pub const LLM_COOP_LOG: &str = "LLM_COOP_LOG";
 
+/// Bearer tokens `llm-server` accepts, comma-separated (like repeated `--token`).
+pub const LLM_COOP_SERVER_TOKENS: &str = "LLM_COOP_SERVER_TOKENS";
+
 /// Variables of the original system, also read from a `.env` file in the working directory.
 /// Base URL of the `global` OpenAI-compatible provider.
 pub const BASE_URL: &str = "BASE_URL";

@@ -7,6 +7,7 @@ mod cli_config;
 mod cli_query;
 mod cli_router;
 mod common;
+mod gateway;
 mod generated;
 mod providers;
 mod routing;

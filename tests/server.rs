@@ -496,7 +496,12 @@ async fn the_server_binary_serves_and_exits_0_on_sigterm() {
 
     let started = Instant::now();
     loop {
-        if let Ok(resp) = client.get(format!("{base}/health")).send().await
+        // With tokens set, `/health` needs one too unless `public_health` says otherwise.
+        if let Ok(resp) = client
+            .get(format!("{base}/health"))
+            .bearer_auth("secret")
+            .send()
+            .await
             && resp.status() == 200
         {
             break;

@@ -388,7 +388,9 @@ pub struct ServerCli {
     #[arg(long, env = env_vars::SERVER_PORT)]
     pub port: Option<u16>,
 
-    /// Bearer token clients must send (repeatable); none means no authentication.
-    #[arg(long, value_name = "TOKEN")]
+    /// Bearer token clients must send (repeatable, or comma-separated in the variable); none
+    /// means no authentication. `/health` and `/metrics` then need one too unless
+    /// `[server] public_health` / `public_metrics` are set.
+    #[arg(long, value_name = "TOKEN", env = env_vars::LLM_COOP_SERVER_TOKENS, value_delimiter = ',', hide_env_values = true)]
     pub token: Vec<String>,
 }

@@ -1,19 +1,36 @@
-//! `llm-server`: load the configuration, bind, serve until SIGINT/SIGTERM.
+//! `llm-server`: load the configuration, bind, serve until SIGINT/SIGTERM (draining within the
+//! grace period), reload on SIGHUP or when the config file changes, sweep expired sessions.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
 use crate::cli::ServerCli;
-use crate::server::{AppState, app, serve};
+use crate::config::{Config, EnvSnapshot, Paths};
+use crate::server::{AppState, app, serve_with_grace};
+
+/// How often the config files are checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(&cli.global)?;
+    let paths = super::paths(&cli.global)?;
+    let config = Config::load(paths.clone(), EnvSnapshot::capture())?;
     let host = cli
         .host
         .or_else(|| config.settings.server.host.clone())
         .unwrap_or_else(|| "127.0.0.1".to_owned());
     let port = cli.port.or(config.settings.server.port).unwrap_or(8080);
+    let grace = Duration::from_secs_f64(
+        config
+            .settings
+            .server
+            .shutdown_grace_secs
+            .unwrap_or(30.0)
+            .max(0.0),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,13 +39,79 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         let state = AppState::new(config, cli.token)?;
         let listener = tokio::net::TcpListener::bind((host.as_str(), port))
             .await
-            .with_context(|| format!("Failed to listen on `{host}:{port}`; is another server using the port? Pick one with `--port`"))?;
+            .with_context(|| {
+                format!("Failed to listen on `{host}:{port}`; is another server using the port? Pick one with `--port`")
+            })?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "llm-server listening");
+        tracing::info!(%addr, models = state.live().config.model_names().len(), "llm-server listening");
         crate::ui::note(&format!("llm-server listening on http://{addr}"));
-        serve(listener, app(state), shutdown_signal()).await?;
+        tokio::spawn(sweep_sessions(state.clone()));
+        tokio::spawn(reload_on_change(state.clone(), paths));
+        serve_with_grace(listener, app(state), shutdown_signal(), grace).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Removes expired sessions every tenth of their TTL (at most once a minute).
+async fn sweep_sessions(state: Arc<AppState>) {
+    let every = (state.sessions.ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(every).await;
+        let removed = state.sessions.sweep();
+        if removed > 0 {
+            tracing::debug!(removed, "expired sessions removed");
+        }
+    }
+}
+
+fn modified(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// Reloads providers and models on SIGHUP and when `config.toml` or `credentials.toml`
+/// change. A new configuration that does not load is logged and the old one stays.
+async fn reload_on_change(state: Arc<AppState>, paths: Paths) {
+    let files = vec![paths.config_file.clone(), paths.credentials_file.clone()];
+    let mut seen = modified(&files);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let reason = tokio::select! {
+            () = hangup => "SIGHUP",
+            () = tokio::time::sleep(WATCH_INTERVAL) => {
+                let now = modified(&files);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                "a changed config file"
+            }
+        };
+        match Config::load(paths.clone(), EnvSnapshot::capture()).and_then(|c| state.reload(c)) {
+            Ok(()) => tracing::info!(
+                reason,
+                models = state.live().config.model_names().len(),
+                "configuration reloaded"
+            ),
+            Err(e) => {
+                tracing::error!(reason, error = %e, "the new configuration is invalid; keeping the old one")
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

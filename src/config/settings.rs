@@ -50,7 +50,7 @@ impl Defaults {
     }
 }
 
-/// Where `llm-server` listens.
+/// How `llm-server` listens and protects itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
@@ -58,6 +58,30 @@ pub struct ServerSettings {
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Largest request body, in bytes (default 4 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Seconds a request may take, streams included (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<f64>,
+    /// Requests handled at once; more are shed with 503 and `Retry-After` (default 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<f64>,
+    /// Minutes a conversation session lives after its last use (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ttl_minutes: Option<f64>,
+    /// Messages a session keeps (oldest dropped first; default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_max_messages: Option<usize>,
+    /// Serve `/health` without a token when tokens are required.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_health: bool,
+    /// Serve `/metrics` without a token when tokens are required.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_metrics: bool,
 }
 
 impl ServerSettings {

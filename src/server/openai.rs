@@ -7,14 +7,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, authorized};
+use super::gateway::{self, Completion};
+use super::middleware::ModelUsed;
+use super::{ApiError, AppState};
 use crate::providers::EventStream;
 use crate::router::Preferences;
 use crate::types::{ChatRequest, ChatResponse, ContentPart, Message, Role, StreamEvent, Usage};
@@ -43,6 +45,9 @@ pub struct CompletionRequest {
     pub stream_options: Option<StreamOptions>,
     #[serde(default)]
     pub user: Option<String>,
+    /// Not OpenAI's: a conversation the gateway keeps (also the `x-session-id` header).
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,38 +186,54 @@ pub fn completion_body(id: &str, created: u64, resp: &ChatResponse) -> Value {
     })
 }
 
+/// The session a request continues: the `x-session-id` header or a `session_id` field.
+pub fn session_id(headers: &HeaderMap, field: Option<String>) -> Option<String> {
+    headers
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(field)
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+}
+
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !authorized(&state, &headers) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "Missing or invalid API key: send `Authorization: Bearer <token>`",
-        ));
-    }
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body?;
     let include_usage = body
         .stream_options
         .as_ref()
         .is_some_and(|o| o.include_usage);
+    let session = session_id(&headers, body.session_id.clone());
     let req = body.into_canonical()?;
-    let prefs = Preferences::default();
     let id = completion_id();
     let created = now_secs();
-    if !req.stream {
-        let routed = state.router.chat(req, &prefs).await?;
-        return Ok(Json(completion_body(&id, created, &routed.value)).into_response());
+    let stream = req.stream;
+    let completion = Completion {
+        req,
+        prefs: Preferences::default(),
+        session,
+    };
+    if !stream {
+        let answered = gateway::complete(&state, completion).await?;
+        let mut resp = Json(completion_body(&id, created, &answered.response)).into_response();
+        resp.extensions_mut()
+            .insert(ModelUsed(answered.response.model));
+        return Ok(resp);
     }
-    let routed = state.router.chat_stream(req, &prefs).await?;
-    let model = routed
-        .attempts
-        .last()
-        .map(|a| a.model.clone())
-        .unwrap_or_default();
-    Ok(Sse::new(sse_chunks(routed.value, id, created, model, include_usage)).into_response())
+    let (events, model) = gateway::stream(&state, completion).await?;
+    let mut resp = Sse::new(sse_chunks(
+        events,
+        id,
+        created,
+        model.clone(),
+        include_usage,
+    ))
+    .into_response();
+    resp.extensions_mut().insert(ModelUsed(model));
+    Ok(resp)
 }
 
 /// Canonical events as OpenAI `chat.completion.chunk` events, ending with `[DONE]`.
@@ -260,32 +281,14 @@ fn sse_chunks(
     }
 }
 
-pub async fn models(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    if !authorized(&state, &headers) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "Missing or invalid API key: send `Authorization: Bearer <token>`",
-        ));
-    }
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     let created = now_secs();
-    let data: Vec<Value> = state
-        .config
-        .model_names()
-        .into_iter()
-        .map(|name| {
-            let owner = state
-                .config
-                .settings
-                .models
-                .iter()
-                .find(|m| m.name == name)
-                .map_or("llm-cooperation", |m| m.provider.as_str());
-            json!({ "id": name, "object": "model", "created": created, "owned_by": owner })
-        })
+    let live = state.live();
+    let data: Vec<Value> = live
+        .router
+        .model_configs()
+        .iter()
+        .map(|m| json!({ "id": m.name, "object": "model", "created": created, "owned_by": m.provider }))
         .collect();
-    Ok(Json(json!({ "object": "list", "data": data })))
+    Json(json!({ "object": "list", "data": data }))
 }

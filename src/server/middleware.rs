@@ -1,0 +1,169 @@
+//! One layer around every route: request id, auth, load shedding, the per-request timeout,
+//! metrics and one log line per request.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::StreamExt;
+
+use super::metrics::{ErrorLabels, RequestLabels, RouteLabel, RouteModel};
+use super::{ApiError, AppState, ErrorKind, Shape, authorized};
+
+/// The model that served a request, set by handlers for logs and metrics.
+#[derive(Debug, Clone)]
+pub struct ModelUsed(pub String);
+
+pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let shape = Shape::of_path(&path);
+    let method = req.method().clone();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map_or_else(
+            || format!("req-{:016x}", rand::random::<u64>()),
+            str::to_owned,
+        );
+
+    let public = (path == "/health" && state.limits.public_health)
+        || (path == "/metrics" && state.limits.public_metrics);
+    let mut resp = if !public && !authorized(&state, req.headers()) {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "Missing or invalid API key: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
+        )
+        .into_shape(shape)
+    } else {
+        match state.limits.concurrency.clone().try_acquire_owned() {
+            Err(_) => {
+                state.metrics.shed.inc();
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded_error",
+                    format!(
+                        "The gateway is at its limit of {} concurrent requests; retry shortly",
+                        state.limits.max_concurrency
+                    ),
+                );
+                e.retry_after = Some(1);
+                e.into_shape(shape)
+            }
+            Ok(permit) => {
+                state.total_requests.fetch_add(1, Ordering::Relaxed);
+                let gauge = state
+                    .metrics
+                    .in_flight
+                    .get_or_create(&RouteLabel {
+                        route: route.clone(),
+                    })
+                    .clone();
+                gauge.inc();
+                let resp =
+                    match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
+                        Ok(resp) => resp,
+                        Err(_) => ApiError::new(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            "timeout",
+                            format!(
+                                "The request took longer than {:.0} s",
+                                state.limits.request_timeout.as_secs_f64()
+                            ),
+                        )
+                        .into_shape(shape),
+                    };
+                if is_stream(&resp) {
+                    // A stream holds its slot and counts as in flight until its body ends
+                    // (or the client goes away, which drops the body and the upstream with it).
+                    let (parts, body) = resp.into_parts();
+                    let held = (permit, Gauged(gauge));
+                    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
+                        let _ = &held;
+                        chunk
+                    }));
+                    Response::from_parts(parts, body)
+                } else {
+                    gauge.dec();
+                    drop(permit);
+                    resp
+                }
+            }
+        }
+    };
+
+    let status = resp.status().as_u16();
+    let model = resp
+        .extensions()
+        .get::<ModelUsed>()
+        .map_or_else(String::new, |m| m.0.clone());
+    let latency = started.elapsed();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            model: model.clone(),
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteModel {
+            route: route.clone(),
+            model: model.clone(),
+        })
+        .observe(latency.as_secs_f64());
+    if let Some(kind) = resp.extensions().get::<ErrorKind>() {
+        state
+            .metrics
+            .errors
+            .get_or_create(&ErrorLabels {
+                route: route.clone(),
+                kind: kind.0,
+            })
+            .inc();
+    }
+    tracing::info!(
+        id = %id,
+        method = %method,
+        route = %route,
+        model = %model,
+        status,
+        latency_ms = (latency.as_secs_f64() * 1e3),
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+fn is_stream(resp: &Response) -> bool {
+    resp.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// Decrements an in-flight gauge when dropped.
+struct Gauged(prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>);
+
+impl Drop for Gauged {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

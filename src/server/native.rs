@@ -1,0 +1,183 @@
+//! The native API of the original system: `/query`, `/status`, `/models`, `/routing/stats`
+//! (and `/service`, `/cooperation/task` over the cooperation engine).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::gateway::{self, Completion};
+use super::middleware::ModelUsed;
+use super::{ApiError, AppState};
+use crate::router::{Preferences, Router};
+use crate::types::ChatRequest;
+
+/// `POST /query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    pub query: String,
+    #[serde(default)]
+    pub preferences: Preferences,
+    /// Keeps the conversation of this user (unless `session_id` names another).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// A configured model; default: the router picks.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueryResponse {
+    request_id: String,
+    success: bool,
+    result: String,
+    model: String,
+    provider: String,
+    /// Seconds.
+    processing_time: f64,
+    strategy_used: &'static str,
+    usage: crate::types::Usage,
+    attempts: Vec<crate::router::Attempt>,
+}
+
+fn request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<QueryRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let Json(q) = body?;
+    if q.query.trim().is_empty() {
+        return Err(ApiError::bad_request("`query` is empty"));
+    }
+    if let Some(p) = q.preferences.quality_priority
+        && !(0.0..=1.0).contains(&p)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`preferences.quality_priority` {p} is out of range; use 0.0 to 1.0"
+        )));
+    }
+    let mut req = ChatRequest::simple(
+        q.model.as_deref().unwrap_or("auto"),
+        q.system.as_deref(),
+        &q.query,
+    );
+    req.max_tokens = q.max_tokens;
+    req.temperature = q.temperature;
+    let session = q.session_id.or(q.user_id);
+    let answered = gateway::complete(
+        &state,
+        Completion {
+            req,
+            prefs: q.preferences,
+            session,
+        },
+    )
+    .await?;
+    let r = answered.response;
+    let model = r.model.clone();
+    let mut resp = Json(QueryResponse {
+        request_id: request_id(),
+        success: true,
+        result: r.text,
+        model: r.model,
+        provider: r.provider,
+        processing_time: started.elapsed().as_secs_f64(),
+        strategy_used: answered.strategy,
+        usage: r.usage,
+        attempts: answered.attempts,
+    })
+    .into_response();
+    resp.extensions_mut().insert(ModelUsed(model));
+    Ok(resp)
+}
+
+/// Health of every model: `ready`, `degraded` (some replicas cooling down), `down`, or why
+/// it cannot be used.
+fn model_health(router: &Router) -> Vec<Value> {
+    router
+        .model_configs()
+        .iter()
+        .map(|m| {
+            let deployments = router.health_of(&m.name);
+            let cooling = deployments
+                .iter()
+                .filter(|(_, h)| h.cooldown_secs.is_some())
+                .count();
+            let health = match (deployments.len(), cooling) {
+                (0, _) => "unusable",
+                (n, c) if c == n => "down",
+                (_, 0) => "ready",
+                _ => "degraded",
+            };
+            json!({
+                "name": m.name,
+                "tasks": m.tasks,
+                "tier": m.tier,
+                "price_in": m.price_in,
+                "price_out": m.price_out,
+                "context_window": m.context_window,
+                "health": health,
+                "deployments": deployments.iter().map(|(d, h)| json!({
+                    "provider": d.provider(),
+                    "upstream": d.model.upstream,
+                    "health": h,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let live = state.live();
+    Json(json!({ "models": model_health(&live.router) }))
+}
+
+pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let live = state.live();
+    let models = model_health(&live.router);
+    let active = models
+        .iter()
+        .filter(|m| m["health"] == "ready" || m["health"] == "degraded")
+        .count();
+    let system_health = if models.is_empty() || active == 0 {
+        "unhealthy"
+    } else if active < models.len() {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    Json(json!({
+        "system_health": system_health,
+        "active_models": active,
+        "configured_models": models.len(),
+        "total_requests": state.total_requests.load(Ordering::Relaxed),
+        "uptime": state.started.elapsed().as_secs_f64(),
+        "sessions": state.sessions.len(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+pub async fn routing_stats(
+    State(state): State<Arc<AppState>>,
+) -> Json<crate::router::StatsSnapshot> {
+    Json(state.live().router.stats())
+}
