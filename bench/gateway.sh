@@ -11,6 +11,7 @@ delay=${2:-0}
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 
 cargo build --release --quiet --bin llm-server
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 tools=$(cargo bench --bench gateway --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for l in sys.stdin:
@@ -39,7 +40,7 @@ name = "bench"
 provider = "bench"
 upstream = "bench-model"
 TOML
-LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error ./target/release/llm-server --port "$gw_port" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
+LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "$target/release/llm-server" --port "$gw_port" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/health" >/dev/null && break; sleep 0.05; done
 sleep 0.5
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }

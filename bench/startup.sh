@@ -6,19 +6,20 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-200}
 cargo build --release --quiet --bin llm-config --bin llm-cooperation
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 export LLM_COOP_CONFIG_DIR="$dir"
 for p in openai anthropic deepseek openrouter dashscope aigcbest ollama vllm local; do
-  ./target/release/llm-config preset --name "$p" --api-key "sk-bench-000000000000" >/dev/null
+  "$target/release/llm-config" preset --name "$p" --api-key "sk-bench-000000000000" >/dev/null
 done
 
-python3 - "$runs" <<'PY'
+python3 - "$runs" "$target" <<'PY'
 import statistics, subprocess, sys, time
-runs = int(sys.argv[1])
+runs, target = int(sys.argv[1]), sys.argv[2]
 cases = [
-    ("llm-config list", ["./target/release/llm-config", "list"]),
-    ("llm-cooperation --help", ["./target/release/llm-cooperation", "--help"]),
+    ("llm-config list", [f"{target}/release/llm-config", "list"]),
+    ("llm-cooperation --help", [f"{target}/release/llm-cooperation", "--help"]),
 ]
 print(f"| command | median ms | p10 ms | p90 ms | runs |")
 print(f"|---|---|---|---|---|")
@@ -43,7 +44,7 @@ print(f"| `/bin/true` (baseline) | {statistics.median(samples):.2f} | | | {runs}
 PY
 
 for b in llm-config llm-cooperation; do
-  if ldd "./target/release/$b" | grep -qi torch; then
+  if ldd "$target/release/$b" | grep -qi torch; then
     echo "FAIL: $b links libtorch"; exit 1
   fi
 done
