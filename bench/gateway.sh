@@ -62,7 +62,8 @@ for q in ("50","99"):
     m=re.search(r"^\s+"+q+r"(?:\.000)?%\s+([\d.]+)(us|ms|s)",t,re.M); p[q]=ms(*m.groups())
 rps=float(re.search(r"Requests/sec:\s+([\d.]+)",t).group(1))
 errs=re.search(r"Non-2xx or 3xx responses: (\d+)",t)
-print(f"{p[\"50\"]:.3f} {p[\"99\"]:.3f} {rps:.0f} {errs.group(1) if errs else 0}")'
+n=errs.group(1) if errs else 0
+print("%.3f %.3f %.0f %s" % (p["50"], p["99"], rps, n))'
 }
 direct="http://127.0.0.1:$up_port/v1/chat/completions"
 gw="http://127.0.0.1:$gw_port/v1/chat/completions"
