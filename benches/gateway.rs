@@ -20,16 +20,29 @@ use serde_json::{Value, json};
 const ANSWER: &str = "The quick brown fox jumps over the lazy dog.";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["upstream", port, delay] => upstream(port.parse().unwrap(), delay.parse().unwrap()),
         ["ttft", url, n] => ttft(url, n.parse().unwrap()),
-        _ => println!("usage: gateway upstream PORT DELAY_MS | gateway ttft URL N (see bench/gateway.sh)"),
+        _ => println!(
+            "usage: gateway upstream PORT DELAY_MS | gateway ttft URL N (see bench/gateway.sh)"
+        ),
     }
 }
 
 fn upstream(port: u16, delay_ms: u64) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let delay = Duration::from_millis(delay_ms);
         let app = axum::Router::new()
@@ -68,17 +81,29 @@ fn stream_answer() -> Response {
                 "choices": [{ "index": 0, "delta": { "content": delta }, "finish_reason": null }] }))
         })
         .collect();
-    chunks.push(format!("data: {}\n\n", json!({ "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "bench-model",
-        "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] })));
+    chunks.push(format!(
+        "data: {}\n\n",
+        json!({ "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "bench-model",
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] })
+    ));
     chunks.push(format!("data: {}\n\n", json!({ "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "bench-model",
         "choices": [], "usage": { "prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22 } })));
     chunks.push("data: [DONE]\n\n".to_owned());
-    let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>)));
-    ([(axum::http::header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+    let body = Body::from_stream(futures::stream::iter(
+        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+        body,
+    )
+        .into_response()
 }
 
 fn ttft(url: &str, n: usize) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let client = reqwest::Client::new();
         let body = json!({ "model": "bench", "stream": true, "messages": [{ "role": "user", "content": "hello" }] });

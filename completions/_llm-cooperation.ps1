@@ -34,6 +34,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
+            [CompletionResult]::new('cooperate', 'cooperate', [CompletionResultType]::ParameterValue, 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Analyse a document, find insight in data, or support a decision')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -126,11 +128,55 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'llm-cooperation;cooperate' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'The task, as an option')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'The task, as an option')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)')
+            [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first')
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version')
+            [CompletionResult]::new('--judge', '--judge', [CompletionResultType]::ParameterName, 'The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`), breaks voting ties, integrates `sequential` answers, or verifies a `cascade`''s cheap answer. Default: the highest-tier model, where one is needed')
+            [CompletionResult]::new('--rounds', '--rounds', [CompletionResultType]::ParameterName, 'Voting rounds: after the first, models see the tally and vote again while they disagree')
+            [CompletionResult]::new('--layers', '--layers', [CompletionResultType]::ParameterName, 'Ensemble layers of proposers, each seeing the previous layer''s answers')
+            [CompletionResult]::new('--workflow', '--workflow', [CompletionResultType]::ParameterName, 'A workflow file (TOML) of named steps with models, prompt templates and `depends_on`, for `pipeline`')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Most model calls in flight at once')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds each model call may take')
+            [CompletionResult]::new('--quorum', '--quorum', [CompletionResultType]::ParameterName, 'Answers each tally or integration needs (default: at least half of its models)')
+            [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens each model call may generate')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Sampling temperature of every model call, 0.0 to 2.0')
+            [CompletionResult]::new('--temperature', '--temperature', [CompletionResultType]::ParameterName, 'Sampling temperature of every model call, 0.0 to 2.0')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--fail-fast', '--fail-fast', [CompletionResultType]::ParameterName, 'Stop at the first failed step (default: keep going while a quorum of answers remains)')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (steps, models, dependencies, conditions) and exit without calling a model')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;service' {
+            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk')
+            [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to ask in parallel, their answers merged (default: one model the router picks)')
+            [CompletionResult]::new('--judge', '--judge', [CompletionResultType]::ParameterName, 'The model that merges several `--models` answers (default: the highest tier)')
+            [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens each model call may generate')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds each model call may take')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the structured result (facts, analysis, findings, receipt) as JSON')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-cooperation;help' {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
+            [CompletionResult]::new('cooperate', 'cooperate', [CompletionResultType]::ParameterValue, 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade')
+            [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Analyse a document, find insight in data, or support a decision')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -144,6 +190,12 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             break
         }
         'llm-cooperation;help;test' {
+            break
+        }
+        'llm-cooperation;help;cooperate' {
+            break
+        }
+        'llm-cooperation;help;service' {
             break
         }
         'llm-cooperation;help;help' {

@@ -31,6 +31,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand models 'List the configured models: tasks, tier, price, context window and readiness'
             cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
             cand test 'Send a short real request to each model and report latency and result'
+            cand cooperate 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
+            cand service 'Analyse a document, find insight in data, or support a decision'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;query'= {
@@ -117,11 +119,53 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'llm-cooperation;cooperate'= {
+            cand -q 'The task, as an option'
+            cand --query 'The task, as an option'
+            cand --mode 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)'
+            cand --models 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first'
+            cand --integration 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version'
+            cand --judge 'The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`), breaks voting ties, integrates `sequential` answers, or verifies a `cascade`''s cheap answer. Default: the highest-tier model, where one is needed'
+            cand --rounds 'Voting rounds: after the first, models see the tally and vote again while they disagree'
+            cand --layers 'Ensemble layers of proposers, each seeing the previous layer''s answers'
+            cand --workflow 'A workflow file (TOML) of named steps with models, prompt templates and `depends_on`, for `pipeline`'
+            cand --concurrency 'Most model calls in flight at once'
+            cand --timeout 'Seconds each model call may take'
+            cand --quorum 'Answers each tally or integration needs (default: at least half of its models)'
+            cand --max-tokens 'Most tokens each model call may generate'
+            cand -t 'Sampling temperature of every model call, 0.0 to 2.0'
+            cand --temperature 'Sampling temperature of every model call, 0.0 to 2.0'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --fail-fast 'Stop at the first failed step (default: keep going while a quorum of answers remains)'
+            cand --plan 'Print the plan (steps, models, dependencies, conditions) and exit without calling a model'
+            cand --json 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;service'= {
+            cand --type 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk'
+            cand --models 'Models to ask in parallel, their answers merged (default: one model the router picks)'
+            cand --judge 'The model that merges several `--models` answers (default: the highest tier)'
+            cand --max-tokens 'Most tokens each model call may generate'
+            cand --timeout 'Seconds each model call may take'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Print the structured result (facts, analysis, findings, receipt) as JSON'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-cooperation;help'= {
             cand query 'Ask one model a question'
             cand models 'List the configured models: tasks, tier, price, context window and readiness'
             cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
             cand test 'Send a short real request to each model and report latency and result'
+            cand cooperate 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
+            cand service 'Analyse a document, find insight in data, or support a decision'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;help;query'= {
@@ -131,6 +175,10 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;help;status'= {
         }
         &'llm-cooperation;help;test'= {
+        }
+        &'llm-cooperation;help;cooperate'= {
+        }
+        &'llm-cooperation;help;service'= {
         }
         &'llm-cooperation;help;help'= {
         }

@@ -36,6 +36,8 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ask
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "models" -d 'List the configured models: tasks, tier, price, context window and readiness'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "status" -d 'Check that each provider answers (and how fast), and show a running server\'s stats'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "test" -d 'Send a short real request to each model and report latency and result'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "cooperate" -d 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "service" -d 'Analyse a document, find insight in data, or support a decision'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
@@ -109,8 +111,51 @@ never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "query" -d 'Ask one model a question'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "models" -d 'List the configured models: tasks, tier, price, context window and readiness'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "status" -d 'Check that each provider answers (and how fast), and show a running server\'s stats'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "test" -d 'Send a short real request to each model and report latency and result'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s q -l query -d 'The task, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l mode -d 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)' -r -f -a "sequential\t'Each model improves the previous answer'
+parallel\t'All at once, then integrated (concat, synthesize or best)'
+voting\t'Each model answers; the normalised final answers are tallied'
+pipeline\t'Named stages (draft → critique → revise) or a workflow file'
+ensemble\t'Mixture-of-agents: layers of proposers, then an aggregator'
+cascade\t'Cheap models first; the strong one only when they disagree or are rejected'"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l integration -d 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version' -r -f -a "concat\t'Every answer, one after another, headed by its model'
+synthesize\t'An aggregator model merges the answers into one'
+best\t'A judge model picks the best answer and says why'"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l judge -d 'The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`), breaks voting ties, integrates `sequential` answers, or verifies a `cascade`\'s cheap answer. Default: the highest-tier model, where one is needed' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l rounds -d 'Voting rounds: after the first, models see the tally and vote again while they disagree' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l layers -d 'Ensemble layers of proposers, each seeing the previous layer\'s answers' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l workflow -d 'A workflow file (TOML) of named steps with models, prompt templates and `depends_on`, for `pipeline`' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l concurrency -d 'Most model calls in flight at once' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l timeout -d 'Seconds each model call may take' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l quorum -d 'Answers each tally or integration needs (default: at least half of its models)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l max-tokens -d 'Most tokens each model call may generate' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s t -l temperature -d 'Sampling temperature of every model call, 0.0 to 2.0' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l fail-fast -d 'Stop at the first failed step (default: keep going while a quorum of answers remains)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l plan -d 'Print the plan (steps, models, dependencies, conditions) and exit without calling a model'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l json -d 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l type -d 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l judge -d 'The model that merges several `--models` answers (default: the highest tier)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l max-tokens -d 'Most tokens each model call may generate' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l timeout -d 'Seconds each model call may take' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l json -d 'Print the structured result (facts, analysis, findings, receipt) as JSON'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "query" -d 'Ask one model a question'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "models" -d 'List the configured models: tasks, tier, price, context window and readiness'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "status" -d 'Check that each provider answers (and how fast), and show a running server\'s stats'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "test" -d 'Send a short real request to each model and report latency and result'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "cooperate" -d 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "service" -d 'Analyse a document, find insight in data, or support a decision'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query models status test cooperate service help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -10,6 +10,9 @@ pub const LLM_COOP_LOG: &str = "LLM_COOP_LOG";
 /// Bearer tokens `llm-server` accepts, comma-separated (like repeated `--token`).
 pub const LLM_COOP_SERVER_TOKENS: &str = "LLM_COOP_SERVER_TOKENS";
 
+/// Shared state of `llm-server` (`memory` or `redis://…`), like `--state`.
+pub const LLM_COOP_STATE: &str = "LLM_COOP_STATE";
+
 /// Variables of the original system, also read from a `.env` file in the working directory.
 /// Base URL of the `global` OpenAI-compatible provider.
 pub const BASE_URL: &str = "BASE_URL";

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cooperation;
 pub mod entry;
 pub mod env_vars;
 pub mod providers;
@@ -13,5 +14,7 @@ pub mod router;
 #[cfg(feature = "local")]
 pub mod runner;
 pub mod server;
+pub mod services;
+pub mod store;
 pub mod types;
 pub mod ui;

@@ -715,3 +715,75 @@ async fn an_error_event_mid_stream_is_reported_without_the_key() {
     })
     .await;
 }
+
+/// A whole answer whose body stalls after the headers is bounded by the total deadline (the
+/// first-byte timeout covers the headers and streamed chunks only), and not retried: the
+/// upstream has started answering.
+#[tokio::test]
+async fn a_whole_body_that_stalls_times_out_at_the_total_deadline() {
+    both(|kind| async move {
+        let up = FakeUpstream::start();
+        up.push([Behavior::SlowDrip {
+            chunk_delay: Duration::from_secs(5),
+        }]);
+        let policy = HttpPolicy {
+            total: Duration::from_millis(800),
+            ..policy()
+        };
+        let started = Instant::now();
+        let err = client(&up, kind, None, policy)
+            .chat(request())
+            .await
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(
+                err,
+                ProviderError::Timeout {
+                    phase: TimeoutPhase::Total,
+                    ..
+                }
+            ),
+            "{kind}: {err:?}"
+        );
+        assert!(!err.is_retriable());
+        assert!(
+            elapsed >= Duration::from_millis(750) && elapsed < Duration::from_secs(2),
+            "{kind}: {elapsed:?}"
+        );
+        assert_eq!(up.request_count(), 1);
+    })
+    .await;
+}
+
+/// An upstream that never stops sending is cut off at a size limit, whole or streamed,
+/// instead of filling memory (or, for an endless SSE line, spinning the parser).
+#[tokio::test]
+async fn an_oversized_response_is_a_protocol_error() {
+    both(|kind| async move {
+        let up = FakeUpstream::start();
+        up.push([
+            Behavior::Oversized {
+                bytes: 40 * 1024 * 1024,
+            },
+            Behavior::Oversized {
+                bytes: 40 * 1024 * 1024,
+            },
+        ]);
+        let b = client(&up, kind, None, policy());
+        let err = b.chat(request()).await.unwrap_err();
+        assert!(
+            matches!(&err, ProviderError::Protocol { message, .. } if message.contains("larger than 32 MiB")),
+            "{kind}: {err:?}"
+        );
+        let events = drain(b.chat_stream(request()).await.unwrap()).await;
+        assert!(!text_of(&events).is_empty(), "{kind}: the good delta came first");
+        assert!(
+            matches!(events.last(), Some(Err(ProviderError::Protocol { message, .. })) if message.contains("longer than 8 MiB")),
+            "{kind}: {:?}",
+            events.last()
+        );
+        assert_eq!(up.request_count(), 2, "neither is retried");
+    })
+    .await;
+}

@@ -63,6 +63,149 @@ pub enum CooperationCommand {
     Status(StatusArgs),
     /// Send a short real request to each model and report latency and result.
     Test(TestArgs),
+    /// Make several models work on one task: sequential, parallel, voting, pipeline,
+    /// ensemble (mixture-of-agents) or cascade.
+    ///
+    /// The task comes from the arguments, `--query`, or standard input when it is piped. On a
+    /// terminal, one line per model shows its progress, and a table of every step (model,
+    /// latency, tokens, cost, votes) follows the answer. `--json` prints the answer with its
+    /// receipt. Ctrl-C cancels the run and prints the partial receipt (exit code 130); a
+    /// second Ctrl-C exits at once. Exit codes: 0 success, 1 the models failed (the partial
+    /// receipt is printed), 2 a usage or configuration error, 130 interrupted.
+    Cooperate(CooperateArgs),
+    /// Analyse a document, find insight in data, or support a decision.
+    ///
+    /// The input is a file, or standard input when no file (or `-`) is given. Facts that can
+    /// be computed (document length, the numeric series in the data and their statistics,
+    /// the options a decision lists) are computed exactly; a model (or several, merged)
+    /// writes the analysis. `--json` prints the structured result with its receipt.
+    Service(ServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CooperateArgs {
+    /// The task (several words are joined with spaces).
+    #[arg(value_name = "TASK", conflicts_with = "query")]
+    pub prompt: Vec<String>,
+
+    /// The task, as an option.
+    #[arg(short, long, value_name = "TEXT")]
+    pub query: Option<String>,
+
+    /// How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`).
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::cooperation::Mode>,
+
+    /// The models, comma-separated or repeated; `auto` lets the router pick, and a model may
+    /// repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the
+    /// highest tier is the strong model and the others are tried first.
+    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    pub models: Vec<String>,
+
+    /// How `parallel` answers become one (default `synthesize`); `sequential` with
+    /// `synthesize` adds an integrator that reads every version.
+    #[arg(long, value_enum)]
+    pub integration: Option<crate::cooperation::Integration>,
+
+    /// The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`),
+    /// breaks voting ties, integrates `sequential` answers, or verifies a `cascade`'s cheap
+    /// answer. Default: the highest-tier model, where one is needed.
+    #[arg(long, value_name = "MODEL")]
+    pub judge: Option<String>,
+
+    /// Voting rounds: after the first, models see the tally and vote again while they
+    /// disagree.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub rounds: u32,
+
+    /// Ensemble layers of proposers, each seeing the previous layer's answers.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=6))]
+    pub layers: u32,
+
+    /// A workflow file (TOML) of named steps with models, prompt templates and
+    /// `depends_on`, for `pipeline`.
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
+
+    /// Most model calls in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// Seconds each model call may take.
+    #[arg(long, default_value_t = 120.0, value_parser = parse_secs, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Stop at the first failed step (default: keep going while a quorum of answers remains).
+    #[arg(long, conflicts_with = "quorum")]
+    pub fail_fast: bool,
+
+    /// Answers each tally or integration needs (default: at least half of its models).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub quorum: Option<u32>,
+
+    /// Most tokens each model call may generate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_tokens: Option<u32>,
+
+    /// Sampling temperature of every model call, 0.0 to 2.0.
+    #[arg(short, long, value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+
+    /// Print the plan (steps, models, dependencies, conditions) and exit without calling a
+    /// model.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Print the answer with its receipt as JSON (also the partial receipt of a failed or
+    /// interrupted run).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service.
+    #[arg(value_enum)]
+    pub service: crate::services::Service,
+
+    /// The input file; standard input when absent or `-`.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// What to produce. document-analysis: comprehensive (default), summary, key-points,
+    /// sentiment; data-insight: trends (default), anomalies, statistics; decision-support:
+    /// recommendation (default), comparison, risk.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+
+    /// Models to ask in parallel, their answers merged (default: one model the router picks).
+    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    pub models: Vec<String>,
+
+    /// The model that merges several `--models` answers (default: the highest tier).
+    #[arg(long, value_name = "MODEL")]
+    pub judge: Option<String>,
+
+    /// Most tokens each model call may generate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_tokens: Option<u32>,
+
+    /// Seconds each model call may take.
+    #[arg(long, default_value_t = 120.0, value_parser = parse_secs, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Print the structured result (facts, analysis, findings, receipt) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a duration; use seconds greater than 0"))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -393,4 +536,9 @@ pub struct ServerCli {
     /// `[server] public_health` / `public_metrics` are set.
     #[arg(long, value_name = "TOKEN", env = env_vars::LLM_COOP_SERVER_TOKENS, value_delimiter = ',', hide_env_values = true)]
     pub token: Vec<String>,
+
+    /// Where replicas share sessions, cooldowns, counters, rate limits and cached answers:
+    /// `memory` (default) or `redis://host:port/db` (then also `[server] state`).
+    #[arg(long, value_name = "URL", env = env_vars::LLM_COOP_STATE)]
+    pub state: Option<String>,
 }

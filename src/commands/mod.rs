@@ -1,9 +1,11 @@
 //! Glue between the command line and the library: one file per subcommand, `anyhow` here.
 
 mod config;
+mod cooperate;
 mod models;
 mod query;
 mod server;
+mod service;
 mod status;
 mod test;
 
@@ -24,6 +26,8 @@ pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
         CooperationCommand::Models(args) => models::run(&cli.global, args),
         CooperationCommand::Status(args) => status::run(&cli.global, args),
         CooperationCommand::Test(args) => test::test(&cli.global, args),
+        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args),
+        CooperationCommand::Service(args) => service::run(&cli.global, args),
     }
 }
 

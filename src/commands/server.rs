@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 
 use crate::cli::ServerCli;
-use crate::config::{Config, EnvSnapshot, Paths};
-use crate::server::{AppState, app, serve_with_grace};
+use crate::config::{Config, ConfigError, EnvSnapshot, Paths};
+use crate::server::{AppState, app, serve_with_grace, spawn_background};
+use crate::store::{MemoryState, RedisState, SharedState};
 
 /// How often the config files are checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -35,8 +36,32 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("Failed to start the async runtime")?;
+    let state_url = cli
+        .state
+        .clone()
+        .or_else(|| config.settings.server.state.clone());
     runtime.block_on(async move {
-        let state = AppState::new(config, cli.token)?;
+        let memory = Arc::new(MemoryState::new());
+        let (shared, sweep): (Arc<dyn SharedState>, Box<dyn Fn() -> usize + Send>) = match state_url.as_deref() {
+            None | Some("memory") => {
+                let m = memory.clone();
+                (memory, Box::new(move || m.sweep()))
+            }
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                let redis = Arc::new(RedisState::new(url).map_err(|e| {
+                    ConfigError::Usage(format!("`--state {url}` is not a usable Redis URL ({e}); use `redis://host:port/db`"))
+                })?);
+                let r = redis.clone();
+                (redis, Box::new(move || r.fallback().sweep()))
+            }
+            Some(other) => {
+                return Err(ConfigError::Usage(format!(
+                    "Unknown state backend `{other}`: use `memory` or `redis://host:port/db`"
+                ))
+                .into());
+            }
+        };
+        let state = AppState::with_state(config, cli.token, shared)?;
         let listener = tokio::net::TcpListener::bind((host.as_str(), port))
             .await
             .with_context(|| {
@@ -45,23 +70,11 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, models = state.live().config.model_names().len(), "llm-server listening");
         crate::ui::note(&format!("llm-server listening on http://{addr}"));
-        tokio::spawn(sweep_sessions(state.clone()));
+        spawn_background(&state, sweep);
         tokio::spawn(reload_on_change(state.clone(), paths));
         serve_with_grace(listener, app(state), shutdown_signal(), grace).await?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Removes expired sessions every tenth of their TTL (at most once a minute).
-async fn sweep_sessions(state: Arc<AppState>) {
-    let every = (state.sessions.ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    loop {
-        tokio::time::sleep(every).await;
-        let removed = state.sessions.sweep();
-        if removed > 0 {
-            tracing::debug!(removed, "expired sessions removed");
-        }
-    }
 }
 
 fn modified(files: &[PathBuf]) -> Vec<Option<SystemTime>> {

@@ -19,7 +19,7 @@ pub use settings::{
     Defaults, ModelConfig, ProviderConfig, ProviderKind, RouterSettings, ServerSettings, Settings,
     Task,
 };
-pub use store::{ConfigStore, write_atomic};
+pub use store::{ConfigStore, parse_settings, write_atomic};
 
 use crate::env_vars;
 
@@ -84,9 +84,18 @@ pub struct Config {
 }
 
 /// The environment variables configuration reads, captured at load time.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EnvSnapshot {
     vars: std::collections::BTreeMap<String, String>,
+}
+
+/// Names only: the values include API keys (`OPENAI_API_KEY`, `API_KEY`, …).
+impl std::fmt::Debug for EnvSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvSnapshot")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl EnvSnapshot {

@@ -76,6 +76,23 @@ pub struct ServerSettings {
     /// Messages a session keeps (oldest dropped first; default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_max_messages: Option<usize>,
+    /// Where replicas share sessions, cooldowns, counters, rate limits and cached answers:
+    /// `memory` (this process; the default) or `redis://host:port/db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Most requests per minute for each gateway token (across replicas with Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_requests_per_minute: Option<u64>,
+    /// Most tokens (input + output) per minute for each gateway token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_tokens_per_minute: Option<u64>,
+    /// Cache answers to deterministic requests (temperature 0 or a seed) without being asked;
+    /// a request can always ask with `"cache": true` or `x-cache: on`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub response_cache: bool,
+    /// How long a cached answer is served (default 300 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_cache_ttl_secs: Option<f64>,
     /// Serve `/health` without a token when tokens are required.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub public_health: bool,

@@ -89,13 +89,24 @@ impl HttpPolicy {
 }
 
 /// A pooled client bound to one provider.
-#[derive(Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
     pub provider: String,
     base_url: String,
     key: Option<String>,
     pub policy: HttpPolicy,
+}
+
+/// Masks the key: the router, the server state and everything holding a client print this.
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("key", &self.key.as_deref().map(mask_key))
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {

@@ -4,11 +4,11 @@
 //! One pooled HTTP client per provider; retries, timeouts and error classification live in
 //! `http.rs` so both protocols share them.
 
-mod anthropic;
+pub mod anthropic;
 mod error;
 mod http;
-mod openai;
-mod sse;
+pub mod openai;
+pub mod sse;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -157,6 +157,19 @@ impl Health {
         }
     }
 
+    /// Applies a cooldown another replica announced (it only ever extends one).
+    pub fn apply_remote_cooldown(&self, until: Instant) {
+        let mut s = self.state.lock().expect("health lock");
+        if s.cooldown_until.is_none_or(|u| u < until) {
+            s.cooldown_until = Some(until);
+        }
+    }
+
+    /// When the current cooldown ends, if there is one.
+    pub fn cooldown_until(&self) -> Option<Instant> {
+        self.state.lock().expect("health lock").cooldown_until
+    }
+
     /// A probe that ended without a verdict (e.g. cancelled) lets another request probe.
     pub fn release_probe(&self) {
         self.state.lock().expect("health lock").probing = false;

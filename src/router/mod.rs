@@ -315,6 +315,8 @@ pub struct Router {
     cache: Mutex<Cache>,
     turns: AtomicU64,
     stats: Stats,
+    /// Where new cooldowns are announced (deployment key, until in Unix ms), for other replicas.
+    cooldown_sink: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, u64)>>>,
 }
 
 impl Router {
@@ -379,6 +381,7 @@ impl Router {
             cache: Mutex::new(HashMap::new()),
             turns: AtomicU64::new(0),
             stats: Stats::default(),
+            cooldown_sink: Mutex::new(None),
         })
     }
 
@@ -706,12 +709,46 @@ impl Router {
 
     fn record_failure(&self, i: usize, e: &ProviderError) {
         let rate_limited = matches!(e, ProviderError::RateLimited { .. });
-        self.health[i].record_failure(
-            &self.health_policy,
-            Instant::now(),
-            rate_limited,
-            e.retry_after(),
-        );
+        let before = self.health[i].cooldown_until();
+        let now = Instant::now();
+        self.health[i].record_failure(&self.health_policy, now, rate_limited, e.retry_after());
+        let after = self.health[i].cooldown_until();
+        if let Some(until) = after
+            && after != before
+            && let Some(sink) = self.cooldown_sink.lock().expect("sink lock").as_ref()
+        {
+            let until_ms =
+                crate::store::now_ms() + until.saturating_duration_since(now).as_millis() as u64;
+            let _ = sink.send((self.deployment_key(i), until_ms));
+        }
+    }
+
+    /// A name for deployment `i` that is the same on every replica with the same config.
+    pub fn deployment_key(&self, i: usize) -> String {
+        let d = &self.registry.deployments[i];
+        format!("{}/{}/{}", d.provider(), d.model.upstream, d.model.name)
+    }
+
+    /// Sends every cooldown this router starts to `sink`.
+    pub fn announce_cooldowns(&self, sink: tokio::sync::mpsc::UnboundedSender<(String, u64)>) {
+        *self.cooldown_sink.lock().expect("sink lock") = Some(sink);
+    }
+
+    /// Applies cooldowns announced by other replicas (deployment key → until, Unix ms).
+    pub fn apply_remote_cooldowns(&self, cooldowns: &HashMap<String, u64>) {
+        if cooldowns.is_empty() {
+            return;
+        }
+        let now_ms = crate::store::now_ms();
+        let now = Instant::now();
+        for i in 0..self.health.len() {
+            if let Some(&until_ms) = cooldowns.get(&self.deployment_key(i))
+                && until_ms > now_ms
+            {
+                self.health[i]
+                    .apply_remote_cooldown(now + Duration::from_millis(until_ms - now_ms));
+            }
+        }
     }
 
     /// Runs `req` with failover; returns the first answer.

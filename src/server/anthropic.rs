@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::gateway::{self, Completion};
+use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState, Shape};
 use crate::providers::EventStream;
@@ -43,6 +43,9 @@ pub struct MessagesRequest {
     /// Not Anthropic's: a conversation the gateway keeps (also the `x-session-id` header).
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Not Anthropic's: serve and keep this answer in the response cache (also `x-cache: on`).
+    #[serde(default)]
+    pub cache: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +169,7 @@ impl MessagesRequest {
                 "`temperature` {t} is out of range; use 0 to 1"
             )));
         }
+        super::openai::check_top_p(self.top_p)?;
         Ok(ChatRequest {
             model: self.model,
             messages,
@@ -201,10 +205,11 @@ pub fn message_body(id: &str, resp: &ChatResponse) -> Value {
 
 pub async fn messages(
     State(state): State<Arc<AppState>>,
+    token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
     body: Result<Json<MessagesRequest>, JsonRejection>,
 ) -> Response {
-    match handle(state, headers, body).await {
+    match handle(state, token.map(|t| t.0), headers, body).await {
         Ok(resp) => resp,
         Err(e) => e.into_shape(Shape::Anthropic),
     }
@@ -212,10 +217,12 @@ pub async fn messages(
 
 async fn handle(
     state: Arc<AppState>,
+    token: Option<TokenId>,
     headers: HeaderMap,
     body: Result<Json<MessagesRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    let cache = super::openai::wants_cache(&headers, body.cache);
     let session = super::openai::session_id(&headers, body.session_id.clone());
     let req = body.into_canonical()?;
     let stream = req.stream;
@@ -223,11 +230,20 @@ async fn handle(
         req,
         prefs: Preferences::default(),
         session,
+        cache,
+        token,
     };
     let id = message_id();
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
-        let mut resp = Json(message_body(&id, &answered.response)).into_response();
+        let mut body = message_body(&id, &answered.response);
+        if answered.cached {
+            body["cached"] = Value::Bool(true);
+        }
+        let mut resp = Json(body).into_response();
+        if cache || answered.cached {
+            super::openai::mark_cache(&mut resp, answered.cached);
+        }
         resp.extensions_mut()
             .insert(ModelUsed(answered.response.model));
         return Ok(resp);

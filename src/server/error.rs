@@ -70,7 +70,12 @@ impl From<ProviderError> for ApiError {
             }
             _ => e.to_string(),
         };
-        ApiError::new(status, e.kind(), message)
+        let mut err = ApiError::new(status, e.kind(), message);
+        // The upstream's `Retry-After` tells the caller when trying again makes sense.
+        err.retry_after = e
+            .retry_after()
+            .map(|d| d.as_secs_f64().ceil().max(1.0) as u64);
+        err
     }
 }
 

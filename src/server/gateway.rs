@@ -1,15 +1,21 @@
-//! What both protocols and the native API share: sessions around a routed request, usage and
-//! TTFT metrics, and the model that answered.
+//! What both protocols and the native API share around a routed request: sessions, the
+//! response cache, token accounting for rate limits, usage/TTFT metrics and cluster counters.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::providers::EventStream;
 use crate::router::{Attempt, Preferences};
-use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, Usage};
+
+/// The id of the gateway token a request came with (a hash, never the token).
+#[derive(Debug, Clone)]
+pub struct TokenId(pub String);
 
 /// A request as a handler hands it over.
 #[derive(Debug)]
@@ -18,6 +24,9 @@ pub struct Completion {
     pub prefs: Preferences,
     /// Keeps history under this id when set.
     pub session: Option<String>,
+    /// The request asked for its answer to be cached (`"cache": true` or `x-cache: on`).
+    pub cache: bool,
+    pub token: Option<TokenId>,
 }
 
 /// A whole answer and who produced it.
@@ -26,57 +35,212 @@ pub struct Answered {
     pub response: ChatResponse,
     pub attempts: Vec<Attempt>,
     pub strategy: &'static str,
+    /// Served from the response cache (no tokens spent).
+    pub cached: bool,
 }
 
-fn with_session(state: &AppState, c: &mut Completion) -> Vec<crate::types::Message> {
-    let new = c.req.messages.clone();
-    if let Some(id) = &c.session {
-        let history = state.sessions.history(id);
-        c.req.messages =
-            super::sessions::with_history(history, std::mem::take(&mut c.req.messages));
+/// What the cache keeps of an answer.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedAnswer {
+    text: String,
+    model: String,
+    provider: String,
+    finish_reason: FinishReason,
+}
+
+/// Whether a request would get the same answer twice.
+fn deterministic(req: &ChatRequest) -> bool {
+    req.temperature == Some(0.0) || req.seed.is_some()
+}
+
+/// A 128-bit key over everything that shapes the answer.
+fn cache_key(req: &ChatRequest) -> String {
+    let body = serde_json::to_string(&(
+        &req.model,
+        &req.messages,
+        req.max_tokens,
+        req.temperature,
+        req.top_p,
+        &req.stop,
+        req.seed,
+    ))
+    .unwrap_or_default();
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        body.hash(&mut h);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
+}
+
+impl AppState {
+    fn cache_key_for(&self, c: &Completion) -> Option<String> {
+        (c.cache || (self.policies.cache_by_default && deterministic(&c.req)))
+            .then(|| cache_key(&c.req))
     }
-    new
+
+    /// Loads the session into the request; returns the messages to record afterwards.
+    async fn open_session(&self, c: &mut Completion) -> Vec<Message> {
+        let new: Vec<Message> = c
+            .req
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .cloned()
+            .collect();
+        if let Some(id) = &c.session {
+            let history = self.shared.session_history(id).await;
+            c.req.messages =
+                super::sessions::with_history(history, std::mem::take(&mut c.req.messages));
+        }
+        new
+    }
+
+    async fn close_session(&self, session: &Option<String>, mut new: Vec<Message>, answer: &str) {
+        if let Some(id) = session {
+            new.push(Message::assistant(answer));
+            self.shared
+                .session_append(
+                    id,
+                    new,
+                    self.policies.session_ttl,
+                    self.policies.session_max_messages,
+                )
+                .await;
+        }
+    }
+
+    /// Token accounting, metrics and (when shared) cluster counters for a finished answer.
+    async fn account(&self, token: &Option<TokenId>, model: &str, usage: &Usage) {
+        self.metrics.record_usage(model, usage);
+        if let Some(t) = token
+            && self.policies.rate_limits.tokens_per_minute.is_some()
+        {
+            self.shared
+                .rate_add_tokens(&t.0, usage.total().into())
+                .await;
+        }
+        if self.is_shared() {
+            self.shared
+                .counters_add(vec![
+                    ("requests".into(), 1),
+                    ("succeeded".into(), 1),
+                    (format!("pick:{model}"), 1),
+                ])
+                .await;
+        }
+    }
+
+    async fn count_failure(&self) {
+        if self.is_shared() {
+            self.shared
+                .counters_add(vec![("requests".into(), 1), ("failed".into(), 1)])
+                .await;
+        }
+    }
 }
 
-/// Routes a request and waits for the whole answer.
+/// Routes a request and waits for the whole answer (or serves it from the cache).
 pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, ApiError> {
-    let new = with_session(state, &mut c);
+    let key = state.cache_key_for(&c);
+    if let Some(key) = &key
+        && let Some(hit) = state.shared.cache_get(key).await
+        && let Ok(hit) = serde_json::from_str::<CachedAnswer>(&hit)
+    {
+        let new = state.open_session(&mut c).await;
+        state.close_session(&c.session, new, &hit.text).await;
+        return Ok(Answered {
+            response: ChatResponse {
+                text: hit.text,
+                model: hit.model,
+                provider: hit.provider,
+                finish_reason: hit.finish_reason,
+                usage: Usage::default(),
+                latency: Duration::ZERO,
+                ttft: None,
+            },
+            attempts: Vec::new(),
+            strategy: "cache",
+            cached: true,
+        });
+    }
+    let new = state.open_session(&mut c).await;
     let live = state.live();
-    let routed = live.router.chat(c.req, &c.prefs).await?;
-    state
-        .metrics
-        .record_usage(&routed.value.model, &routed.value.usage);
-    if let Some(id) = &c.session {
-        state.sessions.record(id, &new, &routed.value.text);
+    let routed = match live.router.chat(c.req, &c.prefs).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.count_failure().await;
+            return Err(e.into());
+        }
+    };
+    let r = &routed.value;
+    state.account(&c.token, &r.model, &r.usage).await;
+    state.close_session(&c.session, new, &r.text).await;
+    if let Some(key) = &key {
+        let cached = CachedAnswer {
+            text: r.text.clone(),
+            model: r.model.clone(),
+            provider: r.provider.clone(),
+            finish_reason: r.finish_reason.clone(),
+        };
+        if let Ok(value) = serde_json::to_string(&cached) {
+            state
+                .shared
+                .cache_put(key, value, state.policies.cache_ttl)
+                .await;
+        }
     }
     Ok(Answered {
         strategy: routed.decision.ranking.strategy,
         response: routed.value,
         attempts: routed.attempts,
+        cached: false,
     })
 }
 
-/// Routes a request and opens its stream; the model name comes back for the response. The
-/// stream records TTFT, usage and the session when it ends.
+/// Routes a request and opens its stream (or replays a cached answer as one); the model name
+/// comes back for the response. The stream records TTFT, usage, the session and the cache
+/// when it ends.
 pub async fn stream(
     state: &Arc<AppState>,
     mut c: Completion,
 ) -> Result<(EventStream, String), ApiError> {
-    let new = with_session(state, &mut c);
+    let key = state.cache_key_for(&c);
+    if let Some(k) = &key
+        && let Some(hit) = state.shared.cache_get(k).await
+        && let Ok(hit) = serde_json::from_str::<CachedAnswer>(&hit)
+    {
+        let new = state.open_session(&mut c).await;
+        state.close_session(&c.session, new, &hit.text).await;
+        let events = vec![
+            Ok(StreamEvent::Delta(hit.text)),
+            Ok(StreamEvent::Usage(Usage::default())),
+            Ok(StreamEvent::Done(hit.finish_reason)),
+        ];
+        return Ok((futures::stream::iter(events).boxed(), hit.model));
+    }
+    let new = state.open_session(&mut c).await;
     let live = state.live();
     let started = Instant::now();
-    let routed = live.router.chat_stream(c.req, &c.prefs).await?;
-    let model = routed
-        .attempts
-        .last()
-        .map(|a| a.model.clone())
-        .unwrap_or_default();
+    let routed = match live.router.chat_stream(c.req, &c.prefs).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.count_failure().await;
+            return Err(e.into());
+        }
+    };
+    let answered = routed.attempts.last();
+    let model = answered.map(|a| a.model.clone()).unwrap_or_default();
+    let provider = answered.map(|a| a.provider.clone()).unwrap_or_default();
     let state = state.clone();
-    let session = c.session;
+    let (session, token) = (c.session, c.token);
     let model_for_stream = model.clone();
+    let keep_text = session.is_some() || key.is_some();
     let mut inner = routed.value;
     let wrapped = async_stream::stream! {
         let mut text = String::new();
+        let mut usage = Usage::default();
         let mut first = true;
         while let Some(event) = inner.next().await {
             match &event {
@@ -89,17 +253,27 @@ pub async fn stream(
                             .get_or_create(&super::metrics::ModelLabel { model: model_for_stream.clone() })
                             .observe(started.elapsed().as_secs_f64());
                     }
-                    if session.is_some() {
+                    if keep_text {
                         text.push_str(d);
                     }
                 }
-                Ok(StreamEvent::Usage(u)) => state.metrics.record_usage(&model_for_stream, u),
-                Ok(StreamEvent::Done(_)) => {
-                    if let Some(id) = &session {
-                        state.sessions.record(id, &new, &text);
+                Ok(StreamEvent::Usage(u)) => usage = *u,
+                Ok(StreamEvent::Done(reason)) => {
+                    state.account(&token, &model_for_stream, &usage).await;
+                    state.close_session(&session, new.clone(), &text).await;
+                    if let Some(key) = &key {
+                        let cached = CachedAnswer {
+                            text: text.clone(),
+                            model: model_for_stream.clone(),
+                            provider: provider.clone(),
+                            finish_reason: reason.clone(),
+                        };
+                        if let Ok(value) = serde_json::to_string(&cached) {
+                            state.shared.cache_put(key, value, state.policies.cache_ttl).await;
+                        }
                     }
                 }
-                Err(_) => {}
+                Err(_) => state.count_failure().await,
             }
             yield event;
         }

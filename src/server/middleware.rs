@@ -12,8 +12,17 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
 
+use super::gateway::TokenId;
 use super::metrics::{ErrorLabels, RequestLabels, RouteLabel, RouteModel};
-use super::{ApiError, AppState, ErrorKind, Shape, authorized};
+use super::{ApiError, AppState, ErrorKind, Shape, authorized, presented_token};
+
+/// A short, stable id for a token: rate-limit counters never hold the token itself.
+fn token_id(token: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ("llm-gateway-token", token).hash(&mut h);
+    format!("{:016x}", h.finish())
+}
 
 /// The model that served a request, set by handlers for logs and metrics.
 #[derive(Debug, Clone)]
@@ -41,6 +50,26 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
 
     let public = (path == "/health" && state.limits.public_health)
         || (path == "/metrics" && state.limits.public_metrics);
+    let mut req = req;
+    let token = presented_token(req.headers()).map(|t| TokenId(token_id(t)));
+    let limited = match &token {
+        // Only requests that reach models count: health checks and stats are free.
+        Some(t)
+            if !state.tokens.is_empty()
+                && !state.policies.rate_limits.is_unlimited()
+                && method == axum::http::Method::POST =>
+        {
+            state
+                .shared
+                .rate_acquire(&t.0, state.policies.rate_limits)
+                .await
+                .err()
+        }
+        _ => None,
+    };
+    if let Some(t) = token {
+        req.extensions_mut().insert(t);
+    }
     let mut resp = if !public && !authorized(&state, req.headers()) {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -48,6 +77,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             "Missing or invalid API key: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
         )
         .into_shape(shape)
+    } else if let Some(wait) = limited {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "This API token has used its requests or tokens for this minute; retry after the `Retry-After` seconds",
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        e.into_shape(shape)
     } else {
         match state.limits.concurrency.clone().try_acquire_owned() {
             Err(_) => {
@@ -73,28 +110,41 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     })
                     .clone();
                 gauge.inc();
-                let resp =
-                    match tokio::time::timeout(state.limits.request_timeout, next.run(req)).await {
-                        Ok(resp) => resp,
-                        Err(_) => ApiError::new(
-                            StatusCode::GATEWAY_TIMEOUT,
-                            "timeout",
-                            format!(
-                                "The request took longer than {:.0} s",
-                                state.limits.request_timeout.as_secs_f64()
-                            ),
-                        )
-                        .into_shape(shape),
-                    };
+                let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
+                let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
+                    Ok(resp) => resp,
+                    Err(_) => ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "timeout",
+                        format!(
+                            "The request took longer than {:.0} s",
+                            state.limits.request_timeout.as_secs_f64()
+                        ),
+                    )
+                    .into_shape(shape),
+                };
                 if is_stream(&resp) {
                     // A stream holds its slot and counts as in flight until its body ends
                     // (or the client goes away, which drops the body and the upstream with it).
+                    // The request deadline covers the stream too: past it, the stream ends
+                    // with an error event the client can read, and the upstream is dropped.
                     let (parts, body) = resp.into_parts();
                     let held = (permit, Gauged(gauge));
-                    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
-                        let _ = &held;
-                        chunk
-                    }));
+                    let timeout = state.limits.request_timeout;
+                    let mut data = body.into_data_stream();
+                    let body = Body::from_stream(async_stream::stream! {
+                        let _held = held;
+                        loop {
+                            match tokio::time::timeout_at(deadline, data.next()).await {
+                                Ok(Some(chunk)) => yield chunk,
+                                Ok(None) => break,
+                                Err(_) => {
+                                    yield Ok::<_, axum::Error>(timeout_event(shape, timeout));
+                                    break;
+                                }
+                            }
+                        }
+                    });
                     Response::from_parts(parts, body)
                 } else {
                     gauge.dec();
@@ -151,6 +201,25 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// The event that ends a stream cut off at the request deadline, in the route's protocol.
+fn timeout_event(shape: Shape, timeout: std::time::Duration) -> bytes::Bytes {
+    let message = format!(
+        "The request took longer than {:.0} s; the server's limit is `[server] request_timeout_secs`",
+        timeout.as_secs_f64()
+    );
+    let event = match shape {
+        Shape::OpenAi => format!(
+            "data: {}\n\n",
+            serde_json::json!({ "error": { "message": message, "type": "timeout", "code": 504 } })
+        ),
+        Shape::Anthropic => format!(
+            "event: error\ndata: {}\n\n",
+            serde_json::json!({ "type": "error", "error": { "type": "timeout_error", "message": message } })
+        ),
+    };
+    bytes::Bytes::from(event)
 }
 
 fn is_stream(resp: &Response) -> bool {

@@ -30,10 +30,10 @@ use tokio::sync::Semaphore;
 
 pub use error::{ApiError, ErrorKind, Shape};
 pub use metrics::Metrics;
-pub use sessions::Sessions;
 
 use crate::config::{Config, ConfigError};
 use crate::router::Router;
+use crate::store::{MemoryState, RateLimits, SharedState};
 
 /// The configuration in force and the router built from it.
 #[derive(Debug)]
@@ -53,22 +53,61 @@ pub struct Limits {
     pub public_metrics: bool,
 }
 
+/// How sessions and the response cache behave (fixed at start-up).
+#[derive(Debug, Clone, Copy)]
+pub struct Policies {
+    pub session_ttl: Duration,
+    pub session_max_messages: usize,
+    /// Cache deterministic requests (temperature 0 or a seed) without being asked.
+    pub cache_by_default: bool,
+    pub cache_ttl: Duration,
+    /// Per gateway token.
+    pub rate_limits: RateLimits,
+}
+
 /// What every handler shares.
-#[derive(Debug)]
 pub struct AppState {
     live: ArcSwap<Live>,
     /// Accepted bearer tokens; empty means no authentication.
     pub tokens: Vec<String>,
     pub started: Instant,
     pub limits: Limits,
+    pub policies: Policies,
     pub metrics: Metrics,
-    pub sessions: Sessions,
+    /// Sessions, cooldowns, counters, rate limits and the response cache.
+    pub shared: Arc<dyn SharedState>,
     pub total_requests: AtomicU64,
+    cooldown_sink: tokio::sync::mpsc::UnboundedSender<(String, u64)>,
+    cooldown_events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(String, u64)>>>,
+}
+
+/// Leaves out the accepted tokens: they are secrets like any API key.
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("live", &self.live)
+            .field("tokens", &format_args!("[{} hidden]", self.tokens.len()))
+            .field("limits", &self.limits)
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
+    /// A gateway whose shared state lives in this process.
     pub fn new(config: Config, tokens: Vec<String>) -> Result<Arc<Self>, ConfigError> {
+        Self::with_state(config, tokens, Arc::new(MemoryState::new()))
+    }
+
+    /// A gateway over the given shared state (e.g. Redis, shared with other replicas).
+    pub fn with_state(
+        config: Config,
+        tokens: Vec<String>,
+        shared: Arc<dyn SharedState>,
+    ) -> Result<Arc<Self>, ConfigError> {
         let router = Arc::new(Router::new(&config)?);
+        let (cooldown_sink, events) = tokio::sync::mpsc::unbounded_channel();
+        router.announce_cooldowns(cooldown_sink.clone());
         let s = &config.settings.server;
         let max_concurrency = s.max_concurrency.unwrap_or(1024).max(1);
         let limits = Limits {
@@ -79,18 +118,27 @@ impl AppState {
             public_health: s.public_health,
             public_metrics: s.public_metrics,
         };
-        let sessions = Sessions::new(
-            Duration::from_secs_f64(s.session_ttl_minutes.unwrap_or(30.0) * 60.0),
-            s.session_max_messages.unwrap_or(100),
-        );
+        let policies = Policies {
+            session_ttl: Duration::from_secs_f64(s.session_ttl_minutes.unwrap_or(30.0) * 60.0),
+            session_max_messages: s.session_max_messages.unwrap_or(100).max(2),
+            cache_by_default: s.response_cache,
+            cache_ttl: Duration::from_secs_f64(s.response_cache_ttl_secs.unwrap_or(300.0)),
+            rate_limits: RateLimits {
+                requests_per_minute: s.rate_limit_requests_per_minute,
+                tokens_per_minute: s.rate_limit_tokens_per_minute,
+            },
+        };
         Ok(Arc::new(AppState {
             live: ArcSwap::from_pointee(Live { config, router }),
             tokens: tokens.into_iter().filter(|t| !t.is_empty()).collect(),
             started: Instant::now(),
             limits,
+            policies,
             metrics: Metrics::default(),
-            sessions,
+            shared,
             total_requests: AtomicU64::new(0),
+            cooldown_sink,
+            cooldown_events: std::sync::Mutex::new(Some(events)),
         }))
     }
 
@@ -102,9 +150,57 @@ impl AppState {
     /// Replaces providers, models and the router. On error the old configuration stays.
     pub fn reload(&self, config: Config) -> Result<(), ConfigError> {
         let router = Arc::new(Router::new(&config)?);
+        router.announce_cooldowns(self.cooldown_sink.clone());
         self.live.store(Arc::new(Live { config, router }));
         Ok(())
     }
+
+    /// Whether state is shared with other replicas (counters are then kept there too).
+    pub fn is_shared(&self) -> bool {
+        self.shared.health().backend != "memory"
+    }
+}
+
+/// How often replicas pull each other's cooldowns.
+const COOLDOWN_SYNC: Duration = Duration::from_millis(250);
+
+/// Background work of a running gateway: announcing this replica's cooldowns, applying other
+/// replicas' ones, and sweeping expired sessions. Call once per state, inside a runtime.
+pub fn spawn_background(state: &Arc<AppState>, sweep: impl Fn() -> usize + Send + 'static) {
+    if let Some(mut events) = state.cooldown_events.lock().expect("events lock").take() {
+        let shared = state.shared.clone();
+        tokio::spawn(async move {
+            while let Some((key, until_ms)) = events.recv().await {
+                shared.publish_cooldown(&key, until_ms).await;
+            }
+        });
+    }
+    if state.is_shared() {
+        let weak = Arc::downgrade(state);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(COOLDOWN_SYNC).await;
+                let Some(state) = weak.upgrade() else { break };
+                let cooldowns = state.shared.cooldowns().await;
+                state.live().router.apply_remote_cooldowns(&cooldowns);
+            }
+        });
+    }
+    let every =
+        (state.policies.session_ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if weak.strong_count() == 0 {
+                break;
+            }
+            let removed = sweep();
+            if removed > 0 {
+                tracing::debug!(removed, "expired sessions removed");
+            }
+        }
+    });
 }
 
 /// Builds the router: both protocols (also under `/api/v1`), the native API, health and
@@ -130,6 +226,7 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::guard,
@@ -219,20 +316,52 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     .into_shape(Shape::of_path(uri.path()))
 }
 
-/// Checks the bearer token (`Authorization: Bearer …` or `x-api-key`) in constant time.
-pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    if state.tokens.is_empty() {
-        return true;
-    }
-    let presented = headers
+/// The token a request presents: `Authorization: Bearer …` or `x-api-key`.
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-    let Some(presented) = presented else {
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        format!(
+            "`{method} {}` is not served; check the method (chat endpoints take `POST`)",
+            uri.path()
+        ),
+    )
+    .into_shape(Shape::of_path(uri.path()))
+}
+
+/// Decodes a `POST /v1/chat/completions` body into the canonical request, with the checks
+/// the handler applies (for fuzzing and tests; the handler itself goes through axum's `Json`).
+pub fn decode_openai_request(body: &[u8]) -> Result<crate::types::ChatRequest, ApiError> {
+    let req: openai::CompletionRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a chat request: {e}")))?;
+    req.into_canonical()
+}
+
+/// Decodes a `POST /v1/messages` body into the canonical request, as
+/// [`decode_openai_request`] does for the OpenAI protocol.
+pub fn decode_anthropic_request(body: &[u8]) -> Result<crate::types::ChatRequest, ApiError> {
+    let req: anthropic::MessagesRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a messages request: {e}")))?;
+    req.into_canonical()
+}
+
+/// Checks the presented token against the configured ones in constant time.
+pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    if state.tokens.is_empty() {
+        return true;
+    }
+    let Some(presented) = presented_token(headers) else {
         return false;
     };
     state.tokens.iter().fold(false, |ok, t| {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::gateway::{self, Completion};
+use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
 use crate::router::{Preferences, Router};
@@ -39,6 +39,9 @@ pub struct QueryRequest {
     pub max_tokens: Option<u32>,
     #[serde(default)]
     pub temperature: Option<f32>,
+    /// Serve and keep this answer in the response cache.
+    #[serde(default)]
+    pub cache: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +54,8 @@ struct QueryResponse {
     /// Seconds.
     processing_time: f64,
     strategy_used: &'static str,
+    /// Served from the response cache (no tokens spent).
+    cached: bool,
     usage: crate::types::Usage,
     attempts: Vec<crate::router::Attempt>,
 }
@@ -61,6 +66,7 @@ fn request_id() -> String {
 
 pub async fn query(
     State(state): State<Arc<AppState>>,
+    token: Option<axum::Extension<TokenId>>,
     body: Result<Json<QueryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -89,6 +95,8 @@ pub async fn query(
             req,
             prefs: q.preferences,
             session,
+            cache: q.cache,
+            token: token.map(|t| t.0),
         },
     )
     .await?;
@@ -102,6 +110,7 @@ pub async fn query(
         provider: r.provider,
         processing_time: started.elapsed().as_secs_f64(),
         strategy_used: answered.strategy,
+        cached: answered.cached,
         usage: r.usage,
         attempts: answered.attempts,
     })
@@ -171,13 +180,28 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         "configured_models": models.len(),
         "total_requests": state.total_requests.load(Ordering::Relaxed),
         "uptime": state.started.elapsed().as_secs_f64(),
-        "sessions": state.sessions.len(),
+        "state": state.shared.health(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
 
-pub async fn routing_stats(
-    State(state): State<Arc<AppState>>,
-) -> Json<crate::router::StatsSnapshot> {
-    Json(state.live().router.stats())
+/// This replica's routing counters; with shared state, also the whole cluster's under
+/// `cluster` (requests, succeeded, failed, and picks by model).
+pub async fn routing_stats(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let mut stats = serde_json::to_value(state.live().router.stats()).unwrap_or_default();
+    if state.is_shared() {
+        let counters = state.shared.counters().await;
+        let get = |k: &str| counters.get(k).copied().unwrap_or(0);
+        let picks: std::collections::BTreeMap<&str, u64> = counters
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("pick:").map(|m| (m, *v)))
+            .collect();
+        stats["cluster"] = json!({
+            "total_requests": get("requests"),
+            "succeeded": get("succeeded"),
+            "failed": get("failed"),
+            "model_picks": picks,
+        });
+    }
+    Json(stats)
 }

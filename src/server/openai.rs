@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::gateway::{self, Completion};
+use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
 use crate::providers::EventStream;
@@ -48,6 +48,9 @@ pub struct CompletionRequest {
     /// Not OpenAI's: a conversation the gateway keeps (also the `x-session-id` header).
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Not OpenAI's: serve and keep this answer in the response cache (also `x-cache: on`).
+    #[serde(default)]
+    pub cache: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +136,12 @@ impl CompletionRequest {
                 "`temperature` {t} is out of range; use 0 to 2"
             )));
         }
+        if self.max_completion_tokens.or(self.max_tokens) == Some(0) {
+            return Err(ApiError::bad_request(
+                "`max_tokens` must be at least 1 (omit it for the model's default)",
+            ));
+        }
+        check_top_p(self.top_p)?;
         Ok(ChatRequest {
             model: self.model,
             messages,
@@ -149,6 +158,16 @@ impl CompletionRequest {
             user: self.user,
             metadata: Default::default(),
         })
+    }
+}
+
+/// `top_p` is a probability mass: 0 to 1.
+pub fn check_top_p(top_p: Option<f32>) -> Result<(), ApiError> {
+    match top_p {
+        Some(p) if !(0.0..=1.0).contains(&p) => Err(ApiError::bad_request(format!(
+            "`top_p` {p} is out of range; use 0 to 1"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -196,12 +215,30 @@ pub fn session_id(headers: &HeaderMap, field: Option<String>) -> Option<String> 
         .filter(|s| !s.is_empty() && s.len() <= 256)
 }
 
+/// Whether a request asks for the response cache: the `x-cache: on` header or a field.
+pub fn wants_cache(headers: &HeaderMap, field: bool) -> bool {
+    field
+        || headers
+            .get("x-cache")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"on"))
+}
+
+/// Marks a response as served from the cache or not.
+pub fn mark_cache(resp: &mut Response, cached: bool) {
+    resp.headers_mut().insert(
+        "x-cache",
+        axum::http::HeaderValue::from_static(if cached { "hit" } else { "miss" }),
+    );
+}
+
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    let cache = wants_cache(&headers, body.cache);
     let include_usage = body
         .stream_options
         .as_ref()
@@ -215,10 +252,19 @@ pub async fn chat_completions(
         req,
         prefs: Preferences::default(),
         session,
+        cache,
+        token: token.map(|t| t.0),
     };
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
-        let mut resp = Json(completion_body(&id, created, &answered.response)).into_response();
+        let mut body = completion_body(&id, created, &answered.response);
+        if answered.cached {
+            body["cached"] = Value::Bool(true);
+        }
+        let mut resp = Json(body).into_response();
+        if cache || answered.cached {
+            mark_cache(&mut resp, answered.cached);
+        }
         resp.extensions_mut()
             .insert(ModelUsed(answered.response.model));
         return Ok(resp);

@@ -4,6 +4,8 @@
 //! a pipe. Writes return `io::Result` so a closed pipe ends the program quietly.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod progress;
+
 use std::io::{self, IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::Duration;

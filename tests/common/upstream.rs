@@ -53,6 +53,9 @@ pub enum Behavior {
     MalformedJson,
     /// A stream that starts well and then sends bytes that are not UTF-8.
     MalformedSse,
+    /// A success whose body runs on for `bytes` bytes without ever closing its JSON (whole)
+    /// or, after one good delta, its SSE line (streamed): an upstream gone wrong.
+    Oversized { bytes: usize },
 }
 
 impl Behavior {
@@ -123,6 +126,10 @@ impl Recorded {
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
     queue: Mutex<VecDeque<Behavior>>,
+    /// What an API request gets when the queue is empty (default: [`DEFAULT_TEXT`]).
+    fallback: Mutex<Option<Behavior>>,
+    /// A fixed wait before answering every API request.
+    delay: Mutex<Duration>,
 }
 
 /// A running fake upstream; stops when dropped.
@@ -176,6 +183,18 @@ impl FakeUpstream {
 
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
+    }
+
+    /// What every API request gets once the queue is empty (instead of [`DEFAULT_TEXT`]);
+    /// never consumed, so one upstream can stand for a model with a fixed answer.
+    pub fn set_default(&self, behavior: Behavior) {
+        *self.shared.fallback.lock().unwrap() = Some(behavior);
+    }
+
+    /// Waits `delay` before answering every API request (before the headers), on top of
+    /// whatever the behaviour does: a model with a fixed latency.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
     }
 
     /// Queues behaviours for the next API requests, in order.
@@ -274,6 +293,10 @@ async fn handle(
     }
     let stream = json_body.get("stream").and_then(Value::as_bool) == Some(true);
     let answer = Answer::new(protocol, &json_body);
+    let delay = *shared.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match next(&shared) {
         Behavior::Ok { text } => answer.respond(stream, &text, Pace::Whole),
         Behavior::Fragmented { text, frame_bytes } => {
@@ -333,6 +356,23 @@ async fn handle(
                 response(false, Body::from("{\"choices\": [ this is not json"))
             }
         }
+        Behavior::Oversized { bytes } => {
+            let mut head = if stream {
+                answer.events(DEFAULT_TEXT)[..=answer.first_delta()].concat()
+            } else {
+                Vec::new()
+            };
+            head.extend_from_slice(if stream {
+                b"data: "
+            } else {
+                b"{\"choices\":[{\"message\":{\"content\":\""
+            });
+            let pad = Bytes::from(vec![b'x'; 64 * 1024]);
+            let chunks = std::iter::once(Bytes::from(head))
+                .chain(std::iter::repeat_n(pad, bytes.div_ceil(64 * 1024)))
+                .map(Ok::<_, std::io::Error>);
+            response(stream, Body::from_stream(futures::stream::iter(chunks)))
+        }
         Behavior::MalformedSse => {
             let events = answer.events("fine so far");
             let mut body = events[..=answer.first_delta()].concat();
@@ -348,6 +388,7 @@ fn next(shared: &Shared) -> Behavior {
         .lock()
         .unwrap()
         .pop_front()
+        .or_else(|| shared.fallback.lock().unwrap().clone())
         .unwrap_or_else(|| Behavior::ok(DEFAULT_TEXT))
 }
 

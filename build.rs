@@ -1,0 +1,32 @@
+//! Build script: with feature `local`, records libtorch's library folder as an rpath, so
+//! `llm-server` and the test binaries run without `LD_LIBRARY_PATH`. Without the feature it
+//! does nothing.
+//!
+//! The rpath goes on every linked target (Cargo has no link argument for the library's own
+//! unit-test binary alone); for `llm-cooperation` and `llm-config` it only says where to look.
+//!
+//! Those two CLIs must not depend on libtorch at all, yet they link the same library. The
+//! linker pulls whole object files out of archives, so some runner code (and tch's C++ glue)
+//! comes along with code the CLIs use; its C++ inline functions are also defined by
+//! `libtorch_cpu.so`, so the linker exports them for interposition, which keeps them, and with
+//! them libtorch, alive. `--exclude-libs,ALL` stops exporting archive symbols: the dead code is
+//! then collected and `--as-needed` drops libtorch (tests/binaries.rs checks `ldd`).
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var_os("CARGO_FEATURE_LOCAL").is_none() {
+        return;
+    }
+    // Set by torch-sys (`links = "tch"`, `cargo:libtorch_lib=…`), visible here because
+    // torch-sys is a direct dependency.
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        panic!(
+            "feature `local`: torch-sys did not report `DEP_TCH_LIBTORCH_LIB`; is LIBTORCH set?"
+        );
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    for bin in ["llm-cooperation", "llm-config"] {
+        println!("cargo:rustc-link-arg-bin={bin}=-Wl,--exclude-libs,ALL");
+    }
+}

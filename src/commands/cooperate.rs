@@ -1,0 +1,189 @@
+//! `llm-cooperation cooperate`: compile a mode to a plan, run it with live progress, print
+//! the answer and its receipt. Ctrl-C cancels the run and prints the partial receipt (exit
+//! code 130); a failed run prints its partial receipt too.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::cli::{CooperateArgs, GlobalArgs};
+use crate::config::ConfigError;
+use crate::cooperation::{
+    Cancel, CoopError, ExecOptions, FailurePolicy, Mode, ModeSpec, Receipt, Workflow, compile,
+    execute,
+};
+use crate::router::Router;
+use crate::ui;
+use crate::ui::progress::CooperationView;
+
+/// Exit code of an interrupted run.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The `--json` output of a run that did not finish.
+#[derive(Debug, Serialize)]
+pub struct Unfinished<'a> {
+    pub text: Option<&'a str>,
+    pub error: String,
+    pub receipt: &'a Receipt,
+}
+
+pub fn run(global: &GlobalArgs, args: CooperateArgs) -> anyhow::Result<ExitCode> {
+    let workflow = args.workflow.as_deref().map(Workflow::load).transpose()?;
+    let mode = args.mode.unwrap_or(if workflow.is_some() {
+        Mode::Pipeline
+    } else {
+        Mode::Parallel
+    });
+    let task = if args.plan {
+        String::new()
+    } else {
+        read_task(&args.query, &args.prompt)?
+    };
+    let config = super::load_config(global)?;
+    if config.settings.models.is_empty() {
+        return Err(ConfigError::NoModels.into());
+    }
+    let router = Arc::new(Router::new(&config)?);
+    let spec = ModeSpec {
+        mode,
+        models: args.models.clone(),
+        integration: args.integration,
+        judge: args.judge.clone(),
+        rounds: args.rounds,
+        layers: args.layers,
+        workflow,
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+    };
+    let plan = compile(&spec, &router)?;
+    if args.plan {
+        if args.json {
+            ui::json(&plan)?;
+        } else {
+            ui::progress::plan(&plan)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let policy = if args.fail_fast {
+        FailurePolicy::FailFast
+    } else {
+        FailurePolicy::Quorum {
+            min: args.quorum.map(|q| q as usize),
+        }
+    };
+    let cancel = Cancel::new();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let opts = ExecOptions {
+        concurrency: args.concurrency as usize,
+        step_timeout: Duration::from_secs_f64(args.timeout),
+        policy,
+        cancel: cancel.clone(),
+        progress: Some(tx),
+    };
+    let runtime = super::runtime()?;
+    let result = runtime.block_on(async {
+        let view = CooperationView::new(&plan);
+        let run = async {
+            let (result, ()) = tokio::join!(execute(router, &plan, &task, opts), view.drive(rx));
+            result
+        };
+        tokio::select! {
+            result = run => result,
+            () = interrupts(cancel) => unreachable!("`interrupts` returns only by exiting"),
+        }
+    });
+    match result {
+        Ok(outcome) => {
+            if args.json {
+                ui::json(&outcome)?;
+            } else {
+                ui::line(outcome.text.trim_end())?;
+                if ui::stderr_is_terminal() {
+                    ui::progress::receipt_table(&outcome.receipt);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => unfinished(err, args.json),
+    }
+}
+
+/// Prints the partial receipt of a failed or cancelled run; 130 for a cancelled one, the
+/// error (exit code 1 or 2) otherwise.
+pub fn unfinished(err: CoopError, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(receipt) = err.receipt() else {
+        return Err(err.into());
+    };
+    if json {
+        ui::json(&Unfinished {
+            text: None,
+            error: chain(&err),
+            receipt,
+        })?;
+    } else {
+        ui::progress::receipt_table(receipt);
+    }
+    match err {
+        CoopError::Cancelled { .. } => {
+            ui::warn(
+                "Interrupted: the receipt shows what finished; unfinished answers are partial",
+            );
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// An error and its causes, as `ui::error` prints them, on one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The first Ctrl-C cancels the run (which then returns its partial receipt); a second
+/// one exits at once.
+pub async fn interrupts(cancel: Cancel) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            ui::warn("Interrupted twice; exiting without a receipt");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+/// The task from the arguments, `--query`, or piped standard input.
+fn read_task(query: &Option<String>, words: &[String]) -> anyhow::Result<String> {
+    let task = if let Some(q) = query {
+        q.clone()
+    } else if !words.is_empty() {
+        words.join(" ")
+    } else if !ui::stdin_is_terminal() {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("Failed to read the task from standard input")?;
+        text
+    } else {
+        String::new()
+    };
+    if task.trim().is_empty() {
+        return Err(ConfigError::Usage(
+            "No task: pass it as an argument (`llm-cooperation cooperate --mode voting --models a,b,c \"…\"`), with `--query`, or on standard input".into(),
+        )
+        .into());
+    }
+    Ok(task)
+}

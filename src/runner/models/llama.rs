@@ -1,0 +1,791 @@
+//! The Llama decoder (Touvron et al., 2023, "LLaMA: Open and Efficient Foundation Language
+//! Models"; Llama 2 and 3), following Hugging Face transformers' `modeling_llama.py`, and the
+//! models that share its shape: SmolLM/SmolLM2, Mistral (full attention, no sliding window)
+//! and Qwen2 (biases on the q/k/v projections).
+//!
+//! Each block: `h += o(attn(rope(q), rope(k), v))` over an RMSNorm of `h`, then
+//! `h += down(silu(gate(x)) · up(x))` over another RMSNorm; grouped-query attention (each key/
+//! value head serves `heads / kv_heads` query heads); rotary embeddings in the rotate-half
+//! layout with base `rope_theta` (and Llama 3's frequency scaling); a final RMSNorm and an
+//! output head that may share the embedding matrix.
+//!
+//! Weights keep their checkpoint names (`model.layers.N.self_attn.q_proj.weight`, …); q/k/v and
+//! gate/up are fused at load into one product each, and every projection is a tensor-parallel
+//! linear ([`super::super::parallel`]). The KV cache is preallocated per sequence slot and
+//! grows by doubling, so a decode step allocates no cache memory.
+
+use serde::Deserialize;
+use tch::{Device, Kind, Tensor};
+
+use crate::runner::checkpoint::Checkpoint;
+use crate::runner::error::RunnerError;
+use crate::runner::parallel::{ColumnParallel, Comm, Placement, RowParallel, VocabParallelHead};
+
+/// The checkpoint's own `config.json` (GGUF metadata is mapped onto the same fields).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct LlamaConfig {
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    #[serde(default)]
+    pub num_key_value_heads: Option<usize>,
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    #[serde(default = "default_eps")]
+    pub rms_norm_eps: f64,
+    #[serde(default = "default_theta")]
+    pub rope_theta: f64,
+    #[serde(default)]
+    pub rope_scaling: Option<RopeScaling>,
+    pub vocab_size: usize,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    #[serde(default = "default_max_positions")]
+    pub max_position_embeddings: usize,
+    /// Biases on q/k/v (Qwen2 has them without saying so).
+    #[serde(default)]
+    pub attention_bias: Option<bool>,
+    #[serde(default)]
+    pub torch_dtype: Option<String>,
+    #[serde(default)]
+    pub hidden_act: Option<String>,
+}
+
+fn default_model_type() -> String {
+    "llama".into()
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_theta() -> f64 {
+    10_000.0
+}
+fn default_max_positions() -> usize {
+    2048
+}
+
+/// `rope_scaling` from `config.json`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct RopeScaling {
+    #[serde(alias = "type")]
+    pub rope_type: String,
+    #[serde(default)]
+    pub factor: Option<f64>,
+    #[serde(default)]
+    pub low_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub high_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub original_max_position_embeddings: Option<usize>,
+}
+
+impl LlamaConfig {
+    pub fn kv_heads(&self) -> usize {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads)
+    }
+
+    pub fn qkv_bias(&self) -> bool {
+        self.attention_bias.unwrap_or(self.model_type == "qwen2")
+    }
+
+    /// Whether this code implements the architecture the config names.
+    pub fn check(&self) -> Result<(), String> {
+        if !matches!(self.model_type.as_str(), "llama" | "mistral" | "qwen2") {
+            return Err(format!(
+                "model type `{}` is not supported (expected `llama`, `mistral` or `qwen2`)",
+                self.model_type
+            ));
+        }
+        if let Some(act) = &self.hidden_act
+            && act != "silu"
+        {
+            return Err(format!(
+                "activation `{act}` is not supported (expected `silu`)"
+            ));
+        }
+        let heads = self.num_attention_heads;
+        if heads == 0 || self.kv_heads() == 0 || heads % self.kv_heads() != 0 {
+            return Err(format!(
+                "{heads} attention heads cannot share {} key/value heads",
+                self.kv_heads()
+            ));
+        }
+        if self.head_dim() % 2 != 0 {
+            return Err(format!("head size {} is odd", self.head_dim()));
+        }
+        if let Some(s) = &self.rope_scaling
+            && !matches!(s.rope_type.as_str(), "llama3" | "linear" | "default")
+        {
+            return Err(format!(
+                "rope scaling `{}` is not supported (expected `llama3` or `linear`)",
+                s.rope_type
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One forward pass: `batch` sequences of `len` new tokens each, living in the consecutive
+/// cache slots from `first_slot`; sequence `b` starts at position `start[b]`.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `batch × len` token ids, row-major.
+    pub tokens: Vec<i64>,
+    pub batch: i64,
+    pub len: i64,
+    pub first_slot: i64,
+    pub start: Vec<i64>,
+    /// Logits for every position (`[batch, len, vocab]`) instead of only the last.
+    pub all_logits: bool,
+}
+
+/// `y = x / rms(x) · w`, computed by libtorch's fused kernel (in f32 for bf16 inputs).
+#[derive(Debug)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+    size: i64,
+}
+
+impl RmsNorm {
+    fn new(
+        ck: &Checkpoint,
+        name: &str,
+        cfg: &LlamaConfig,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let size = cfg.hidden_size as i64;
+        Ok(RmsNorm {
+            weight: at.place(ck.get(name, &[size])?)?,
+            eps: cfg.rms_norm_eps,
+            size,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
+        Ok(x.f_rms_norm([self.size], Some(&self.weight), self.eps)?)
+    }
+}
+
+/// Rotary position embedding tables, rotate-half layout: `x·cos + rotate_half(x)·sin`.
+#[derive(Debug)]
+struct Rope {
+    /// `[max_positions, head_dim]`, each half repeated.
+    cos: Tensor,
+    sin: Tensor,
+    /// `x @ rotate = rotate_half(x) = [-x₂, x₁]`: one product instead of four slicing ops.
+    rotate: Tensor,
+}
+
+impl Rope {
+    fn new(
+        cfg: &LlamaConfig,
+        max_positions: i64,
+        freq_factors: Option<&Tensor>,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let d = cfg.head_dim() as i64;
+        let half = d / 2;
+        let mut inv_freq: Vec<f64> = (0..half)
+            .map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / d as f64))
+            .collect();
+        let mut position_scale = 1.0;
+        if let Some(s) = &cfg.rope_scaling {
+            match s.rope_type.as_str() {
+                "llama3" => llama3_scale(&mut inv_freq, s),
+                "linear" => position_scale = 1.0 / s.factor.unwrap_or(1.0),
+                _ => {}
+            }
+        }
+        if let Some(f) = freq_factors {
+            // GGUF files store Llama 3's scaling as a divisor per frequency (`rope_freqs`).
+            let f: Vec<f64> = Vec::<f64>::try_from(f.f_to_kind(Kind::Double)?)?;
+            for (x, f) in inv_freq.iter_mut().zip(f) {
+                *x /= f;
+            }
+        }
+        let inv = Tensor::from_slice(&inv_freq);
+        let pos = Tensor::f_arange(max_positions, (Kind::Double, Device::Cpu))? * position_scale;
+        let angles = pos.f_outer(&inv)?;
+        let angles = Tensor::f_cat(&[&angles, &angles], 1)?;
+        let rotate = Tensor::f_zeros([d, d], (Kind::Double, Device::Cpu))?;
+        for j in 0..half {
+            let _ = rotate.f_get(j + half)?.f_get(j)?.f_fill_(-1.0)?;
+            let _ = rotate.f_get(j)?.f_get(j + half)?.f_fill_(1.0)?;
+        }
+        Ok(Rope {
+            cos: at.place(&angles.f_cos()?)?,
+            sin: at.place(&angles.f_sin()?)?,
+            rotate: at.place(&rotate)?,
+        })
+    }
+}
+
+/// Llama 3.1's long-context frequency adjustment (`_compute_llama3_parameters`).
+fn llama3_scale(inv_freq: &mut [f64], s: &RopeScaling) {
+    let factor = s.factor.unwrap_or(8.0);
+    let low = s.low_freq_factor.unwrap_or(1.0);
+    let high = s.high_freq_factor.unwrap_or(4.0);
+    let old = s.original_max_position_embeddings.unwrap_or(8192) as f64;
+    let low_wavelen = old / low;
+    let high_wavelen = old / high;
+    for f in inv_freq {
+        let wavelen = 2.0 * std::f64::consts::PI / *f;
+        if wavelen > low_wavelen {
+            *f /= factor;
+        } else if wavelen >= high_wavelen {
+            let smooth = (old / wavelen - low) / (high - low);
+            *f = (1.0 - smooth) * *f / factor + smooth * *f;
+        }
+    }
+}
+
+/// Per-layer key and value cache: `[slots, kv_heads_local, capacity, head_dim]`.
+#[derive(Debug)]
+struct LayerCache {
+    k: Tensor,
+    v: Tensor,
+}
+
+/// The attention block of one layer, holding this rank's heads.
+#[derive(Debug)]
+struct Attention {
+    qkv: ColumnParallel,
+    o_proj: RowParallel,
+    heads: i64,
+    kv_heads: i64,
+    head_dim: i64,
+    /// For a rank whose query heads do not cover whole groups (e.g. 9 heads on 2 ranks), the
+    /// local key/value head of each local query head; otherwise groups are contiguous.
+    kv_for_head: Option<Tensor>,
+}
+
+impl Attention {
+    fn new(
+        ck: &Checkpoint,
+        p: &str,
+        cfg: &LlamaConfig,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let hidden = cfg.hidden_size as i64;
+        let d = cfg.head_dim() as i64;
+        let h = cfg.num_attention_heads as i64;
+        let kv = cfg.kv_heads() as i64;
+        let group = h / kv;
+        let bias = |n: &str, rows: i64| -> Result<Option<&Tensor>, RunnerError> {
+            if cfg.qkv_bias() {
+                Ok(Some(ck.get(&format!("{p}.self_attn.{n}.bias"), &[rows])?))
+            } else {
+                Ok(None)
+            }
+        };
+        let q = ck.get(&format!("{p}.self_attn.q_proj.weight"), &[h * d, hidden])?;
+        let k = ck.get(&format!("{p}.self_attn.k_proj.weight"), &[kv * d, hidden])?;
+        let v = ck.get(&format!("{p}.self_attn.v_proj.weight"), &[kv * d, hidden])?;
+        let o = ck.get(&format!("{p}.self_attn.o_proj.weight"), &[hidden, h * d])?;
+        let (qb, kb, vb) = (
+            bias("q_proj", h * d)?,
+            bias("k_proj", kv * d)?,
+            bias("v_proj", kv * d)?,
+        );
+
+        // This rank's query heads, and the key/value heads they read.
+        let (h0, hl) = at.range(h);
+        let kv0 = h0 / group;
+        let kv1 = (h0 + hl - 1) / group + 1;
+        let aligned = h0 % group == 0 && hl % group == 0;
+        let kv_for_head = (!aligned)
+            .then(|| {
+                let idx: Vec<i64> = (h0..h0 + hl).map(|i| i / group - kv0).collect();
+                Tensor::from_slice(&idx).f_to_device(at.device)
+            })
+            .transpose()?;
+
+        // 1/√d folded into the query projection: one multiply fewer per layer and step
+        // (rotary embeddings are linear, so the order does not matter).
+        let scale = 1.0 / (d as f64).sqrt();
+        let q_local = q.f_narrow(0, h0 * d, hl * d)? * scale;
+        let qb_local = qb
+            .map(|b| b.f_narrow(0, h0 * d, hl * d).map(|b| b * scale))
+            .transpose()?;
+        let k_local = k.f_narrow(0, kv0 * d, (kv1 - kv0) * d)?;
+        let v_local = v.f_narrow(0, kv0 * d, (kv1 - kv0) * d)?;
+        let kb_local = kb
+            .map(|b| b.f_narrow(0, kv0 * d, (kv1 - kv0) * d))
+            .transpose()?;
+        let vb_local = vb
+            .map(|b| b.f_narrow(0, kv0 * d, (kv1 - kv0) * d))
+            .transpose()?;
+        // Already this rank's slices: fuse them as one "unit" each on a single-rank placement.
+        let whole = Placement::single(at.device, at.kind);
+        let qkv = ColumnParallel::fused(
+            &[
+                (&q_local, qb_local.as_ref(), 1),
+                (&k_local, kb_local.as_ref(), 1),
+                (&v_local, vb_local.as_ref(), 1),
+            ],
+            &whole,
+        )?;
+        let o_proj = RowParallel::new(o, None, h, at)?;
+        Ok(Attention {
+            qkv,
+            o_proj,
+            heads: hl,
+            kv_heads: kv1 - kv0,
+            head_dim: d,
+            kv_for_head,
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        step: &Step,
+        cache: &mut LayerCache,
+        comm: &mut dyn Comm,
+    ) -> Result<Tensor, RunnerError> {
+        let (b, t) = (step.batch, step.len);
+        let (hl, kvl, d) = (self.heads, self.kv_heads, self.head_dim);
+        let qkv = self.qkv.forward(x)?; // [b, t, (hl + 2·kvl)·d]
+        // Rotary embedding on q and k together: [b, t, hl + kvl, d].
+        let qk = qkv
+            .f_narrow(-1, 0, (hl + kvl) * d)?
+            .f_view([b, t, hl + kvl, d])?;
+        let rotated = qk.f_matmul(&step.rope.rotate)?.f_mul_(&step.sin)?;
+        let qk = qk.f_mul(&step.cos)?.f_add_(&rotated)?;
+        let q = qk.f_narrow(2, 0, hl)?;
+        let k_new = qk.f_narrow(2, hl, kvl)?.f_reshape([b * t, kvl, d])?;
+        let v_new = qkv
+            .f_narrow(-1, (hl + kvl) * d, kvl * d)?
+            .f_reshape([b * t, kvl, d])?;
+
+        // Write the new keys/values at (slot, position), then attend over the slots' prefixes.
+        let idx = [Some(&step.slot_index), None, Some(&step.position_index)];
+        let _ = cache.k.f_index_put_(&idx, &k_new, false)?;
+        let _ = cache.v.f_index_put_(&idx, &v_new, false)?;
+        let keys = cache
+            .k
+            .f_narrow(0, step.first_slot, b)?
+            .f_narrow(2, 0, step.kv_len)?;
+        let values = cache
+            .v
+            .f_narrow(0, step.first_slot, b)?
+            .f_narrow(2, 0, step.kv_len)?;
+
+        let out = match &self.kv_for_head {
+            None => {
+                // Grouped: the `group` query heads of one kv head become extra query rows.
+                let g = hl / kvl;
+                let q = q
+                    .f_reshape([b, t, kvl, g, d])?
+                    .f_permute([0, 2, 1, 3, 4])?
+                    .f_reshape([b, kvl, t * g, d])?;
+                let scores = q
+                    .f_matmul(&keys.f_transpose(-1, -2)?)?
+                    .f_add_(&step.mask_grouped)?;
+                let probs = scores.f_softmax(-1, Kind::Float)?.f_to_kind(x.kind())?;
+                probs
+                    .f_matmul(&values)?
+                    .f_view([b, kvl, t, g, d])?
+                    .f_permute([0, 2, 1, 3, 4])?
+                    .f_reshape([b, t, hl * d])?
+            }
+            Some(map) => {
+                let keys = keys.f_index_select(1, map)?;
+                let values = values.f_index_select(1, map)?;
+                let q = q.f_permute([0, 2, 1, 3])?; // [b, hl, t, d]
+                let scores = q
+                    .f_matmul(&keys.f_transpose(-1, -2)?)?
+                    .f_add_(&step.mask_heads)?;
+                let probs = scores.f_softmax(-1, Kind::Float)?.f_to_kind(x.kind())?;
+                probs
+                    .f_matmul(&values)?
+                    .f_permute([0, 2, 1, 3])?
+                    .f_reshape([b, t, hl * d])?
+            }
+        };
+        self.o_proj.forward(&out, comm)
+    }
+}
+
+/// SwiGLU feed-forward: `down(silu(gate(x)) · up(x))`, gate and up fused.
+#[derive(Debug)]
+struct Mlp {
+    gate_up: ColumnParallel,
+    down: RowParallel,
+}
+
+impl Mlp {
+    fn new(
+        ck: &Checkpoint,
+        p: &str,
+        cfg: &LlamaConfig,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let hidden = cfg.hidden_size as i64;
+        let inter = cfg.intermediate_size as i64;
+        let gate = ck.get(&format!("{p}.mlp.gate_proj.weight"), &[inter, hidden])?;
+        let up = ck.get(&format!("{p}.mlp.up_proj.weight"), &[inter, hidden])?;
+        let down = ck.get(&format!("{p}.mlp.down_proj.weight"), &[hidden, inter])?;
+        Ok(Mlp {
+            gate_up: ColumnParallel::fused(&[(gate, None, inter), (up, None, inter)], at)?,
+            down: RowParallel::new(down, None, inter, at)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        let gu = self.gate_up.forward(x)?;
+        let half = self.gate_up.out_features() / 2;
+        let h = gu
+            .f_narrow(-1, 0, half)?
+            .f_silu()?
+            .f_mul_(&gu.f_narrow(-1, half, half)?)?;
+        self.down.forward(&h, comm)
+    }
+}
+
+/// One transformer block.
+#[derive(Debug)]
+struct DecoderLayer {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+impl DecoderLayer {
+    fn new(
+        ck: &Checkpoint,
+        i: usize,
+        cfg: &LlamaConfig,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let p = format!("model.layers.{i}");
+        Ok(DecoderLayer {
+            input_layernorm: RmsNorm::new(ck, &format!("{p}.input_layernorm.weight"), cfg, at)?,
+            self_attn: Attention::new(ck, &p, cfg, at)?,
+            post_attention_layernorm: RmsNorm::new(
+                ck,
+                &format!("{p}.post_attention_layernorm.weight"),
+                cfg,
+                at,
+            )?,
+            mlp: Mlp::new(ck, &p, cfg, at)?,
+        })
+    }
+
+    fn forward(
+        &self,
+        h: Tensor,
+        step: &Step,
+        cache: &mut LayerCache,
+        comm: &mut dyn Comm,
+    ) -> Result<Tensor, RunnerError> {
+        let a = self
+            .self_attn
+            .forward(&self.input_layernorm.forward(&h)?, step, cache, comm)?;
+        let mut h = h.f_add(&a)?;
+        let m = self
+            .mlp
+            .forward(&self.post_attention_layernorm.forward(&h)?, comm)?;
+        h = h.f_add_(&m)?;
+        Ok(h)
+    }
+}
+
+/// Per-forward tensors shared by every layer.
+struct Step<'a> {
+    batch: i64,
+    len: i64,
+    first_slot: i64,
+    kv_len: i64,
+    rope: &'a Rope,
+    /// `[b, t, 1, d]`
+    cos: Tensor,
+    sin: Tensor,
+    /// `[b·t]` cache coordinates of the new tokens.
+    slot_index: Tensor,
+    position_index: Tensor,
+    /// Additive causal masks, for grouped (`[b, 1, t·g, kv_len]`) and per-head
+    /// (`[b, 1, t, kv_len]`) attention.
+    mask_grouped: Tensor,
+    mask_heads: Tensor,
+}
+
+/// This rank's share of a Llama model, with its KV cache.
+#[derive(Debug)]
+pub struct Llama {
+    embed_tokens: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    lm_head: VocabParallelHead,
+    rope: Rope,
+    caches: Vec<LayerCache>,
+    cfg: LlamaConfig,
+    at: Placement,
+    slots: i64,
+    max_positions: i64,
+}
+
+impl Llama {
+    /// Builds rank `at.rank`'s shard with `slots` cache slots of up to `max_positions` tokens.
+    pub fn new(
+        ck: &Checkpoint,
+        at: &Placement,
+        slots: usize,
+        max_positions: usize,
+    ) -> Result<Self, RunnerError> {
+        let cfg = &ck.config;
+        cfg.check().map_err(|m| RunnerError::config(&ck.path, m))?;
+        let h = cfg.num_attention_heads;
+        if at.world > h {
+            return Err(RunnerError::Parallelism {
+                tp: at.world,
+                what: "the number of attention heads",
+                count: h,
+            });
+        }
+        let hidden = cfg.hidden_size as i64;
+        let vocab = cfg.vocab_size as i64;
+        let embed = ck.get("model.embed_tokens.weight", &[vocab, hidden])?;
+        let head = if cfg.tie_word_embeddings || !ck.contains("lm_head.weight") {
+            embed
+        } else {
+            ck.get("lm_head.weight", &[vocab, hidden])?
+        };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| DecoderLayer::new(ck, i, cfg, at))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_positions = max_positions.min(cfg.max_position_embeddings).max(1) as i64;
+        let rope = Rope::new(cfg, max_positions, ck.rope_freq_factors.as_ref(), at)?;
+        let mut model = Llama {
+            embed_tokens: at.place(embed)?,
+            lm_head: VocabParallelHead::new(head, at)?,
+            norm: RmsNorm::new(ck, "model.norm.weight", cfg, at)?,
+            layers,
+            rope,
+            caches: Vec::new(),
+            cfg: cfg.clone(),
+            at: *at,
+            slots: slots.max(1) as i64,
+            max_positions,
+        };
+        model.caches = model.new_caches(max_positions.min(256))?;
+        Ok(model)
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// The longest sequence (prompt and answer) the cache holds.
+    pub fn max_positions(&self) -> usize {
+        self.max_positions as usize
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots as usize
+    }
+
+    fn new_caches(&self, capacity: i64) -> Result<Vec<LayerCache>, RunnerError> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let shape = [
+                    self.slots,
+                    l.self_attn.kv_heads,
+                    capacity,
+                    l.self_attn.head_dim,
+                ];
+                Ok(LayerCache {
+                    k: Tensor::f_zeros(shape, (self.at.kind, self.at.device))?,
+                    v: Tensor::f_zeros(shape, (self.at.kind, self.at.device))?,
+                })
+            })
+            .collect()
+    }
+
+    fn capacity(&self) -> i64 {
+        self.caches.first().map_or(0, |c| c.k.size()[2])
+    }
+
+    /// Grows every layer's cache (by doubling) to hold `needed` positions.
+    fn reserve(&mut self, needed: i64) -> Result<(), RunnerError> {
+        let old = self.capacity();
+        if needed <= old {
+            return Ok(());
+        }
+        let mut cap = old.max(1);
+        while cap < needed {
+            cap *= 2;
+        }
+        let cap = cap.min(self.max_positions).max(needed);
+        let mut fresh = self.new_caches(cap)?;
+        for (new, old_cache) in fresh.iter_mut().zip(&self.caches) {
+            new.k.f_narrow(2, 0, old)?.f_copy_(&old_cache.k)?;
+            new.v.f_narrow(2, 0, old)?.f_copy_(&old_cache.v)?;
+        }
+        self.caches = fresh;
+        Ok(())
+    }
+
+    /// Copies the first `len` cached positions of slot `from` into slot `to` (the engine keeps
+    /// running sequences in the lowest slots so a decode step reads one contiguous range).
+    pub fn move_slot(&mut self, from: usize, to: usize, len: usize) -> Result<(), RunnerError> {
+        if from == to || len == 0 {
+            return Ok(());
+        }
+        let len = (len as i64).min(self.capacity());
+        for c in &mut self.caches {
+            for t in [&mut c.k, &mut c.v] {
+                let src = t.f_get(from as i64)?.f_narrow(1, 0, len)?;
+                t.f_get(to as i64)?.f_narrow(1, 0, len)?.f_copy_(&src)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the batch and returns float logits `[batch, vocab]` (or `[batch, len, vocab]`).
+    pub fn forward(&mut self, batch: &Batch, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        let _guard = tch::no_grad_guard();
+        let (b, t) = (batch.batch, batch.len);
+        let device = self.at.device;
+        if batch.tokens.len() as i64 != b * t || batch.start.len() as i64 != b {
+            return Err(RunnerError::InvalidRequest(format!(
+                "batch of {b}×{t} tokens has {} ids and {} start positions",
+                batch.tokens.len(),
+                batch.start.len()
+            )));
+        }
+        if batch.first_slot < 0 || batch.first_slot + b > self.slots {
+            return Err(RunnerError::InvalidRequest(format!(
+                "cache slots {}..{} do not exist (the engine has {})",
+                batch.first_slot,
+                batch.first_slot + b,
+                self.slots
+            )));
+        }
+        let kv_len = batch.start.iter().copied().max().unwrap_or(0) + t;
+        if kv_len > self.max_positions {
+            return Err(RunnerError::ContextOverflow {
+                prompt: kv_len as usize,
+                max_tokens: 0,
+                context: self.max_positions as usize,
+            });
+        }
+        self.reserve(kv_len)?;
+
+        let positions: Vec<i64> = batch.start.iter().flat_map(|&s| s..s + t).collect();
+        let slots: Vec<i64> = (0..b)
+            .flat_map(|i| std::iter::repeat_n(batch.first_slot + i, t as usize))
+            .collect();
+        let position_index = Tensor::from_slice(&positions).f_to_device(device)?;
+        let slot_index = Tensor::from_slice(&slots).f_to_device(device)?;
+        let d = self.cfg.head_dim() as i64;
+        let cos = self
+            .rope
+            .cos
+            .f_index_select(0, &position_index)?
+            .f_view([b, t, 1, d])?;
+        let sin = self
+            .rope
+            .sin
+            .f_index_select(0, &position_index)?
+            .f_view([b, t, 1, d])?;
+
+        // Key j is visible to the token at position p when j ≤ p.
+        let keys = Tensor::f_arange(kv_len, (Kind::Int64, device))?.f_view([1, 1, kv_len])?;
+        let hidden = keys.f_gt_tensor(&position_index.f_view([b, t, 1])?)?; // [b, t, kv_len]
+        let mask = Tensor::f_zeros([b, t, kv_len], (self.at.kind, device))?
+            .f_masked_fill(&hidden, f64::NEG_INFINITY)?;
+        let mask_heads = mask.f_unsqueeze(1)?; // [b, 1, t, kv_len]
+        let group = self
+            .layers
+            .first()
+            .map_or(1, |l| (l.self_attn.heads / l.self_attn.kv_heads).max(1));
+        let mask_grouped = mask
+            .f_view([b, 1, t, 1, kv_len])?
+            .f_expand([b, 1, t, group, kv_len], false)?
+            .f_reshape([b, 1, t * group, kv_len])?;
+        let step = Step {
+            batch: b,
+            len: t,
+            first_slot: batch.first_slot,
+            kv_len,
+            rope: &self.rope,
+            cos,
+            sin,
+            slot_index,
+            position_index,
+            mask_grouped,
+            mask_heads,
+        };
+
+        let ids = Tensor::from_slice(&batch.tokens)
+            .f_to_device(device)?
+            .f_view([b, t])?;
+        let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
+        for (layer, cache) in self.layers.iter().zip(self.caches.iter_mut()) {
+            h = layer.forward(h, &step, cache, comm)?;
+        }
+        if !batch.all_logits {
+            h = h.f_select(1, t - 1)?;
+        }
+        let logits = self.lm_head.forward(&self.norm.forward(&h)?, comm)?;
+        Ok(logits.f_to_kind(Kind::Float)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_a_hugging_face_config() {
+        let cfg: LlamaConfig = serde_json::from_str(
+            r#"{"model_type":"qwen2","hidden_size":64,"intermediate_size":128,
+                "num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+                "rms_norm_eps":1e-6,"rope_theta":1000000.0,"vocab_size":100,
+                "tie_word_embeddings":true,"hidden_act":"silu","sliding_window":4096}"#,
+        )
+        .unwrap();
+        assert!(cfg.qkv_bias());
+        assert_eq!(cfg.head_dim(), 16);
+        assert_eq!(cfg.kv_heads(), 2);
+        cfg.check().unwrap();
+    }
+
+    #[test]
+    fn unsupported_architectures_are_named() {
+        let cfg: LlamaConfig = serde_json::from_str(
+            r#"{"model_type":"gpt2","hidden_size":64,"intermediate_size":128,
+                "num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100}"#,
+        )
+        .unwrap();
+        assert!(cfg.check().unwrap_err().contains("`gpt2`"));
+    }
+
+    /// Llama 3.1's published scaling keeps high frequencies and divides low ones by `factor`.
+    #[test]
+    fn llama3_rope_scaling_matches_the_reference_rule() {
+        let s = RopeScaling {
+            rope_type: "llama3".into(),
+            factor: Some(8.0),
+            low_freq_factor: Some(1.0),
+            high_freq_factor: Some(4.0),
+            original_max_position_embeddings: Some(8192),
+        };
+        let mut f = vec![1.0, 1e-4];
+        llama3_scale(&mut f, &s);
+        assert_eq!(f[0], 1.0);
+        assert!((f[1] - 1e-4 / 8.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,379 @@
+//! Tensor parallelism: the [`Comm`] collective and the three kinds of linear layer built on it
+//! (Megatron-LM style).
+//!
+//! A [`ColumnParallel`] linear keeps a slice of the output features on each rank (no
+//! communication); a [`RowParallel`] linear keeps a slice of the input features, computes a
+//! partial product and sums it across ranks; a [`Replicated`] one keeps everything. With one
+//! rank the same code runs and the collectives are no-ops ([`SingleRank`]).
+//!
+//! [`ThreadComm`] connects ranks that are OS threads of one process (CPU, or several GPUs of
+//! one box): each rank publishes its partial tensor, one barrier, then every rank adds all
+//! partials **in rank order**, so every rank ends with bit-identical activations.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tch::{Device, Kind, Tensor};
+
+use super::error::RunnerError;
+
+/// The collective operations the model needs between ranks.
+pub trait Comm: Send {
+    fn rank(&self) -> usize;
+    fn world_size(&self) -> usize;
+    /// Replaces `x` by the element-wise sum of every rank's `x` (same shape on all ranks).
+    fn all_reduce_sum(&mut self, x: Tensor) -> Result<Tensor, RunnerError>;
+    /// Concatenates every rank's `x` along the last dimension, in rank order.
+    fn all_gather_last(&mut self, x: Tensor) -> Result<Tensor, RunnerError>;
+    /// Tells the other ranks that this one stopped, so their collectives fail instead of
+    /// waiting for it forever.
+    fn abort(&mut self) {}
+}
+
+/// World size 1: every collective returns its input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleRank;
+
+impl Comm for SingleRank {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn world_size(&self) -> usize {
+        1
+    }
+    fn all_reduce_sum(&mut self, x: Tensor) -> Result<Tensor, RunnerError> {
+        Ok(x)
+    }
+    fn all_gather_last(&mut self, x: Tensor) -> Result<Tensor, RunnerError> {
+        Ok(x)
+    }
+}
+
+/// What the ranks of one [`ThreadComm`] group share.
+struct Shared {
+    world: usize,
+    /// Two sets of per-rank mailboxes, used alternately: a rank can only start call k+2 after
+    /// every rank passed the barrier of call k+1, which each reaches only after it finished
+    /// reading the mailboxes of call k.
+    slots: [Vec<Mutex<Option<Tensor>>>; 2],
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    /// Set by a rank that stopped; every waiting rank then fails.
+    aborted: AtomicBool,
+}
+
+/// A [`Comm`] between threads of this process; create all ranks with [`ThreadComm::group`].
+pub struct ThreadComm {
+    rank: usize,
+    shared: Arc<Shared>,
+    calls: usize,
+    /// Where summed results live (the device of this rank).
+    device: Device,
+}
+
+impl std::fmt::Debug for ThreadComm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadComm")
+            .field("rank", &self.rank)
+            .field("world", &self.shared.world)
+            .finish()
+    }
+}
+
+impl ThreadComm {
+    /// One communicator per rank; rank `i` gets `devices[i]`.
+    pub fn group(devices: &[Device]) -> Vec<ThreadComm> {
+        let world = devices.len();
+        let mailboxes = || (0..world).map(|_| Mutex::new(None)).collect::<Vec<_>>();
+        let shared = Arc::new(Shared {
+            world,
+            slots: [mailboxes(), mailboxes()],
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            aborted: AtomicBool::new(false),
+        });
+        devices
+            .iter()
+            .enumerate()
+            .map(|(rank, &device)| ThreadComm {
+                rank,
+                shared: shared.clone(),
+                calls: 0,
+                device,
+            })
+            .collect()
+    }
+
+    /// A sense-reversing barrier that spins briefly, then yields: the ranks arrive within
+    /// microseconds of each other, so sleeping on a condition variable would cost more.
+    fn barrier(&self) -> Result<(), RunnerError> {
+        let s = &self.shared;
+        let generation = s.generation.load(Ordering::Acquire);
+        if s.arrived.fetch_add(1, Ordering::AcqRel) + 1 == s.world {
+            s.arrived.store(0, Ordering::Relaxed);
+            s.generation.fetch_add(1, Ordering::AcqRel);
+            return Ok(());
+        }
+        let mut spins = 0u32;
+        while s.generation.load(Ordering::Acquire) == generation {
+            if s.aborted.load(Ordering::Relaxed) {
+                return Err(RunnerError::Stopped {
+                    reason: Some("another tensor-parallel rank stopped".into()),
+                });
+            }
+            if spins < 2000 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes `x`, waits for every rank, and returns every rank's tensor in rank order.
+    fn exchange(&mut self, x: Tensor) -> Result<Vec<Tensor>, RunnerError> {
+        let set = &self.shared.slots[self.calls % 2];
+        self.calls += 1;
+        *lock(&set[self.rank]) = Some(x);
+        self.barrier()?;
+        set.iter()
+            .map(|slot| {
+                let guard = lock(slot);
+                let t = guard.as_ref().ok_or_else(|| RunnerError::Stopped {
+                    reason: Some("a tensor-parallel rank published nothing".into()),
+                })?;
+                Ok(t.shallow_clone())
+            })
+            .collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Comm for ThreadComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn world_size(&self) -> usize {
+        self.shared.world
+    }
+
+    fn all_reduce_sum(&mut self, x: Tensor) -> Result<Tensor, RunnerError> {
+        let parts = self.exchange(x)?;
+        // Never in place: the partials belong to every rank.
+        let mut sum = parts[0].f_to_device(self.device)?;
+        for p in &parts[1..] {
+            sum = sum.f_add(&p.f_to_device(self.device)?)?;
+        }
+        Ok(sum)
+    }
+
+    fn all_gather_last(&mut self, x: Tensor) -> Result<Tensor, RunnerError> {
+        let parts = self.exchange(x)?;
+        let parts = parts
+            .iter()
+            .map(|p| p.f_to_device(self.device))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::f_cat(&parts, -1)?)
+    }
+
+    fn abort(&mut self) {
+        self.shared.aborted.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where one rank's shard of the weights goes, and in which dtype.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement {
+    pub rank: usize,
+    pub world: usize,
+    pub device: Device,
+    pub kind: Kind,
+}
+
+impl Placement {
+    pub fn single(device: Device, kind: Kind) -> Self {
+        Placement {
+            rank: 0,
+            world: 1,
+            device,
+            kind,
+        }
+    }
+
+    /// This rank's `[start, len)` of `n` items split as evenly as possible (earlier ranks
+    /// take the remainder).
+    pub fn range(&self, n: i64) -> (i64, i64) {
+        let world = self.world as i64;
+        let rank = self.rank as i64;
+        let base = n / world;
+        let extra = n % world;
+        let start = rank * base + rank.min(extra);
+        let len = base + i64::from(rank < extra);
+        (start, len)
+    }
+
+    /// Moves a (shard of a) checkpoint tensor to this rank, in its dtype, contiguous.
+    pub fn place(&self, t: &Tensor) -> Result<Tensor, RunnerError> {
+        Ok(t.f_to_kind(self.kind)?
+            .f_to_device(self.device)?
+            .f_contiguous()?)
+    }
+}
+
+/// A linear layer `y = x Wᵀ + b` with `W` of shape `[out, in]`.
+#[derive(Debug)]
+struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// `matmul` with the transposed view rather than `linear`: on CPU, libtorch's `linear`
+    /// takes a much slower path for bf16 (about 20× at batch 1 here) and a slower one for
+    /// f32, while `matmul` hands the transposed weight straight to the BLAS.
+    fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
+        let mut y = x.f_matmul(&self.weight.f_transpose(0, 1)?)?;
+        match &self.bias {
+            Some(b) => Ok(y.f_add_(b)?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Output features split across ranks; several checkpoint matrices may be fused into one
+/// product (q/k/v, or gate/up), each split on its own so every rank gets matching slices.
+#[derive(Debug)]
+pub struct ColumnParallel(Linear);
+
+impl ColumnParallel {
+    /// `parts`: for each fused matrix `[out_i, in]`, the number of shards units in `out_i`
+    /// (heads for attention projections, rows otherwise); the rank's share of units is kept.
+    pub fn fused(
+        parts: &[(&Tensor, Option<&Tensor>, i64)],
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let mut weights = Vec::with_capacity(parts.len());
+        let mut biases = Vec::with_capacity(parts.len());
+        for &(w, b, units) in parts {
+            let rows = w.size()[0];
+            let per_unit = rows / units;
+            let (start, len) = at.range(units);
+            weights.push(w.f_narrow(0, start * per_unit, len * per_unit)?);
+            if let Some(b) = b {
+                biases.push(b.f_narrow(0, start * per_unit, len * per_unit)?);
+            }
+        }
+        let weight = at.place(&Tensor::f_cat(&weights, 0)?)?;
+        let bias = if biases.is_empty() {
+            None
+        } else {
+            Some(at.place(&Tensor::f_cat(&biases, 0)?)?)
+        };
+        Ok(ColumnParallel(Linear { weight, bias }))
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
+        self.0.forward(x)
+    }
+
+    /// This rank's number of output features.
+    pub fn out_features(&self) -> i64 {
+        self.0.weight.size()[0]
+    }
+}
+
+/// Input features split across ranks; the partial products are summed with the [`Comm`].
+#[derive(Debug)]
+pub struct RowParallel(Linear);
+
+impl RowParallel {
+    /// `units`: how many shard units the input features form (heads for `o_proj`).
+    pub fn new(
+        w: &Tensor,
+        b: Option<&Tensor>,
+        units: i64,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        let cols = w.size()[1];
+        let per_unit = cols / units;
+        let (start, len) = at.range(units);
+        let weight = at.place(&w.f_narrow(1, start * per_unit, len * per_unit)?)?;
+        // The bias is added once, after the sum.
+        let bias = b.map(|b| at.place(b)).transpose()?;
+        Ok(RowParallel(Linear { weight, bias }))
+    }
+
+    pub fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        let partial = x.f_matmul(&self.0.weight.f_transpose(0, 1)?)?;
+        let sum = comm.all_reduce_sum(partial)?;
+        match &self.0.bias {
+            Some(b) => Ok(sum.f_add(b)?),
+            None => Ok(sum),
+        }
+    }
+}
+
+/// The whole matrix on every rank.
+#[derive(Debug)]
+pub struct Replicated(Linear);
+
+impl Replicated {
+    pub fn new(w: &Tensor, b: Option<&Tensor>, at: &Placement) -> Result<Self, RunnerError> {
+        Ok(Replicated(Linear {
+            weight: at.place(w)?,
+            bias: b.map(|b| at.place(b)).transpose()?,
+        }))
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
+        self.0.forward(x)
+    }
+}
+
+/// A vocabulary-parallel output head: each rank scores its slice of the vocabulary, then the
+/// slices are gathered, so the largest matrix of a small model is split too.
+#[derive(Debug)]
+pub struct VocabParallelHead(Linear);
+
+impl VocabParallelHead {
+    pub fn new(w: &Tensor, at: &Placement) -> Result<Self, RunnerError> {
+        let (start, len) = at.range(w.size()[0]);
+        Ok(VocabParallelHead(Linear {
+            weight: at.place(&w.f_narrow(0, start, len)?)?,
+            bias: None,
+        }))
+    }
+
+    pub fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        comm.all_gather_last(self.0.forward(x)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_everything_once() {
+        for world in 1..5 {
+            let mut next = 0;
+            for rank in 0..world {
+                let p = Placement {
+                    rank,
+                    world,
+                    device: Device::Cpu,
+                    kind: Kind::Float,
+                };
+                let (start, len) = p.range(10);
+                assert_eq!(start, next);
+                next += len;
+            }
+            assert_eq!(next, 10);
+        }
+    }
+}

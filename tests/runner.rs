@@ -1,0 +1,750 @@
+//! The local runner (feature `local`) on the real SmolLM2-135M-Instruct weights that
+//! `.ci/deps.sh` installs: parity with an independent numpy forward pass, tokenizer parity,
+//! generation (greedy, seeded sampling, stop sequences, limits), tensor parallelism,
+//! continuous batching, cancellation and load shedding, and the loaders' error messages.
+//!
+//! The golden files come from `bench/reference/*.py` (see their headers). A missing model is a
+//! failure, not a skip: the test command installs it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use llm_cooperation::runner::checkpoint::{Checkpoint, unpermute};
+use llm_cooperation::runner::gguf::Gguf;
+use llm_cooperation::runner::models::llama::{Batch, Llama};
+use llm_cooperation::runner::parallel::{
+    ColumnParallel, Comm, Placement, RowParallel, SingleRank, ThreadComm,
+};
+use llm_cooperation::runner::{
+    DType, Engine, EngineConfig, EngineHandle, GenerateRequest, Prompt, RunnerError, SamplingParams,
+};
+use llm_cooperation::types::{FinishReason, Message, StreamEvent};
+use tch::{Device, Kind, Tensor};
+
+const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// Overrides where the tests find the model.
+const MODEL_ENV: &str = "LLM_COOP_MODEL_PATH";
+
+fn model_path() -> PathBuf {
+    let path = std::env::var_os(MODEL_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".deps/models")
+                .join(MODEL_FILE)
+        });
+    assert!(
+        path.exists(),
+        "the demo model is missing at `{}`: run `bash .ci/deps.sh` (or set `{MODEL_ENV}`)",
+        path.display()
+    );
+    path
+}
+
+fn golden(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn checkpoint() -> Checkpoint {
+    Checkpoint::load(&model_path(), Kind::Float).unwrap()
+}
+
+/// One f32 engine shared by the tests that do not care who else is running.
+fn shared() -> &'static EngineHandle {
+    static ENGINE: OnceLock<EngineHandle> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::start(EngineConfig::new(model_path())).unwrap())
+}
+
+fn engine(f: impl FnOnce(&mut EngineConfig)) -> EngineHandle {
+    let mut cfg = EngineConfig::new(model_path());
+    f(&mut cfg);
+    Engine::start(cfg).unwrap()
+}
+
+fn ask(question: &str) -> GenerateRequest {
+    GenerateRequest::chat(vec![Message::user(question)]).greedy()
+}
+
+const FRANCE: &str = "What is the capital of France?";
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+/// The whole 30-layer model against the float64 numpy reference on the same weights.
+#[test]
+fn logits_match_the_independent_reference() {
+    let g = golden("smollm2_reference.json");
+    let ck = checkpoint();
+    let mut model = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 512).unwrap();
+    let prompt: Vec<i64> = ids(&g["prompt_ids"]).iter().map(|&t| t.into()).collect();
+    let n = prompt.len() as i64;
+    let logits = model
+        .forward(
+            &Batch {
+                tokens: prompt,
+                batch: 1,
+                len: n,
+                first_slot: 0,
+                start: vec![0],
+                all_logits: true,
+            },
+            &mut SingleRank,
+        )
+        .unwrap()
+        .squeeze_dim(0);
+    let want: Vec<f64> = g["last_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let last = logits.get(n - 1).to_kind(Kind::Double);
+    let err = max_abs_diff(&last, &Tensor::from_slice(&want));
+    assert!(err <= 1e-3, "last-position logits differ by {err}");
+
+    // Every position's top logits, and the same winner.
+    for (pos, top) in g["top_per_position"].as_array().unwrap().iter().enumerate() {
+        let top_ids: Vec<i64> = ids(&top["ids"]).iter().map(|&t| t.into()).collect();
+        let top_logits: Vec<f64> = top["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let row = logits.get(pos as i64).to_kind(Kind::Double);
+        let ours = row.index_select(0, &Tensor::from_slice(&top_ids));
+        let err = max_abs_diff(&ours, &Tensor::from_slice(&top_logits));
+        assert!(err <= 1e-3, "position {pos}: top logits differ by {err}");
+        assert_eq!(
+            row.argmax(0, false).int64_value(&[]),
+            top_ids[0],
+            "position {pos}"
+        );
+    }
+}
+
+#[test]
+fn tokenizer_matches_the_reference_bpe() {
+    let g = golden("smollm2_reference.json");
+    let ck = checkpoint();
+    let tok = &ck.tokenizer;
+    assert_eq!(
+        tok.encode(g["prompt"].as_str().unwrap()).unwrap(),
+        ids(&g["prompt_ids"])
+    );
+    let extra = g["extra_text"].as_str().unwrap();
+    assert_eq!(tok.encode(extra).unwrap(), ids(&g["extra_ids"]));
+    assert_eq!(tok.decode(&ids(&g["extra_ids"])).unwrap(), extra);
+    // Digits one by one (the `smollm` pre-tokenizer), special tokens whole.
+    assert_eq!(tok.encode("2024").unwrap().len(), 4);
+    assert_eq!(tok.encode("<|im_start|>").unwrap(), [1]);
+    assert!(tok.stop_ids.contains(&2), "`<|im_end|>` ends generation");
+}
+
+/// The engine's chat prompt is the one the reference used, and its greedy answer is the
+/// reference's greedy continuation: "The capital of France is Paris."
+#[test]
+fn greedy_answer_names_paris() {
+    let g = golden("smollm2_reference.json");
+    let engine = shared();
+    let prompt = engine
+        .prompt_tokens(&Prompt::Chat(vec![Message::user(FRANCE)]))
+        .unwrap();
+    assert_eq!(prompt, ids(&g["prompt_ids"]));
+    let answer = engine.generate(ask(FRANCE)).unwrap();
+    let want = engine.tokenizer().decode(&ids(&g["greedy_ids"])).unwrap();
+    assert_eq!(answer.text, want);
+    assert!(answer.text.contains("Paris"), "{}", answer.text);
+    assert_eq!(answer.finish_reason, FinishReason::Stop);
+    assert_eq!(answer.usage.input_tokens as usize, prompt.len());
+    assert_eq!(
+        answer.usage.output_tokens as usize,
+        ids(&g["greedy_ids"]).len()
+    );
+}
+
+#[test]
+fn streamed_deltas_concatenate_to_the_answer_and_end_with_usage_then_done() {
+    let engine = shared();
+    let mut g = engine
+        .submit(ask("Write the word café three times.").max_tokens(24))
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = g.next_blocking() {
+        events.push(e.unwrap());
+    }
+    let n = events.len();
+    assert!(n >= 3, "{events:?}");
+    assert!(matches!(events[n - 2], StreamEvent::Usage(_)), "{events:?}");
+    assert!(matches!(events[n - 1], StreamEvent::Done(_)), "{events:?}");
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Delta(d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    let whole = engine
+        .generate(ask("Write the word café three times.").max_tokens(24))
+        .unwrap();
+    assert_eq!(text, whole.text);
+    assert!(!text.contains('\u{FFFD}'));
+}
+
+#[test]
+fn max_tokens_ends_with_length() {
+    let answer = shared()
+        .generate(ask("Tell me a long story about a dragon.").max_tokens(5))
+        .unwrap();
+    assert_eq!(answer.finish_reason, FinishReason::Length);
+    assert_eq!(answer.usage.output_tokens, 5);
+}
+
+#[test]
+fn stop_sequences_cut_the_answer_before_them() {
+    let engine = shared();
+    let mut req = ask(FRANCE);
+    req.stop = vec!["Paris".into()];
+    let answer = engine.generate(req).unwrap();
+    assert_eq!(answer.text, "The capital of France is ");
+    assert_eq!(answer.finish_reason, FinishReason::Stop);
+    // A stop sequence that spans several tokens.
+    let mut req = ask(FRANCE);
+    req.stop = vec!["apital of".into()];
+    assert_eq!(engine.generate(req).unwrap().text, "The c");
+}
+
+#[test]
+fn sampling_is_reproducible_with_a_seed() {
+    let engine = shared();
+    let run = |seed| {
+        let mut req =
+            GenerateRequest::chat(vec![Message::user("Name some animals.")]).max_tokens(24);
+        req.sampling = SamplingParams {
+            temperature: 1.0,
+            top_p: 0.95,
+            top_k: 0,
+            seed: Some(seed),
+        };
+        engine.generate(req).unwrap().text
+    };
+    let first = run(42);
+    assert_eq!(first, run(42));
+    assert!(
+        [43, 44, 45].iter().any(|&s| run(s) != first),
+        "other seeds never changed the answer: {first}"
+    );
+}
+
+/// Requests submitted together share decode steps, and each gets exactly the tokens it gets
+/// alone.
+#[test]
+fn batching_gives_each_request_its_solo_tokens() {
+    let engine = engine(|c| c.max_batch = 4);
+    let questions = [
+        FRANCE,
+        "List three colours.",
+        "What is 12 plus 7? Explain briefly.",
+        "Say hello in Spanish.",
+        "What does a bee make?",
+    ];
+    let solo: Vec<String> = questions
+        .iter()
+        .map(|q| engine.generate(ask(q).max_tokens(20)).unwrap().text)
+        .collect();
+    let streams: Vec<_> = questions
+        .iter()
+        .map(|q| engine.submit(ask(q).max_tokens(20)).unwrap())
+        .collect();
+    let together: Vec<String> = streams
+        .into_iter()
+        .map(|g| g.collect_blocking().unwrap().text)
+        .collect();
+    assert_eq!(together, solo);
+}
+
+/// A cancelled request leaves its slot, and with one slot the next request then runs.
+#[test]
+fn cancellation_frees_the_slot() {
+    let engine = engine(|c| c.max_batch = 1);
+    let mut long = engine
+        .submit(ask("Write a very long essay about the sea.").max_tokens(400))
+        .unwrap();
+    assert!(matches!(
+        long.next_blocking(),
+        Some(Ok(StreamEvent::Delta(_)))
+    ));
+    long.cancel();
+    let started = Instant::now();
+    let mut done = false;
+    while let Some(event) = long.next_blocking() {
+        done |= matches!(event, Ok(StreamEvent::Done(_)));
+    }
+    assert!(!done, "a cancelled request must not run to its end");
+    let answer = engine.generate(ask(FRANCE)).unwrap();
+    assert!(answer.text.contains("Paris"));
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    // Dropping the stream cancels too.
+    let dropped = engine
+        .submit(ask("Write a very long essay about the sea.").max_tokens(400))
+        .unwrap();
+    drop(dropped);
+    assert!(engine.generate(ask(FRANCE)).unwrap().text.contains("Paris"));
+}
+
+/// With every slot busy and the queue full, `submit` sheds load at once.
+#[test]
+fn a_full_queue_sheds_load() {
+    let engine = engine(|c| {
+        c.max_batch = 1;
+        c.max_queue = 1;
+    });
+    let mut running = engine
+        .submit(ask("Write a very long essay about the sea.").max_tokens(300))
+        .unwrap();
+    assert!(matches!(
+        running.next_blocking(),
+        Some(Ok(StreamEvent::Delta(_)))
+    ));
+    let queued = engine.submit(ask(FRANCE)).unwrap();
+    let err = engine.submit(ask(FRANCE)).unwrap_err();
+    assert!(err.is_overloaded(), "{err}");
+    assert!(err.to_string().contains("retry"), "{err}");
+    running.cancel();
+    assert!(queued.collect_blocking().unwrap().text.contains("Paris"));
+}
+
+#[test]
+fn requests_that_cannot_fit_are_refused() {
+    let engine = engine(|c| c.max_seq_len = 64);
+    let err = engine.submit(ask(FRANCE).max_tokens(100)).unwrap_err();
+    assert!(matches!(err, RunnerError::ContextOverflow { .. }), "{err}");
+    let err = engine.submit(ask(FRANCE).max_tokens(0)).unwrap_err();
+    assert!(err.to_string().contains("max_tokens"), "{err}");
+    let err = engine
+        .submit(GenerateRequest {
+            prompt: Prompt::Tokens(vec![1, 999_999]),
+            max_tokens: Some(1),
+            sampling: SamplingParams::greedy(),
+            stop: vec![],
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("999999"), "{err}");
+    // Without `max_tokens`, the answer stops when the context is full.
+    let answer = engine
+        .generate(ask("Write a very long essay about the sea."))
+        .unwrap();
+    assert_eq!(answer.finish_reason, FinishReason::Length);
+    assert_eq!(
+        (answer.usage.input_tokens + answer.usage.output_tokens) as usize,
+        65
+    );
+}
+
+/// Shards over two threads, run them together, and compare with one rank.
+fn tp_logits(ck: &Checkpoint, world: usize, tokens: &[i64]) -> Tensor {
+    let comms = ThreadComm::group(&vec![Device::Cpu; world]);
+    let models: Vec<Llama> = (0..world)
+        .map(|rank| {
+            let at = Placement {
+                rank,
+                world,
+                device: Device::Cpu,
+                kind: Kind::Float,
+            };
+            Llama::new(ck, &at, 1, 256).unwrap()
+        })
+        .collect();
+    let batch = Batch {
+        tokens: tokens.to_vec(),
+        batch: 1,
+        len: tokens.len() as i64,
+        first_slot: 0,
+        start: vec![0],
+        all_logits: true,
+    };
+    let handles: Vec<_> = models
+        .into_iter()
+        .zip(comms)
+        .map(|(mut model, mut comm)| {
+            let batch = batch.clone();
+            std::thread::spawn(move || {
+                let logits = model.forward(&batch, &mut comm).unwrap();
+                // A decode step after the prefill exercises the cache on every rank.
+                let next = logits
+                    .get(0)
+                    .get(batch.len - 1)
+                    .argmax(0, false)
+                    .int64_value(&[]);
+                let step = model
+                    .forward(
+                        &Batch {
+                            tokens: vec![next],
+                            batch: 1,
+                            len: 1,
+                            first_slot: 0,
+                            start: vec![batch.len],
+                            all_logits: false,
+                        },
+                        &mut comm,
+                    )
+                    .unwrap();
+                Tensor::cat(&[logits.get(0), step], 0)
+            })
+        })
+        .collect();
+    let outs: Vec<Tensor> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for o in &outs[1..] {
+        assert!(o.equal(&outs[0]), "ranks disagree");
+    }
+    outs.into_iter().next().unwrap()
+}
+
+/// 9 heads and 3 KV heads over 2 ranks: uneven head split, one KV head on both ranks.
+#[test]
+fn tensor_parallel_two_ranks_match_one() {
+    let ck = checkpoint();
+    let g = golden("smollm2_reference.json");
+    let tokens: Vec<i64> = ids(&g["prompt_ids"]).iter().map(|&t| t.into()).collect();
+    let one = {
+        let mut m = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 256).unwrap();
+        let mut comm = SingleRank;
+        let l = m
+            .forward(
+                &Batch {
+                    tokens: tokens.clone(),
+                    batch: 1,
+                    len: tokens.len() as i64,
+                    first_slot: 0,
+                    start: vec![0],
+                    all_logits: true,
+                },
+                &mut comm as &mut dyn Comm,
+            )
+            .unwrap()
+            .get(0);
+        let next = l
+            .get(tokens.len() as i64 - 1)
+            .argmax(0, false)
+            .int64_value(&[]);
+        let step = m
+            .forward(
+                &Batch {
+                    tokens: vec![next],
+                    batch: 1,
+                    len: 1,
+                    first_slot: 0,
+                    start: vec![tokens.len() as i64],
+                    all_logits: false,
+                },
+                &mut comm,
+            )
+            .unwrap();
+        Tensor::cat(&[l, step], 0)
+    };
+    for world in [2, 3] {
+        let many = tp_logits(&ck, world, &tokens);
+        let err = max_abs_diff(&one, &many);
+        assert!(err < 1e-3, "tp={world}: logits differ by {err}");
+        assert!(
+            one.argmax(-1, false).equal(&many.argmax(-1, false)),
+            "tp={world}"
+        );
+    }
+}
+
+#[test]
+fn tensor_parallel_engine_gives_the_same_greedy_answer() {
+    let tp2 = engine(|c| c.tp = 2);
+    assert_eq!(tp2.info().tp, 2);
+    for q in [FRANCE, "List three colours."] {
+        let want = shared().generate(ask(q).max_tokens(24)).unwrap();
+        let got = tp2.generate(ask(q).max_tokens(24)).unwrap();
+        assert_eq!(got.text, want.text, "{q}");
+    }
+}
+
+#[test]
+fn tensor_parallel_degree_larger_than_the_heads_is_refused() {
+    let mut cfg = EngineConfig::new(model_path());
+    cfg.tp = 10;
+    let err = Engine::start(cfg).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RunnerError::Parallelism {
+                tp: 10,
+                count: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("attention heads"), "{err}");
+}
+
+#[test]
+fn bf16_engine_answers_like_f32() {
+    let bf16 = engine(|c| c.dtype = DType::Bf16);
+    let answer = bf16.generate(ask(FRANCE)).unwrap();
+    assert!(answer.text.contains("Paris"), "{}", answer.text);
+}
+
+/// Column- then row-parallel over two threads equals the unsplit product, bit for bit across
+/// ranks, over several calls (the communicator alternates its mailboxes).
+#[test]
+fn column_then_row_parallel_matches_one_rank() {
+    tch::manual_seed(7);
+    let x = Tensor::randn([3, 8], (Kind::Double, Device::Cpu));
+    let w1 = Tensor::randn([12, 8], (Kind::Double, Device::Cpu));
+    let w2 = Tensor::randn([8, 12], (Kind::Double, Device::Cpu));
+    let b2 = Tensor::randn([8], (Kind::Double, Device::Cpu));
+    let want = x.linear(&w1, None::<Tensor>).linear(&w2, Some(&b2));
+    let handles: Vec<_> = ThreadComm::group(&[Device::Cpu, Device::Cpu])
+        .into_iter()
+        .enumerate()
+        .map(|(rank, mut comm)| {
+            let at = Placement {
+                rank,
+                world: 2,
+                device: Device::Cpu,
+                kind: Kind::Double,
+            };
+            let col = ColumnParallel::fused(&[(&w1, None, 4)], &at).unwrap();
+            let row = RowParallel::new(&w2, Some(&b2), 4, &at).unwrap();
+            let x = x.shallow_clone();
+            std::thread::spawn(move || {
+                let mut y = Tensor::zeros([1], (Kind::Double, Device::Cpu));
+                for _ in 0..5 {
+                    y = row.forward(&col.forward(&x).unwrap(), &mut comm).unwrap();
+                }
+                y
+            })
+        })
+        .collect();
+    let outs: Vec<Tensor> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for y in &outs {
+        assert!(y.allclose(&want, 1e-9, 1e-9, false));
+    }
+    assert!(outs[0].equal(&outs[1]), "ranks must agree bit for bit");
+}
+
+/// Every supported GGUF type against the `gguf` package's own dequantiser.
+#[test]
+fn gguf_dequantisation_matches_the_reference() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let g = Gguf::open(&dir.join("quant_types.gguf")).unwrap();
+    let want = golden("quant_types.json");
+    let want = want.as_object().unwrap();
+    assert_eq!(g.tensors.len(), want.len());
+    for t in &g.tensors {
+        let w = &want[&t.name];
+        assert_eq!(t.ty.to_string(), w["type"].as_str().unwrap());
+        let ours = g.load(t, Kind::Float).unwrap();
+        let shape: Vec<i64> = w["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap())
+            .collect();
+        assert_eq!(ours.size(), shape, "{}", t.name);
+        let values: Vec<f32> = w["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let err = max_abs_diff(&ours.view([-1]), &Tensor::from_slice(&values));
+        assert!(err <= 1e-6, "{} ({}): differs by {err}", t.name, t.ty);
+    }
+}
+
+#[test]
+fn unpermute_inverts_the_converters_permutation() {
+    let heads = 3;
+    let w = Tensor::arange(12 * 5, (Kind::Float, Device::Cpu)).reshape([12, 5]);
+    // llama.cpp's convert script: reshape(h, 2, rows/h/2, cols).swapaxes(1, 2).
+    let permuted = w
+        .reshape([heads, 2, 12 / heads / 2, 5])
+        .transpose(1, 2)
+        .reshape([12, 5]);
+    assert!(!permuted.equal(&w));
+    assert!(unpermute(&permuted, heads).unwrap().equal(&w));
+}
+
+#[test]
+fn truncated_or_foreign_files_are_named_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(model_path()).unwrap();
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Checkpoint::load(&cut, Kind::Float).unwrap_err().to_string();
+    assert!(err.contains("cut.gguf"), "{err}");
+    assert!(err.contains("tensor `"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+
+    let header_only = dir.path().join("header.gguf");
+    std::fs::write(&header_only, &bytes[..1000]).unwrap();
+    let err = Checkpoint::load(&header_only, Kind::Float)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("header.gguf") && err.contains("truncated"),
+        "{err}"
+    );
+
+    let foreign = dir.path().join("notes.gguf");
+    std::fs::write(&foreign, b"hello, this is not a model").unwrap();
+    let err = Checkpoint::load(&foreign, Kind::Float)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a GGUF file"), "{err}");
+
+    let missing = Checkpoint::load(&dir.path().join("absent.gguf"), Kind::Float).unwrap_err();
+    assert!(missing.to_string().contains("absent.gguf"), "{missing}");
+}
+
+/// Exports the GGUF model as a Hugging Face directory (config.json, two safetensors shards,
+/// tokenizer.json, tokenizer_config.json) and checks that loading it gives the same logits.
+#[test]
+fn hugging_face_directory_loads_the_same_model() {
+    let ck = checkpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = &ck.config;
+    std::fs::write(
+        dir.path().join("config.json"),
+        serde_json::json!({
+            "model_type": "llama",
+            "architectures": ["LlamaForCausalLM"],
+            "hidden_size": cfg.hidden_size,
+            "intermediate_size": cfg.intermediate_size,
+            "num_hidden_layers": cfg.num_hidden_layers,
+            "num_attention_heads": cfg.num_attention_heads,
+            "num_key_value_heads": cfg.kv_heads(),
+            "rms_norm_eps": cfg.rms_norm_eps,
+            "rope_theta": cfg.rope_theta,
+            "vocab_size": cfg.vocab_size,
+            "tie_word_embeddings": true,
+            "max_position_embeddings": 8192,
+            "hidden_act": "silu",
+            "torch_dtype": "float32",
+            "eos_token_id": 2
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        ck.tokenizer.to_json().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        serde_json::json!({
+            "chat_template": ck.chat_template,
+            "eos_token": "<|im_end|>",
+            "bos_token": "<|im_start|>"
+        })
+        .to_string(),
+    )
+    .unwrap();
+
+    // Two shards of f32 tensors: the logits must then agree exactly.
+    let mut names: Vec<String> = (0..cfg.num_hidden_layers)
+        .flat_map(|i| {
+            [
+                "input_layernorm.weight",
+                "post_attention_layernorm.weight",
+                "self_attn.q_proj.weight",
+                "self_attn.k_proj.weight",
+                "self_attn.v_proj.weight",
+                "self_attn.o_proj.weight",
+                "mlp.gate_proj.weight",
+                "mlp.up_proj.weight",
+                "mlp.down_proj.weight",
+            ]
+            .map(|n| format!("model.layers.{i}.{n}"))
+        })
+        .collect();
+    names.push("model.norm.weight".into());
+    let write = |file: &str, names: &[String]| {
+        let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = names
+            .iter()
+            .map(|n| {
+                let size = ck.tensor_shape(n).unwrap();
+                let t = ck.get(n, &size).unwrap().contiguous();
+                let mut bytes = vec![0u8; t.numel() * 4];
+                t.copy_data_u8(&mut bytes, t.numel());
+                (n.clone(), bytes, size.iter().map(|&d| d as usize).collect())
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+            .iter()
+            .map(|(n, b, s)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                        .unwrap(),
+                )
+            })
+            .collect();
+        safetensors::serialize_to_file(views, None, &dir.path().join(file)).unwrap();
+    };
+    let half = names.len() / 2;
+    write("model-00001-of-00002.safetensors", &names[..half]);
+    let mut rest = names[half..].to_vec();
+    rest.push("model.embed_tokens.weight".into());
+    write("model-00002-of-00002.safetensors", &rest);
+
+    let hf = Checkpoint::load(dir.path(), Kind::Float).unwrap();
+    assert_eq!(hf.config.num_hidden_layers, cfg.num_hidden_layers);
+    let at = Placement::single(Device::Cpu, Kind::Float);
+    let tokens: Vec<i64> = ids(&golden("smollm2_reference.json")["prompt_ids"])
+        .iter()
+        .map(|&t| t.into())
+        .collect();
+    let batch = Batch {
+        tokens: tokens.clone(),
+        batch: 1,
+        len: tokens.len() as i64,
+        first_slot: 0,
+        start: vec![0],
+        all_logits: false,
+    };
+    let a = Llama::new(&ck, &at, 1, 128)
+        .unwrap()
+        .forward(&batch, &mut SingleRank)
+        .unwrap();
+    let b = Llama::new(&hf, &at, 1, 128)
+        .unwrap()
+        .forward(&batch, &mut SingleRank)
+        .unwrap();
+    assert!(a.equal(&b), "logits differ by {}", max_abs_diff(&a, &b));
+    assert_eq!(
+        hf.tokenizer.encode(FRANCE).unwrap(),
+        ck.tokenizer.encode(FRANCE).unwrap()
+    );
+
+    // A truncated shard names the file.
+    let shard = dir.path().join("model-00002-of-00002.safetensors");
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::write(&shard, &bytes[..bytes.len() - 100]).unwrap();
+    let err = Checkpoint::load(dir.path(), Kind::Float)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model-00002-of-00002.safetensors"), "{err}");
+}
