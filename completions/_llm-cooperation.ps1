@@ -25,12 +25,15 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
             [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'Ask one model a question')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'List, search, show and delete the history of runs')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
@@ -62,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -89,8 +93,89 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;chat' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'A system prompt for the session')
+            [CompletionResult]::new('--system', '--system', [CompletionResultType]::ParameterName, 'A system prompt for the session')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Resume the session with this name, or start one under it')
+            [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens per answer')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Sampling temperature, 0.0 to 2.0')
+            [CompletionResult]::new('--temperature', '--temperature', [CompletionResultType]::ParameterName, 'Sampling temperature, 0.0 to 2.0')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Resume the most recent chat session')
+            [CompletionResult]::new('--continue', '--continue', [CompletionResultType]::ParameterName, 'Resume the most recent chat session')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;logs' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many runs to list, newest first')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'How many runs to list, newest first')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Only runs answered by this model')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Only runs answered by this model')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Only runs of this cooperation mode or service type')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only `query`, `chat`, `cooperate` or `service` runs')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
+            [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'llm-cooperation;logs;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;logs;rm' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Delete the whole history')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;logs;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'llm-cooperation;logs;help;show' {
+            break
+        }
+        'llm-cooperation;logs;help;rm' {
+            break
+        }
+        'llm-cooperation;logs;help;help' {
             break
         }
         'llm-cooperation;models' {
@@ -100,6 +185,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as `--format json`')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -111,6 +197,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -124,6 +211,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -151,6 +239,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -166,12 +255,15 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the structured result (facts, analysis, findings, receipt) as JSON')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'llm-cooperation;help' {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'List, search, show and delete the history of runs')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the configured models: tasks, tier, price, context window and readiness')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Check that each provider answers (and how fast), and show a running server''s stats')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
@@ -181,6 +273,20 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             break
         }
         'llm-cooperation;help;query' {
+            break
+        }
+        'llm-cooperation;help;chat' {
+            break
+        }
+        'llm-cooperation;help;logs' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
+            break
+        }
+        'llm-cooperation;help;logs;show' {
+            break
+        }
+        'llm-cooperation;help;logs;rm' {
             break
         }
         'llm-cooperation;help;models' {

@@ -19,11 +19,17 @@ _llm__cooperation() {
             llm__cooperation,ask)
                 cmd="llm__cooperation__subcmd__query"
                 ;;
+            llm__cooperation,chat)
+                cmd="llm__cooperation__subcmd__chat"
+                ;;
             llm__cooperation,cooperate)
                 cmd="llm__cooperation__subcmd__cooperate"
                 ;;
             llm__cooperation,help)
                 cmd="llm__cooperation__subcmd__help"
+                ;;
+            llm__cooperation,logs)
+                cmd="llm__cooperation__subcmd__logs"
                 ;;
             llm__cooperation,models)
                 cmd="llm__cooperation__subcmd__models"
@@ -40,11 +46,17 @@ _llm__cooperation() {
             llm__cooperation,test)
                 cmd="llm__cooperation__subcmd__test"
                 ;;
+            llm__cooperation__subcmd__help,chat)
+                cmd="llm__cooperation__subcmd__help__subcmd__chat"
+                ;;
             llm__cooperation__subcmd__help,cooperate)
                 cmd="llm__cooperation__subcmd__help__subcmd__cooperate"
                 ;;
             llm__cooperation__subcmd__help,help)
                 cmd="llm__cooperation__subcmd__help__subcmd__help"
+                ;;
+            llm__cooperation__subcmd__help,logs)
+                cmd="llm__cooperation__subcmd__help__subcmd__logs"
                 ;;
             llm__cooperation__subcmd__help,models)
                 cmd="llm__cooperation__subcmd__help__subcmd__models"
@@ -61,6 +73,30 @@ _llm__cooperation() {
             llm__cooperation__subcmd__help,test)
                 cmd="llm__cooperation__subcmd__help__subcmd__test"
                 ;;
+            llm__cooperation__subcmd__help__subcmd__logs,rm)
+                cmd="llm__cooperation__subcmd__help__subcmd__logs__subcmd__rm"
+                ;;
+            llm__cooperation__subcmd__help__subcmd__logs,show)
+                cmd="llm__cooperation__subcmd__help__subcmd__logs__subcmd__show"
+                ;;
+            llm__cooperation__subcmd__logs,help)
+                cmd="llm__cooperation__subcmd__logs__subcmd__help"
+                ;;
+            llm__cooperation__subcmd__logs,rm)
+                cmd="llm__cooperation__subcmd__logs__subcmd__rm"
+                ;;
+            llm__cooperation__subcmd__logs,show)
+                cmd="llm__cooperation__subcmd__logs__subcmd__show"
+                ;;
+            llm__cooperation__subcmd__logs__subcmd__help,help)
+                cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__help"
+                ;;
+            llm__cooperation__subcmd__logs__subcmd__help,rm)
+                cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__rm"
+                ;;
+            llm__cooperation__subcmd__logs__subcmd__help,show)
+                cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -68,7 +104,7 @@ _llm__cooperation() {
 
     case "${cmd}" in
         llm__cooperation)
-            opts="-v -h -V --config --verbose --color --help --version query ask models status test cooperate service help"
+            opts="-v -h -V --config --verbose --color --no-log --help --version query ask chat logs models status test cooperate service help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,8 +125,62 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__cooperation__subcmd__chat)
+            opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --config --verbose --color --no-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --system)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --temperature)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__cooperation__subcmd__cooperate)
-            opts="-q -t -v -h --query --mode --models --integration --judge --rounds --layers --workflow --concurrency --timeout --fail-fast --quorum --max-tokens --temperature --plan --json --config --verbose --color --help"
+            opts="-q -t -v -h --query --mode --models --integration --judge --rounds --layers --workflow --concurrency --timeout --fail-fast --quorum --max-tokens --temperature --plan --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,8 +262,22 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__help)
-            opts="query models status test cooperate service help"
+            opts="query chat logs models status test cooperate service help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__help__subcmd__chat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -202,6 +306,48 @@ _llm__cooperation() {
         llm__subcmd__cooperation__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__help__subcmd__logs)
+            opts="show rm"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__help__subcmd__logs__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__help__subcmd__logs__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -283,8 +429,162 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__cooperation__subcmd__logs)
+            opts="-n -m -q -v -h --count --model --mode --kind --search --json --config --verbose --color --no-log --help show rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__help)
+            opts="show rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__rm)
+            opts="-v -h --all --json --config --verbose --color --no-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__logs__subcmd__show)
+            opts="-v -h --json --config --verbose --color --no-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__cooperation__subcmd__models)
-            opts="-v -h --format --json --config --verbose --color --help"
+            opts="-v -h --format --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,7 +610,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__query)
-            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --help"
+            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,7 +688,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__service)
-            opts="-v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --help document-analysis data-insight decision-support"
+            opts="-v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --no-log --help document-analysis data-insight decision-support"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +730,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__status)
-            opts="-v -h --json --timeout --config --verbose --color --help"
+            opts="-v -h --json --timeout --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,7 +756,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__test)
-            opts="-m -v -h --model --prompt --json --config --verbose --color --help"
+            opts="-m -v -h --model --prompt --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

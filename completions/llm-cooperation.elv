@@ -22,12 +22,15 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --color 'When to use colour'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand query 'Ask one model a question'
             cand ask 'Ask one model a question'
+            cand chat 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`'
+            cand logs 'List, search, show and delete the history of runs'
             cand models 'List the configured models: tasks, tier, price, context window and readiness'
             cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
             cand test 'Send a short real request to each model and report latency and result'
@@ -58,6 +61,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -84,8 +88,81 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;chat'= {
+            cand -m 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)'
+            cand --model 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)'
+            cand -s 'A system prompt for the session'
+            cand --system 'A system prompt for the session'
+            cand --session 'Resume the session with this name, or start one under it'
+            cand --max-tokens 'Most tokens per answer'
+            cand -t 'Sampling temperature, 0.0 to 2.0'
+            cand --temperature 'Sampling temperature, 0.0 to 2.0'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand -c 'Resume the most recent chat session'
+            cand --continue 'Resume the most recent chat session'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;logs'= {
+            cand -n 'How many runs to list, newest first'
+            cand --count 'How many runs to list, newest first'
+            cand -m 'Only runs answered by this model'
+            cand --model 'Only runs answered by this model'
+            cand --mode 'Only runs of this cooperation mode or service type'
+            cand --kind 'Only `query`, `chat`, `cooperate` or `service` runs'
+            cand -q 'Only runs whose prompt or answer contains this text'
+            cand --search 'Only runs whose prompt or answer contains this text'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand show 'Everything recorded about one run, its receipt included'
+            cand rm 'Delete runs by id, or all of them'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'llm-cooperation;logs;show'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;logs;rm'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --all 'Delete the whole history'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;logs;help'= {
+            cand show 'Everything recorded about one run, its receipt included'
+            cand rm 'Delete runs by id, or all of them'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'llm-cooperation;logs;help;show'= {
+        }
+        &'llm-cooperation;logs;help;rm'= {
+        }
+        &'llm-cooperation;logs;help;help'= {
         }
         &'llm-cooperation;models'= {
             cand --format 'Output format'
@@ -94,6 +171,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Same as `--format json`'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -104,6 +182,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -116,6 +195,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -142,6 +222,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -156,11 +237,14 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the structured result (facts, analysis, findings, receipt) as JSON'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'llm-cooperation;help'= {
             cand query 'Ask one model a question'
+            cand chat 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`'
+            cand logs 'List, search, show and delete the history of runs'
             cand models 'List the configured models: tasks, tier, price, context window and readiness'
             cand status 'Check that each provider answers (and how fast), and show a running server''s stats'
             cand test 'Send a short real request to each model and report latency and result'
@@ -169,6 +253,16 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;help;query'= {
+        }
+        &'llm-cooperation;help;chat'= {
+        }
+        &'llm-cooperation;help;logs'= {
+            cand show 'Everything recorded about one run, its receipt included'
+            cand rm 'Delete runs by id, or all of them'
+        }
+        &'llm-cooperation;help;logs;show'= {
+        }
+        &'llm-cooperation;help;logs;rm'= {
         }
         &'llm-cooperation;help;models'= {
         }

@@ -2,6 +2,10 @@
 
 /// Overrides the configuration directory (`config.toml`, `credentials.toml`).
 pub const LLM_COOP_CONFIG_DIR: &str = "LLM_COOP_CONFIG_DIR";
+/// Overrides the data directory (`history.db`).
+pub const LLM_COOP_DATA_DIR: &str = "LLM_COOP_DATA_DIR";
+/// Set to `1`/`true` to record nothing in the history (like `--no-log`).
+pub const LLM_COOP_NO_LOG: &str = "LLM_COOP_NO_LOG";
 /// The model used when a command names none.
 pub const LLM_COOP_MODEL: &str = "LLM_COOP_MODEL";
 /// Log filter for `tracing` (e.g. `info`, `llm_cooperation=debug`).

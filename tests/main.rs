@@ -2,16 +2,20 @@
 //! real HTTP servers on `127.0.0.1:0`.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // tests report measurements
 
+mod bad_input;
 mod binaries;
 mod cli_config;
 mod cli_query;
 mod cli_router;
 mod common;
 mod cooperation;
+mod faults;
 mod gateway;
 mod generated;
+mod history;
 mod providers;
 mod replicas;
 mod routing;
+mod secrets;
 mod server;
 mod services;

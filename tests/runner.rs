@@ -748,3 +748,101 @@ fn hugging_face_directory_loads_the_same_model() {
         .to_string();
     assert!(err.contains("model-00002-of-00002.safetensors"), "{err}");
 }
+
+/// The runner benchmark (`bash bench/runner.sh`): prefill and decode speed at batch 1,
+/// aggregate speed of 8 concurrent requests, f32 and bf16, one and two tensor-parallel ranks,
+/// next to the decode ceiling that memory bandwidth allows. Prints a markdown table.
+#[test]
+#[ignore = "a benchmark: run it with bench/runner.sh"]
+fn bench_runner() {
+    const PROMPT: &str = "Write a long story about a lighthouse keeper who finds a map.";
+    const NEW_TOKENS: usize = 128;
+    let runs: usize = std::env::var("LLM_COOP_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+
+    // Read bandwidth: the median time to sum a 1 GiB tensor with the machine's cores.
+    let gib = Tensor::ones([1 << 28], (Kind::Float, Device::Cpu));
+    let mut secs: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = gib.sum(Kind::Float).double_value(&[]);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    secs.sort_by(f64::total_cmp);
+    let bandwidth = (1u64 << 30) as f64 / secs[2];
+    drop(gib);
+
+    let median = |mut v: Vec<f64>| -> (f64, f64, f64) {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    println!(
+        "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised), greedy, {NEW_TOKENS} new tokens, median of {runs} runs (min–max); read bandwidth {:.1} GB/s",
+        bandwidth / 1e9
+    );
+    println!();
+    println!(
+        "| dtype | tp | prefill tok/s (batch 1) | decode tok/s (batch 1) | 8 concurrent, total tok/s | decode ceiling tok/s |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for dtype in [DType::F32, DType::Bf16] {
+        for tp in [1, 2] {
+            let engine = engine(|c| {
+                c.dtype = dtype;
+                c.tp = tp;
+                c.max_batch = 8;
+            });
+            let req = || ask(PROMPT).max_tokens(NEW_TOKENS);
+            let prompt_len = engine.prompt_tokens(&req().prompt).unwrap().len() as f64;
+            // A decode step reads every weight once (the tied embedding matrix is the output
+            // head; the embedding lookup itself reads one row).
+            let params = engine.info().parameters as f64;
+            let bytes = match dtype {
+                DType::F32 => 4.0,
+                DType::Bf16 => 2.0,
+            };
+            let ceiling = bandwidth / (params * bytes);
+            engine.generate(req()).unwrap(); // warm-up
+            let mut prefill = Vec::new();
+            let mut decode = Vec::new();
+            let mut concurrent = Vec::new();
+            for _ in 0..runs {
+                let start = Instant::now();
+                let mut g = engine.submit(req()).unwrap();
+                let mut first = None;
+                let mut out = 0;
+                while let Some(e) = g.next_blocking() {
+                    match e.unwrap() {
+                        StreamEvent::Delta(_) => {
+                            first.get_or_insert_with(Instant::now);
+                        }
+                        StreamEvent::Usage(u) => out = u.output_tokens as usize,
+                        StreamEvent::Done(_) => break,
+                    }
+                }
+                let end = Instant::now();
+                let first = first.unwrap();
+                prefill.push(prompt_len / (first - start).as_secs_f64());
+                decode.push((out - 1) as f64 / (end - first).as_secs_f64());
+
+                let start = Instant::now();
+                let streams: Vec<_> = (0..8).map(|_| engine.submit(req()).unwrap()).collect();
+                let total: u32 = streams
+                    .into_iter()
+                    .map(|g| g.collect_blocking().unwrap().usage.output_tokens)
+                    .sum();
+                concurrent.push(f64::from(total) / start.elapsed().as_secs_f64());
+            }
+            let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}–{hi:.1})");
+            println!(
+                "| {dtype:?} | {tp} | {} | {} | {} | {ceiling:.0} |",
+                fmt(median(prefill)),
+                fmt(median(decode)),
+                fmt(median(concurrent)),
+            );
+        }
+    }
+}

@@ -45,6 +45,9 @@ pub enum ColorChoice {
 pub struct CooperationCli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Do not record this run in the history (`llm-cooperation logs`).
+    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG)]
+    pub no_log: bool,
     #[command(subcommand)]
     pub command: CooperationCommand,
 }
@@ -57,6 +60,13 @@ pub enum CooperationCommand {
     /// On a terminal the answer streams as it is written.
     #[command(visible_alias = "ask")]
     Query(QueryArgs),
+    /// Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`;
+    /// end a line with `\` to continue it, or wrap a block in `"""`.
+    ///
+    /// Without a terminal, each line of standard input is one turn.
+    Chat(ChatArgs),
+    /// List, search, show and delete the history of runs.
+    Logs(LogsArgs),
     /// List the configured models: tasks, tier, price, context window and readiness.
     Models(ListArgs),
     /// Check that each provider answers (and how fast), and show a running server's stats.
@@ -206,6 +216,69 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{v} is not a duration; use seconds greater than 0"))
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Model name, or `auto` for the router (default: `[defaults] model`, else `auto`).
+    #[arg(short, long, env = env_vars::LLM_COOP_MODEL)]
+    pub model: Option<String>,
+    /// A system prompt for the session.
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Resume the most recent chat session.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub resume: bool,
+    /// Resume the session with this name, or start one under it.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// Most tokens per answer.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature, 0.0 to 2.0.
+    #[arg(short, long, value_parser = parse_temperature)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(subcommand)]
+    pub action: Option<LogsAction>,
+    /// How many runs to list, newest first.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub count: usize,
+    /// Only runs answered by this model.
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Only runs of this cooperation mode or service type.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Only `query`, `chat`, `cooperate` or `service` runs.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only runs whose prompt or answer contains this text.
+    #[arg(short = 'q', long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsAction {
+    /// Everything recorded about one run, its receipt included.
+    Show {
+        /// The run's id (first column of `logs`).
+        id: i64,
+    },
+    /// Delete runs by id, or all of them.
+    Rm {
+        #[arg(required_unless_present = "all")]
+        ids: Vec<i64>,
+        /// Delete the whole history.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]

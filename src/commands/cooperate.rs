@@ -18,6 +18,7 @@ use crate::cooperation::{
     execute,
 };
 use crate::router::Router;
+use crate::store::history::NewRun;
 use crate::ui;
 use crate::ui::progress::CooperationView;
 
@@ -32,7 +33,7 @@ pub struct Unfinished<'a> {
     pub receipt: &'a Receipt,
 }
 
-pub fn run(global: &GlobalArgs, args: CooperateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Result<ExitCode> {
     let workflow = args.workflow.as_deref().map(Workflow::load).transpose()?;
     let mode = args.mode.unwrap_or(if workflow.is_some() {
         Mode::Pipeline
@@ -97,6 +98,21 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs) -> anyhow::Result<ExitCode>
             () = interrupts(cancel) => unreachable!("`interrupts` returns only by exiting"),
         }
     });
+    let history = super::history::open(&config, no_log);
+    let record = |text: &str, receipt: Option<&Receipt>, status: &str, error: Option<String>| {
+        super::history::record(
+            history.as_ref(),
+            &run_record(
+                "cooperate",
+                mode.as_str(),
+                &task,
+                text,
+                receipt,
+                status,
+                error,
+            ),
+        );
+    };
     match result {
         Ok(outcome) => {
             if args.json {
@@ -107,9 +123,55 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs) -> anyhow::Result<ExitCode>
                     ui::progress::receipt_table(&outcome.receipt);
                 }
             }
+            record(&outcome.text, Some(&outcome.receipt), "ok", None);
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => unfinished(err, args.json),
+        Err(err) => {
+            let status = if matches!(err, CoopError::Cancelled { .. }) {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            record("", err.receipt(), status, Some(chain(&err)));
+            unfinished(err, args.json)
+        }
+    }
+}
+
+/// A history record of a cooperation run (or a service built on one).
+pub fn run_record(
+    kind: &str,
+    mode: &str,
+    prompt: &str,
+    text: &str,
+    receipt: Option<&Receipt>,
+    status: &str,
+    error: Option<String>,
+) -> NewRun {
+    let models: Vec<&str> = receipt
+        .map(|r| {
+            let mut m: Vec<&str> = r.steps.iter().filter_map(|s| s.model.as_deref()).collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        })
+        .unwrap_or_default();
+    NewRun {
+        kind: kind.to_owned(),
+        mode: Some(mode.to_owned()),
+        model: (!models.is_empty()).then(|| models.join(",")),
+        session: None,
+        prompt: prompt.to_owned(),
+        response: text.to_owned(),
+        status: status.to_owned(),
+        error,
+        input_tokens: receipt.map_or(0, |r| r.input_tokens.into()),
+        output_tokens: receipt.map_or(0, |r| r.output_tokens.into()),
+        cost_usd: receipt.map_or(0.0, |r| r.cost_usd),
+        latency_ms: receipt.map_or(0.0, |r| r.wall_ms),
+        receipt: receipt
+            .and_then(|r| serde_json::to_value(r).ok())
+            .unwrap_or_default(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Glue between the command line and the library: one file per subcommand, `anyhow` here.
 
+mod chat;
 mod config;
 mod cooperate;
+mod history;
+mod logs;
 mod models;
 mod query;
 mod server;
@@ -22,12 +25,14 @@ pub use server::run as server;
 /// `llm-cooperation`.
 pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        CooperationCommand::Query(args) => query::run(&cli.global, args),
+        CooperationCommand::Query(args) => query::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Chat(args) => chat::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Logs(args) => logs::run(&cli.global, args),
         CooperationCommand::Models(args) => models::run(&cli.global, args),
         CooperationCommand::Status(args) => status::run(&cli.global, args),
         CooperationCommand::Test(args) => test::test(&cli.global, args),
-        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args),
-        CooperationCommand::Service(args) => service::run(&cli.global, args),
+        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Service(args) => service::run(&cli.global, args, cli.no_log),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::cli::{GlobalArgs, QueryArgs};
 use crate::config::ConfigError;
 use crate::providers::{CollectError, collect_stream};
 use crate::router::{Attempt, Decision, Preferences, RouteError, Router, Verdict};
+use crate::store::history::NewRun;
 use crate::types::{ChatRequest, ChatResponse, FinishReason};
 use crate::ui;
 
@@ -27,7 +28,7 @@ struct Output<'a> {
     decision: Option<&'a Decision>,
 }
 
-pub fn run(global: &GlobalArgs, args: QueryArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result<ExitCode> {
     let prompt = read_prompt(&args)?;
     let config = super::load_config(global)?;
     let model = match (&args.model, args.strategy) {
@@ -63,14 +64,34 @@ pub fn run(global: &GlobalArgs, args: QueryArgs) -> anyhow::Result<ExitCode> {
         explain(&decision);
     }
     let runtime = super::runtime()?;
-    let (response, decision, attempts) = runtime.block_on(async {
+    let started = Instant::now();
+    let outcome = runtime.block_on(async {
         if stream {
             stream_answer(&router, req, &prefs).await
         } else {
             let routed = router.chat(req, &prefs).await.map_err(route_error)?;
             Ok((routed.value, routed.decision, routed.attempts))
         }
-    })?;
+    });
+    let history = super::history::open(&config, no_log);
+    let (response, decision, attempts) = match outcome {
+        Ok(ok) => ok,
+        Err(e) => {
+            super::history::record(
+                history.as_ref(),
+                &NewRun {
+                    kind: "query".into(),
+                    model: (model != "auto").then(|| model.clone()),
+                    prompt,
+                    status: "failed".into(),
+                    error: Some(format!("{e:#}")),
+                    latency_ms: started.elapsed().as_secs_f64() * 1e3,
+                    ..NewRun::default()
+                },
+            );
+            return Err(e);
+        }
+    };
     if args.json {
         ui::json(&Output {
             response: &response,
@@ -85,6 +106,36 @@ pub fn run(global: &GlobalArgs, args: QueryArgs) -> anyhow::Result<ExitCode> {
             ui::note(&summary(&response, &attempts));
         }
     }
+    let cost = config
+        .settings
+        .models
+        .iter()
+        .find(|m| m.name == response.model)
+        .map_or(0.0, |m| {
+            m.cost(response.usage.input_tokens, response.usage.output_tokens)
+        });
+    let receipt = serde_json::to_value(Output {
+        response: &response,
+        attempts: &attempts,
+        decision: Some(&decision),
+    })
+    .unwrap_or_default();
+    super::history::record(
+        history.as_ref(),
+        &NewRun {
+            kind: "query".into(),
+            model: Some(response.model.clone()),
+            prompt,
+            response: response.text.clone(),
+            status: "ok".into(),
+            input_tokens: response.usage.input_tokens.into(),
+            output_tokens: response.usage.output_tokens.into(),
+            cost_usd: cost,
+            latency_ms: response.latency.as_secs_f64() * 1e3,
+            receipt,
+            ..NewRun::default()
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }
 

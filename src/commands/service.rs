@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use super::cooperate::run_record;
 use super::cooperate::{interrupts, unfinished};
 use crate::cli::{GlobalArgs, ServiceArgs};
 use crate::config::ConfigError;
@@ -18,7 +19,7 @@ use crate::services::{self, Facts, ServiceError, ServiceRequest, ServiceResult, 
 use crate::ui;
 use crate::ui::progress::CooperationView;
 
-pub fn run(global: &GlobalArgs, args: ServiceArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Result<ExitCode> {
     let content = read_input(&args)?;
     let config = super::load_config(global)?;
     if config.settings.models.is_empty() {
@@ -42,6 +43,7 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs) -> anyhow::Result<ExitCode> {
         parameters: serde_json::Value::Object(parameters),
     };
     let prepared = services::prepare(&router, &req)?;
+    let req_content = req.content.clone();
     let cancel = Cancel::new();
     let (tx, rx) = mpsc::unbounded_channel();
     let opts = ExecOptions {
@@ -65,6 +67,12 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs) -> anyhow::Result<ExitCode> {
             () = interrupts(cancel) => unreachable!("`interrupts` returns only by exiting"),
         }
     });
+    let history = super::history::open(&config, no_log);
+    let mode = format!(
+        "{}/{}",
+        args.service,
+        args.kind.as_deref().unwrap_or("default")
+    );
     match result {
         Ok(r) => {
             if args.json {
@@ -75,9 +83,37 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs) -> anyhow::Result<ExitCode> {
                     ui::progress::receipt_table(&r.receipt);
                 }
             }
+            let mut run = run_record(
+                "service",
+                &mode,
+                &req_content,
+                &r.analysis,
+                Some(&r.receipt),
+                "ok",
+                None,
+            );
+            run.receipt = serde_json::to_value(&r).unwrap_or_default();
+            super::history::record(history.as_ref(), &run);
             Ok(ExitCode::SUCCESS)
         }
-        Err(ServiceError::Cooperation(e)) => unfinished(e, args.json),
+        Err(ServiceError::Cooperation(e)) => {
+            let status = if matches!(e, crate::cooperation::CoopError::Cancelled { .. }) {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            let run = run_record(
+                "service",
+                &mode,
+                &req_content,
+                "",
+                e.receipt(),
+                status,
+                Some(format!("{e:#}")),
+            );
+            super::history::record(history.as_ref(), &run);
+            unfinished(e, args.json)
+        }
         Err(e) => Err(e.into()),
     }
 }

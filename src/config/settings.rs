@@ -15,6 +15,8 @@ pub struct Settings {
     pub server: ServerSettings,
     #[serde(default, skip_serializing_if = "RouterSettings::is_empty")]
     pub router: RouterSettings,
+    #[serde(default, skip_serializing_if = "HistorySettings::is_empty")]
+    pub history: HistorySettings,
     /// Providers by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -104,6 +106,24 @@ pub struct ServerSettings {
 impl ServerSettings {
     fn is_empty(&self) -> bool {
         self == &ServerSettings::default()
+    }
+}
+
+/// The history of runs (`llm-cooperation logs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Record runs (default true); `--no-log` turns it off for one command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The database file (default `history.db` in the data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl HistorySettings {
+    fn is_empty(&self) -> bool {
+        self == &HistorySettings::default()
     }
 }
 

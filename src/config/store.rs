@@ -30,8 +30,23 @@ pub(super) fn read_settings(path: &Path) -> Result<Option<Settings>, ConfigError
 pub fn parse_settings(text: &str, path: &Path) -> Result<Settings, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.to_string().trim_end().to_owned(),
+        message: describe(&e, text),
     })
+}
+
+/// The parser's message with the line it quotes, unless that line is too long to help (one
+/// line of a machine-written file can be megabytes): then the message and the position.
+fn describe(e: &toml::de::Error, text: &str) -> String {
+    let full = e.to_string().trim_end().to_owned();
+    if full.len() <= 2000 {
+        return full;
+    }
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return e.message().to_owned();
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{} at line {line}, column {column}", e.message().trim_end())
 }
 
 /// Serialised, validated writes to one configuration directory.

@@ -69,6 +69,11 @@ impl Checkpoint {
         self.tensors.get(name).map(Tensor::size)
     }
 
+    /// The number of parameters (elements of every tensor the model uses).
+    pub fn parameters(&self) -> usize {
+        self.tensors.values().map(Tensor::numel).sum()
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }

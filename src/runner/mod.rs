@@ -141,6 +141,8 @@ pub struct ModelInfo {
     pub context_length: usize,
     pub vocab_size: usize,
     pub max_batch: usize,
+    /// Parameters in the checkpoint (a decode step reads each weight once).
+    pub parameters: usize,
 }
 
 /// What to generate from.
@@ -276,6 +278,7 @@ impl Engine {
             context_length,
             vocab_size: ck.config.vocab_size,
             max_batch: cfg.max_batch.max(1),
+            parameters: ck.parameters(),
         };
         let template = ChatTemplate::new(
             ck.chat_template.as_deref(),

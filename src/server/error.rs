@@ -97,7 +97,8 @@ impl From<RouteError> for ApiError {
                     "overloaded_error",
                     e.to_string(),
                 );
-                err.retry_after = Some(retry_after.as_secs().max(1));
+                // Rounded up: a client that waits this long finds the cooldown over.
+                err.retry_after = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
                 err
             }
             RouteError::Exhausted { source, .. } => source.into(),

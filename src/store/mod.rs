@@ -1,4 +1,5 @@
-//! State that several `llm-server` replicas share: conversation sessions, cooldowns, routing
+//! What outlives a request: the history of runs (SQLite, [`history`]), and state that
+//! several `llm-server` replicas share: conversation sessions, cooldowns, routing
 //! counters, per-token rate limits and the response cache. [`MemoryState`] keeps it in this
 //! process (the default); [`RedisState`] keeps it in Redis (`--state redis://…`) and falls
 //! back to its own memory while Redis is away, reconnecting when it is back.
@@ -6,6 +7,7 @@
 //! Nothing here sits on the routing hot path: cooldowns are published when they start and
 //! pulled in periodically by each replica (see `server::sync_cooldowns`).
 
+pub mod history;
 mod memory;
 mod redis;
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Local runner benchmark: prefill and decode tokens/s at batch 1, aggregate tokens/s of 8
+# concurrent requests, f32 and bf16, tp = 1 and 2, next to the memory-bandwidth ceiling.
+# Prints a markdown table. Needs the demo model and libtorch (`bash .ci/deps.sh`).
+# Usage: bash bench/runner.sh [runs]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash .ci/deps.sh >&2
+export LIBTORCH="$PWD/.deps/torch-pkg/torch"
+export LLM_COOP_BENCH_RUNS="${1:-3}"
+cargo test --release --quiet --features local --test main runner::bench_runner \
+  -- --ignored --nocapture --test-threads 1

@@ -1,0 +1,809 @@
+//! The fault matrix through the gateway: every upstream fault, for both client protocols
+//! (`/v1/chat/completions` and `/v1/messages`), whole and streamed, against both provider
+//! kinds (an OpenAI-kind and an Anthropic-kind upstream). Each combination runs on its own
+//! gateway and fake upstreams, all at once.
+//!
+//! Settings: one retry, first-byte timeout 0.4 s, total 2 s; replicated models try the faulty
+//! upstream first and a healthy spare second. "Before
+//! the first byte" means before the gateway has sent anything, so a streamed request fails
+//! like a whole one; after it, a stream ends with an error event in the caller's protocol
+//! (OpenAI `data: {"error": …}` without `[DONE]`, Anthropic `event: error` without
+//! `message_stop`).
+//!
+//! | Upstream fault | Expected behaviour |
+//! |---|---|
+//! | 500 / 502 / 503 once | retried on the same deployment: 200 |
+//! | 5xx on every try | the next replica answers (200); with none, 502 `upstream` (Anthropic `api_error`) |
+//! | 429 with `Retry-After: 1` | retried after the wait; still 429: the caller gets 429 with `Retry-After: 1`, the deployment cools down for that long (503 `overloaded_error` with `Retry-After`, the upstream is not called), then serves again |
+//! | connection refused | the next replica answers; with none, 502 `connect` naming the provider, never its address |
+//! | no headers within the first-byte timeout | retried, then the next replica; with none, 504 `timeout` within two first-byte timeouts |
+//! | body stalls mid-way | whole: 504 `timeout` at the total deadline; stream: error event (`timeout`) after one idle gap, no retry |
+//! | malformed JSON | whole: not retried, the next replica answers; with none, 502 `protocol`; stream: error event `protocol` |
+//! | malformed SSE (not UTF-8) | stream: the text so far, then error event `protocol`; whole: 502 `protocol` |
+//! | disconnect mid-stream | stream: the text so far, then an error event, no retry; whole: the next replica answers, with none 502 `protocol` |
+//! | error event mid-stream | stream: the text so far, then an error event carrying the upstream's message |
+//! | slow drip, steady | completes (each gap is under the first-byte timeout) |
+//! | slow drip past `request_timeout_secs` | whole: 504 `timeout` at the gateway deadline; stream: error event (`timeout` / `timeout_error`) at the deadline |
+//! | oversized response (40 MiB) | whole: 502 `protocol` (32 MiB limit); stream: the good part, then error event `protocol` (8 MiB line limit) |
+//! | failures in a row | after `failures_before_cooldown` (3) the deployment cools down: 503 `overloaded_error` with `Retry-After`, no upstream call |
+//!
+//! After every case the gateway answers `/health`, its in-flight gauges on `/metrics` and the
+//! router's in-flight counts are back at zero, and no request took longer than its bound.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use llm_cooperation::config::{Config, EnvSnapshot, Paths};
+use llm_cooperation::server::{AppState, app, serve};
+use serde_json::{Value, json};
+
+use crate::common::upstream::{Behavior, DEFAULT_TEXT, FakeUpstream, refused_url};
+
+const FIRST_BYTE: Duration = Duration::from_millis(400);
+const TOTAL: Duration = Duration::from_secs(2);
+
+/// The protocol the client speaks to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Proto {
+    OpenAi,
+    Anthropic,
+}
+
+/// The protocol the upstream speaks (the provider kind).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    OpenAi,
+    Anthropic,
+}
+
+impl Kind {
+    /// The prefix of this kind's model names in [`config_text`].
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::OpenAi => "o",
+            Kind::Anthropic => "a",
+        }
+    }
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy)]
+struct Combo {
+    proto: Proto,
+    stream: bool,
+    kind: Kind,
+}
+
+impl Combo {
+    /// The model on the faulty upstream alone.
+    fn single(&self) -> String {
+        self.kind.prefix().to_owned()
+    }
+
+    /// The model with two replicas: the faulty upstream (tried first), then a healthy spare.
+    fn replicated(&self) -> String {
+        format!("{}-ha", self.kind.prefix())
+    }
+
+    /// The model whose only deployment refuses connections.
+    fn dead(&self) -> String {
+        format!("{}-dead", self.kind.prefix())
+    }
+
+    /// A refusing deployment, then the healthy spare.
+    fn dead_replicated(&self) -> String {
+        format!("{}-dead-ha", self.kind.prefix())
+    }
+}
+
+fn combos() -> Vec<Combo> {
+    let mut out = Vec::new();
+    for proto in [Proto::OpenAi, Proto::Anthropic] {
+        for stream in [false, true] {
+            for kind in [Kind::OpenAi, Kind::Anthropic] {
+                out.push(Combo {
+                    proto,
+                    stream,
+                    kind,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn config_text(up: &FakeUpstream, spare: &FakeUpstream, server: &str) -> String {
+    let (url, spare, dead) = (up.base_url(), spare.base_url(), refused_url());
+    let mut text = format!(
+        r#"[defaults]
+max_retries = 1
+connect_timeout_secs = 1.0
+first_byte_timeout_secs = {first_byte}
+total_timeout_secs = {total}
+
+[server]
+{server}
+
+[router]
+balance = "weighted"
+cooldown_secs = 30.0
+
+[providers.oa]
+kind = "openai"
+base_url = "{url}"
+needs_key = false
+
+[providers.an]
+kind = "anthropic"
+base_url = "{url}"
+needs_key = false
+
+[providers.spare]
+kind = "openai"
+base_url = "{spare}"
+needs_key = false
+
+[providers.dead_oa]
+kind = "openai"
+base_url = "{dead}"
+needs_key = false
+
+[providers.dead_an]
+kind = "anthropic"
+base_url = "{dead}"
+needs_key = false
+"#,
+        first_byte = FIRST_BYTE.as_secs_f64(),
+        total = TOTAL.as_secs_f64(),
+    );
+    // Weighted balancing with these weights tries the first replica first (all but surely:
+    // the other is picked once in 10^12), so failover is what each test sees.
+    let model = |name: &str, provider: &str, weight: &str| {
+        format!(
+            "\n[[models]]\nname = \"{name}\"\nprovider = \"{provider}\"\nupstream = \"fake-model\"\nweight = {weight}\n"
+        )
+    };
+    for (p, live, dead) in [("o", "oa", "dead_oa"), ("a", "an", "dead_an")] {
+        text += &model(p, live, "1.0");
+        text += &model(&format!("{p}-ha"), live, "1e6");
+        text += &model(&format!("{p}-ha"), "spare", "1e-6");
+        text += &model(&format!("{p}-dead"), dead, "1.0");
+        text += &model(&format!("{p}-dead-ha"), dead, "1e6");
+        text += &model(&format!("{p}-dead-ha"), "spare", "1e-6");
+    }
+    text
+}
+
+/// A gateway on `127.0.0.1:0` over a faulty upstream `up` and a healthy `spare`.
+struct Rig {
+    up: FakeUpstream,
+    spare: FakeUpstream,
+    state: Arc<AppState>,
+    url: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Rig {
+    async fn start(server: &str) -> Rig {
+        let up = FakeUpstream::start();
+        let spare = FakeUpstream::start();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            config_text(&up, &spare, server),
+        )
+        .unwrap();
+        let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
+        let state = AppState::new(config, Vec::new()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, app(state.clone()), async {
+            let _ = stopped.await;
+        }));
+        Rig {
+            up,
+            spare,
+            state,
+            url,
+            // A hard bound far above every expected duration: a hang fails here.
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .unwrap(),
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// One request from `c`'s client to `model`; the answer is read to its end.
+    async fn call(&self, c: Combo, model: &str) -> Outcome {
+        let (path, body) = match c.proto {
+            Proto::OpenAi => (
+                "/v1/chat/completions",
+                json!({ "model": model, "stream": c.stream,
+                        "messages": [{ "role": "user", "content": "hi" }] }),
+            ),
+            Proto::Anthropic => (
+                "/v1/messages",
+                json!({ "model": model, "stream": c.stream, "max_tokens": 100,
+                        "messages": [{ "role": "user", "content": "hi" }] }),
+            ),
+        };
+        let started = Instant::now();
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{c:?} {model}: no answer: {e}"));
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let is_sse = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let text = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{c:?} {model}: the body broke off: {e}"));
+        Outcome {
+            combo: c,
+            status,
+            retry_after,
+            elapsed: started.elapsed(),
+            body: if is_sse {
+                Value::Null
+            } else {
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{c:?}: the body is not JSON ({e}): {text}"))
+            },
+            events: if is_sse { sse(&text) } else { Vec::new() },
+        }
+    }
+
+    /// Checks that the gateway is healthy and holds nothing in flight (streams release their
+    /// slot when their body ends, a moment after the client has read it).
+    async fn assert_idle(&self) {
+        let resp = self
+            .client
+            .get(format!("{}/health", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "/health after the fault");
+        let started = Instant::now();
+        loop {
+            let metrics = self
+                .client
+                .get(format!("{}/metrics", self.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let busy: Vec<&str> = metrics
+                .lines()
+                .filter(|l| l.starts_with("llm_gateway_in_flight_requests{"))
+                .filter(|l| !l.starts_with("llm_gateway_in_flight_requests{route=\"/metrics\"}"))
+                .filter(|l| !l.ends_with(" 0"))
+                .collect();
+            let live = self.state.live();
+            let upstream_busy: u32 = live
+                .router
+                .model_configs()
+                .iter()
+                .flat_map(|m| live.router.health_of(&m.name))
+                .map(|(_, h)| h.in_flight)
+                .sum();
+            if busy.is_empty() && upstream_busy == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "still in flight: {busy:?}, {upstream_busy} upstream requests"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// What the client got.
+#[derive(Debug)]
+struct Outcome {
+    combo: Combo,
+    status: u16,
+    retry_after: Option<String>,
+    elapsed: Duration,
+    /// A whole answer or an error (`Null` for a stream).
+    body: Value,
+    /// A stream's events: (`event:` name, data as JSON or a string).
+    events: Vec<(String, Value)>,
+}
+
+/// The `event:` names and data of an SSE body.
+fn sse(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            let value = serde_json::from_str(&data).unwrap_or(Value::String(data));
+            (name, value)
+        })
+        .collect()
+}
+
+/// Anthropic's error type for a status, as the gateway maps it.
+fn anthropic_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        429 => "rate_limit_error",
+        503 => "overloaded_error",
+        504 => "timeout_error",
+        _ => "api_error",
+    }
+}
+
+impl Outcome {
+    fn proto(&self) -> Proto {
+        self.combo.proto
+    }
+
+    /// The streamed text (content deltas) received.
+    fn streamed_text(&self) -> String {
+        self.events
+            .iter()
+            .filter_map(|(name, v)| match self.proto() {
+                Proto::OpenAi => v.pointer("/choices/0/delta/content")?.as_str(),
+                Proto::Anthropic if name == "content_block_delta" => v["delta"]["text"].as_str(),
+                Proto::Anthropic => None,
+            })
+            .collect()
+    }
+
+    /// Asserts a complete answer and returns its text.
+    #[track_caller]
+    fn answer(&self) -> String {
+        assert_eq!(self.status, 200, "{self:?}");
+        if !self.combo.stream {
+            return match self.proto() {
+                Proto::OpenAi => self.body["choices"][0]["message"]["content"].as_str(),
+                Proto::Anthropic => self.body["content"][0]["text"].as_str(),
+            }
+            .unwrap_or_else(|| panic!("no text: {self:?}"))
+            .to_owned();
+        }
+        let last = self.events.last().unwrap_or_else(|| panic!("{self:?}"));
+        match self.proto() {
+            Proto::OpenAi => assert_eq!(last.1, "[DONE]", "{self:?}"),
+            Proto::Anthropic => assert_eq!(last.0, "message_stop", "{self:?}"),
+        }
+        self.streamed_text()
+    }
+
+    /// Asserts an error response (not a stream) in the caller's shape with this status and
+    /// OpenAI error type; returns the message.
+    #[track_caller]
+    fn error(&self, status: u16, openai_type: &str) -> String {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(self.events.is_empty(), "an error, not a stream: {self:?}");
+        let error = &self.body["error"];
+        match self.proto() {
+            Proto::OpenAi => {
+                assert_eq!(error["type"], openai_type, "{self:?}");
+                assert_eq!(error["code"], status, "{self:?}");
+            }
+            Proto::Anthropic => {
+                assert_eq!(self.body["type"], "error", "{self:?}");
+                assert_eq!(error["type"], anthropic_type(status), "{self:?}");
+            }
+        }
+        error["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message: {self:?}"))
+            .to_owned()
+    }
+
+    /// Asserts a stream that ends in an error event, never in a normal end; returns the
+    /// error's type and message.
+    #[track_caller]
+    fn stream_error(&self) -> (String, String) {
+        assert_eq!(self.status, 200, "{self:?}");
+        assert!(!self.events.is_empty(), "a stream: {self:?}");
+        let (name, last) = self.events.last().unwrap();
+        match self.proto() {
+            Proto::OpenAi => {
+                assert!(!self.events.iter().any(|(_, v)| v == "[DONE]"), "{self:?}");
+                let error = &last["error"];
+                assert!(error.is_object(), "the last event is the error: {self:?}");
+                (
+                    error["type"].as_str().unwrap().to_owned(),
+                    error["message"].as_str().unwrap().to_owned(),
+                )
+            }
+            Proto::Anthropic => {
+                assert!(
+                    !self.events.iter().any(|(n, _)| n == "message_stop"),
+                    "{self:?}"
+                );
+                assert_eq!(name, "error", "{self:?}");
+                assert_eq!(last["type"], "error", "{self:?}");
+                (
+                    last["error"]["type"].as_str().unwrap().to_owned(),
+                    last["error"]["message"].as_str().unwrap().to_owned(),
+                )
+            }
+        }
+    }
+
+    #[track_caller]
+    fn within(&self, bound: Duration) -> &Self {
+        assert!(
+            self.elapsed < bound,
+            "took {:?}, bound {bound:?}: {self:?}",
+            self.elapsed
+        );
+        self
+    }
+}
+
+/// Runs `case` for every combination at once, each on its own rig, then checks every rig
+/// is idle and healthy.
+async fn matrix<F, Fut>(server: &str, case: F)
+where
+    F: Fn(Rig, Combo) -> Fut,
+    Fut: Future<Output = Rig>,
+{
+    let cells = combos().into_iter().map(|c| {
+        let case = &case;
+        async move {
+            let rig = Rig::start(server).await;
+            let rig = case(rig, c).await;
+            rig.assert_idle().await;
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(cells))
+        .await
+        .expect("the fault matrix did not finish within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_then_fail_over_then_502() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::status(500)]);
+        assert_eq!(rig.call(c, &c.single()).await.answer(), DEFAULT_TEXT);
+        assert_eq!(rig.up.request_count(), 2, "{c:?}: one retry");
+
+        rig.up.push([Behavior::status(502), Behavior::status(503)]);
+        let out = rig.call(c, &c.replicated()).await;
+        assert_eq!(out.answer(), DEFAULT_TEXT, "{c:?}: the spare answers");
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (4, 1));
+
+        rig.up.push([Behavior::status(503), Behavior::status(502)]);
+        let out = rig.call(c, &c.single()).await;
+        let message = out.within(TOTAL).error(502, "upstream");
+        assert!(message.contains("HTTP 502"), "{c:?}: {message}");
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_pass_retry_after_on_and_cool_the_deployment_down() {
+    matrix("", |rig, c| async move {
+        rig.up
+            .push([Behavior::rate_limited(1), Behavior::rate_limited(1)]);
+        let out = rig.call(c, &c.single()).await;
+        out.within(TOTAL).error(429, "rate_limited");
+        assert!(
+            out.elapsed >= Duration::from_millis(950),
+            "{c:?}: the retry waited for Retry-After: {out:?}"
+        );
+        assert_eq!(out.retry_after.as_deref(), Some("1"), "{out:?}");
+        assert_eq!(rig.up.request_count(), 2);
+
+        // Cooling down for the upstream's `Retry-After`: refused here, not sent there.
+        let out = rig.call(c, &c.single()).await;
+        out.within(Duration::from_millis(500))
+            .error(503, "overloaded_error");
+        assert_eq!(out.retry_after.as_deref(), Some("1"), "{out:?}");
+        assert_eq!(
+            rig.up.request_count(),
+            2,
+            "{c:?}: nothing sent while cooling"
+        );
+
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(rig.call(c, &c.single()).await.answer(), DEFAULT_TEXT);
+        assert_eq!(rig.up.request_count(), 3);
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_fail_over_or_are_502_without_the_address() {
+    matrix("", |rig, c| async move {
+        let out = rig.call(c, &c.dead_replicated()).await;
+        assert_eq!(out.within(TOTAL).answer(), DEFAULT_TEXT, "{c:?}");
+        assert_eq!(rig.spare.request_count(), 1);
+
+        let out = rig.call(c, &c.dead()).await;
+        let message = out.within(TOTAL).error(502, "connect");
+        assert!(
+            message.contains("Cannot connect to provider `dead_"),
+            "{message}"
+        );
+        assert!(!message.contains("127.0.0.1"), "{c:?}: {message}");
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_before_the_headers_times_out_then_fails_over() {
+    let hang = || Behavior::Delay {
+        before_headers: Duration::from_secs(10),
+    };
+    matrix("", |rig, c| async move {
+        rig.up.push([hang(), hang()]);
+        let out = rig.call(c, &c.replicated()).await;
+        assert_eq!(out.within(TOTAL).answer(), DEFAULT_TEXT, "{c:?}");
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (2, 1));
+
+        rig.up.push([hang(), hang()]);
+        let out = rig.call(c, &c.single()).await;
+        let message = out
+            .within(FIRST_BYTE * 2 + Duration::from_secs(1))
+            .error(504, "timeout");
+        assert!(message.contains("within 0.4 s"), "{c:?}: {message}");
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_mid_way_times_out() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::SlowDrip {
+            chunk_delay: Duration::from_secs(5),
+        }]);
+        let out = rig.call(c, &c.single()).await;
+        if c.stream {
+            let (kind, message) = out
+                .within(FIRST_BYTE + Duration::from_secs(1))
+                .stream_error();
+            if c.proto == Proto::OpenAi {
+                assert_eq!(kind, "timeout", "{out:?}");
+            }
+            assert!(message.contains("within 0.4 s"), "{c:?}: {message}");
+        } else {
+            out.within(TOTAL + Duration::from_secs(1))
+                .error(504, "timeout");
+            assert!(out.elapsed >= TOTAL - Duration::from_millis(100), "{out:?}");
+        }
+        assert_eq!(
+            rig.up.request_count(),
+            1,
+            "{c:?}: an answer under way is not retried"
+        );
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_is_a_protocol_error_or_fails_over() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::MalformedJson]);
+        let out = rig.call(c, &c.single()).await;
+        if c.stream {
+            let (kind, message) = out.within(TOTAL).stream_error();
+            if c.proto == Proto::OpenAi {
+                assert_eq!(kind, "protocol", "{out:?}");
+            }
+            assert!(message.contains("not JSON"), "{c:?}: {message}");
+        } else {
+            let message = out.within(TOTAL).error(502, "protocol");
+            assert!(message.contains("not JSON"), "{c:?}: {message}");
+            // Not retried on the same deployment, but another replica may answer.
+            rig.up.push([Behavior::MalformedJson]);
+            assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+            assert_eq!((rig.up.request_count(), rig.spare.request_count()), (2, 1));
+        }
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sse_is_a_protocol_error() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::MalformedSse]);
+        let out = rig.call(c, &c.single()).await;
+        if c.stream {
+            let (kind, message) = out.within(TOTAL).stream_error();
+            if c.proto == Proto::OpenAi {
+                assert_eq!(kind, "protocol", "{out:?}");
+            }
+            assert!(message.contains("not UTF-8"), "{c:?}: {message}");
+            assert!(
+                !out.streamed_text().is_empty(),
+                "{c:?}: the good part came first"
+            );
+        } else {
+            out.within(TOTAL).error(502, "protocol");
+        }
+        assert_eq!(rig.up.request_count(), 1);
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_mid_stream_ends_in_an_error_or_fails_over() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::DisconnectMidStream]);
+        let out = rig.call(c, &c.replicated()).await;
+        if c.stream {
+            // Text has reached the caller: no retry and no failover, an error instead.
+            out.within(TOTAL).stream_error();
+            assert!(!out.streamed_text().is_empty(), "{c:?}: {out:?}");
+            assert!(DEFAULT_TEXT.starts_with(&out.streamed_text()), "{out:?}");
+            assert_eq!(rig.spare.request_count(), 0);
+        } else {
+            assert_eq!(out.within(TOTAL).answer(), DEFAULT_TEXT, "{c:?}");
+            assert_eq!(rig.spare.request_count(), 1, "{c:?}: the spare answered");
+            rig.up.push([Behavior::DisconnectMidStream]);
+            rig.call(c, &c.single())
+                .await
+                .within(TOTAL)
+                .error(502, "protocol");
+        }
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_event_mid_stream_reaches_the_caller() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::ErrorMidStream {
+            message: "Overloaded, try later".into(),
+        }]);
+        let out = rig.call(c, &c.single()).await;
+        if c.stream {
+            let (_, message) = out.within(TOTAL).stream_error();
+            assert!(
+                message.contains("Overloaded, try later"),
+                "{c:?}: {message}"
+            );
+            assert!(!out.streamed_text().is_empty(), "{out:?}");
+            assert_eq!(rig.up.request_count(), 1);
+        } else {
+            // A whole answer gets a 500 instead, which is retried.
+            assert_eq!(out.within(TOTAL).answer(), DEFAULT_TEXT);
+            assert_eq!(rig.up.request_count(), 2);
+        }
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_slow_drip_completes() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::SlowDrip {
+            chunk_delay: Duration::from_millis(40),
+        }]);
+        let out = rig.call(c, &c.single()).await;
+        assert_eq!(out.within(TOTAL).answer(), DEFAULT_TEXT, "{c:?}");
+        assert!(out.elapsed >= Duration::from_millis(200), "{out:?}");
+        rig
+    })
+    .await;
+}
+
+/// `request_timeout_secs` bounds streams too: a stream still running at the deadline ends with
+/// an error event (it used to run on until the upstream's own total deadline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_drip_past_the_gateway_deadline_is_cut_with_an_error() {
+    matrix("request_timeout_secs = 0.8", |rig, c| async move {
+        rig.up.push([Behavior::SlowDrip {
+            chunk_delay: Duration::from_millis(300),
+        }]);
+        let out = rig.call(c, &c.single()).await;
+        out.within(Duration::from_millis(1600));
+        assert!(out.elapsed >= Duration::from_millis(750), "{out:?}");
+        let message = if c.stream {
+            let (kind, message) = out.stream_error();
+            let expected = match c.proto {
+                Proto::OpenAi => "timeout",
+                Proto::Anthropic => "timeout_error",
+            };
+            assert_eq!(kind, expected, "{out:?}");
+            message
+        } else {
+            out.error(504, "timeout")
+        };
+        assert!(message.contains("longer than 1 s"), "{c:?}: {message}");
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_response_is_cut_off() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::Oversized {
+            bytes: 40 * 1024 * 1024,
+        }]);
+        let out = rig.call(c, &c.single()).await;
+        if c.stream {
+            let (_, message) = out.within(TOTAL * 2).stream_error();
+            assert!(message.contains("longer than 8 MiB"), "{c:?}: {message}");
+            assert!(!out.streamed_text().is_empty(), "{out:?}");
+        } else {
+            let message = out.within(TOTAL * 2).error(502, "protocol");
+            assert!(message.contains("larger than 32 MiB"), "{c:?}: {message}");
+        }
+        rig
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_in_a_row_cool_a_deployment_down() {
+    matrix("", |rig, c| async move {
+        for _ in 0..3 {
+            rig.up.push([Behavior::status(500), Behavior::status(500)]);
+            assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        }
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (6, 3));
+        // The failing replica now cools down: skipped without a request.
+        assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (6, 4));
+
+        for _ in 0..3 {
+            rig.up.push([Behavior::status(500), Behavior::status(500)]);
+            rig.call(c, &c.single()).await.error(502, "upstream");
+        }
+        let out = rig.call(c, &c.single()).await;
+        let message = out
+            .within(Duration::from_millis(500))
+            .error(503, "overloaded_error");
+        assert!(message.contains("cooling down"), "{message}");
+        assert_eq!(out.retry_after.as_deref(), Some("30"), "{out:?}");
+        assert_eq!(
+            rig.up.request_count(),
+            12,
+            "{c:?}: nothing sent while cooling"
+        );
+        rig
+    })
+    .await;
+}

@@ -1,0 +1,237 @@
+//! The history of runs: every kind of run is recorded with its receipt, `logs` lists, filters,
+//! shows and deletes, chats resume, and history problems never fail an answer.
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+use crate::common::upstream::{Behavior, DEFAULT_TEXT, FakeUpstream};
+
+fn setup() -> (TestEnv, FakeUpstream) {
+    let env = TestEnv::new();
+    let up = FakeUpstream::start();
+    env.write_config(&format!(
+        r#"[defaults]
+model = "m1"
+max_retries = 0
+connect_timeout_secs = 1.0
+total_timeout_secs = 10.0
+
+[providers.fake]
+kind = "openai"
+base_url = "{url}"
+needs_key = false
+
+[[models]]
+name = "m1"
+provider = "fake"
+upstream = "fake-model"
+price_in = 1.0
+price_out = 2.0
+
+[[models]]
+name = "m2"
+provider = "fake"
+upstream = "fake-model-large"
+"#,
+        url = up.base_url()
+    ));
+    (env, up)
+}
+
+fn logs(env: &TestEnv, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["logs", "--json"];
+    all.extend_from_slice(args);
+    env.run("llm-cooperation", &all)
+        .expect(0)
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn queries_are_recorded_with_receipts_and_logs_filter_show_and_remove() {
+    let (env, up) = setup();
+    env.run("llm-cooperation", &["query", "what is rust"])
+        .expect(0);
+    env.run(
+        "llm-cooperation",
+        &["query", "-m", "m2", "tell me about 100% cotton"],
+    )
+    .expect(0);
+    up.push([Behavior::status(500)]);
+    env.run("llm-cooperation", &["query", "this one fails"])
+        .expect(1);
+    env.run("llm-cooperation", &["--no-log", "query", "not recorded"])
+        .expect(0);
+
+    let all = logs(&env, &[]);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[0]["status"], "failed");
+    assert!(all[0]["error"].as_str().unwrap().contains("HTTP 500"));
+    assert_eq!(all[1]["model"], "m2");
+    let first = &all[2];
+    assert_eq!(first["kind"], "query");
+    assert_eq!(first["prompt"], "what is rust");
+    assert_eq!(first["response"], DEFAULT_TEXT);
+    assert!(first["input_tokens"].as_u64().unwrap() > 0);
+    assert!(first["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(first["receipt"]["attempts"][0]["provider"], "fake");
+    assert_eq!(first["receipt"]["decision"]["strategy"], "explicit");
+
+    assert_eq!(logs(&env, &["--model", "m2"]).len(), 1);
+    assert_eq!(logs(&env, &["-q", "100%"]).len(), 1);
+    assert_eq!(logs(&env, &["-n", "1"]).len(), 1);
+    let id = first["id"].as_i64().unwrap().to_string();
+    let shown = env
+        .run("llm-cooperation", &["logs", "show", &id, "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(shown["prompt"], "what is rust");
+    let text = env
+        .run("llm-cooperation", &["logs", "show", &id])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains("what is rust") && text.contains("receipt:"),
+        "{text}"
+    );
+    let table = env.run("llm-cooperation", &["logs"]).expect(0).stdout;
+    assert!(
+        table.contains("what is rust") && table.contains("failed"),
+        "{table}"
+    );
+    env.run("llm-cooperation", &["logs", "rm", &id]).expect(0);
+    assert_eq!(logs(&env, &[]).len(), 2);
+    let run = env.run("llm-cooperation", &["logs", "show", &id]).expect(2);
+    assert!(
+        run.stderr.contains(&format!("No run {id}")),
+        "{}",
+        run.stderr
+    );
+    env.run("llm-cooperation", &["logs", "rm", "--all"])
+        .expect(0);
+    assert!(logs(&env, &[]).is_empty());
+}
+
+#[test]
+fn a_chat_is_recorded_per_turn_and_resumes() {
+    let (env, up) = setup();
+    up.push([Behavior::ok("Hi Ada."), Behavior::ok("You are Ada.")]);
+    let run = env
+        .run_stdin(
+            "llm-cooperation",
+            &["chat"],
+            "I am Ada.\n/model m2\nWho am I?\n",
+        )
+        .expect(0);
+    assert_eq!(run.stdout, "Hi Ada.\nYou are Ada.\n");
+    assert_eq!(
+        up.last().body["model"],
+        "fake-model-large",
+        "/model switched"
+    );
+    assert_eq!(up.last().body["messages"].as_array().unwrap().len(), 3);
+
+    let turns = logs(&env, &["--kind", "chat"]);
+    assert_eq!(turns.len(), 2);
+    assert_eq!(turns[0]["session"], turns[1]["session"]);
+    // --continue resumes the last session: the model sees both earlier turns.
+    env.run_stdin("llm-cooperation", &["chat", "--continue"], "And again?\n")
+        .expect(0);
+    let sent: Vec<String> = up.last().body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "I am Ada.",
+            "Hi Ada.",
+            "Who am I?",
+            "You are Ada.",
+            "And again?"
+        ]
+    );
+    // A named session, a multi-line block, continuation lines and /clear.
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "--session", "work"],
+        "\"\"\"\nline one\nline two\n\"\"\"\nfirst \\\nsecond\n/clear\nfresh\n",
+    )
+    .expect(0);
+    let work = logs(&env, &["--kind", "chat", "-n", "10"]);
+    let prompts: Vec<&str> = work
+        .iter()
+        .take(3)
+        .map(|r| r["prompt"].as_str().unwrap())
+        .collect();
+    assert_eq!(prompts, ["fresh", "first \nsecond", "line one\nline two"]);
+    assert_eq!(work[1]["session"], "work");
+    assert_ne!(work[0]["session"], "work", "/clear starts a new session");
+    assert_eq!(up.last().body["messages"].as_array().unwrap().len(), 1);
+    // Unknown commands and models are warnings in a chat, not the end of it.
+    let run = env
+        .run_stdin("llm-cooperation", &["chat"], "/model nope\n/frob\nhi\n")
+        .expect(0);
+    assert!(
+        run.stderr.contains("Unknown model `nope`") && run.stderr.contains("/frob"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn cooperation_and_service_runs_are_recorded() {
+    let (env, up) = setup();
+    up.set_default(Behavior::ok("The answer is 4."));
+    env.run(
+        "llm-cooperation",
+        &["cooperate", "--mode", "voting", "--models", "m1,m2", "2+2?"],
+    )
+    .expect(0);
+    env.run_stdin(
+        "llm-cooperation",
+        &["service", "document-analysis", "--type", "summary"],
+        "Rust is a language.",
+    )
+    .expect(0);
+    let coop = logs(&env, &["--kind", "cooperate"]);
+    assert_eq!(coop.len(), 1);
+    assert_eq!(coop[0]["mode"], "voting");
+    assert_eq!(coop[0]["model"], "m1,m2");
+    assert!(coop[0]["receipt"]["steps"].as_array().unwrap().len() >= 2);
+    assert_eq!(logs(&env, &["--mode", "voting"]).len(), 1);
+    let service = logs(&env, &["--kind", "service"]);
+    assert_eq!(service.len(), 1);
+    assert_eq!(service[0]["mode"], "document-analysis/summary");
+    assert!(
+        service[0]["receipt"]["facts"].is_object(),
+        "{}",
+        service[0]["receipt"]
+    );
+}
+
+#[test]
+fn history_problems_are_warnings_and_the_switch_turns_it_off() {
+    let (env, _up) = setup();
+    let mut text = std::fs::read_to_string(env.config_dir().join("config.toml")).unwrap();
+    text.push_str("\n[history]\npath = \"/dev/null/cannot/history.db\"\n");
+    env.write_config(&text);
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(0);
+    assert_eq!(run.stdout, format!("{DEFAULT_TEXT}\n"));
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("not recorded"),
+        "{}",
+        run.stderr
+    );
+    let text = text.replace("path = \"/dev/null/cannot/history.db\"", "enabled = false");
+    env.write_config(&text);
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(0);
+    assert_eq!(run.stderr, "");
+    let text = text.replace("enabled = false", "");
+    env.write_config(&text);
+    assert!(logs(&env, &[]).is_empty());
+}
