@@ -610,7 +610,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__query)
-            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --no-log --help"
+            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -60,6 +60,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-stream -d 'Wait for the whole answer instead of streaming it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
@@ -84,6 +85,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-stream -d 'Wait for the whole answer instead of streaming it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'

@@ -232,3 +232,37 @@ fn test_command_reports_each_model() {
     assert_eq!(failed.len(), 2, "{out}");
     assert!(failed.contains(&"gone") && failed.contains(&"locked"));
 }
+
+#[test]
+fn allow_cooperation_hands_a_complex_query_to_several_models() {
+    let (env, up) = setup();
+    up.set_default(Behavior::ok("It depends."));
+    let complex = "Analyze step by step and prove each claim: 1. Why do markets crash? 2. Compare 1929 and 2008. 3. What are the trade-offs of each policy response? 4. What would you recommend?";
+    let out = env
+        .run(
+            "llm-cooperation",
+            &["query", "--allow-cooperation", "--json", complex],
+        )
+        .expect(0)
+        .json();
+    assert_eq!(out["text"], "It depends.");
+    let models: Vec<&str> = out["receipt"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["model"].as_str())
+        .collect();
+    assert!(models.len() >= 2, "{out}");
+    // A simple question stays with one model.
+    let out = env
+        .run(
+            "llm-cooperation",
+            &["query", "--allow-cooperation", "--json", "hi"],
+        )
+        .expect(0)
+        .json();
+    assert!(
+        out.get("receipt").is_none() && out["model"].is_string(),
+        "{out}"
+    );
+}

@@ -807,3 +807,35 @@ async fn failures_in_a_row_cool_a_deployment_down() {
     })
     .await;
 }
+
+/// A client that goes away before the answer (the server drops the request) leaves nothing
+/// in flight: the gauge used to be decremented only when an answer came back, so every
+/// abandoned request left it one higher for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_before_the_answer_leaves_nothing_in_flight() {
+    matrix("", |rig, c| async move {
+        rig.up.push([Behavior::Delay {
+            before_headers: Duration::from_millis(350),
+        }]);
+        let (path, body) = match c.proto {
+            Proto::OpenAi => (
+                "/v1/chat/completions",
+                json!({ "model": c.single(), "stream": c.stream, "messages": [{ "role": "user", "content": "hi" }] }),
+            ),
+            Proto::Anthropic => (
+                "/v1/messages",
+                json!({ "model": c.single(), "stream": c.stream, "max_tokens": 5, "messages": [{ "role": "user", "content": "hi" }] }),
+            ),
+        };
+        let gone = rig
+            .client
+            .post(format!("{}{path}", rig.url))
+            .timeout(Duration::from_millis(100))
+            .json(&body)
+            .send()
+            .await;
+        assert!(gone.is_err_and(|e| e.is_timeout()), "{c:?}: the client gave up");
+        rig
+    })
+    .await;
+}

@@ -11,6 +11,7 @@ mod common;
 mod cooperation;
 mod faults;
 mod gateway;
+mod gateway_coop;
 mod generated;
 mod history;
 mod providers;

@@ -319,6 +319,11 @@ pub struct QueryArgs {
     #[arg(long)]
     pub explain: bool,
 
+    /// Let the router hand a complex request (complexity above 0.6) to several models:
+    /// voting among the top three for math, otherwise parallel answers merged by the best.
+    #[arg(long)]
+    pub allow_cooperation: bool,
+
     /// A system prompt.
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,

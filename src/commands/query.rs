@@ -64,6 +64,12 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         explain(&decision);
     }
     let runtime = super::runtime()?;
+    if args.allow_cooperation && !Router::is_explicit(&model) {
+        let decision = router.decide(&req, &prefs).map_err(route_error)?;
+        if let Some(spec) = crate::cooperation::auto::for_decision(&decision) {
+            return cooperate(&config, router, spec, &prompt, &args, no_log, &runtime);
+        }
+    }
     let started = Instant::now();
     let outcome = runtime.block_on(async {
         if stream {
@@ -136,6 +142,70 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
             ..NewRun::default()
         },
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A complex request the router handed to several models.
+fn cooperate(
+    config: &crate::config::Config,
+    router: Arc<Router>,
+    mut spec: crate::cooperation::ModeSpec,
+    prompt: &str,
+    args: &QueryArgs,
+    no_log: bool,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    spec.max_tokens = args.max_tokens;
+    spec.temperature = args.temperature;
+    let plan = crate::cooperation::compile(&spec, &router)?;
+    if ui::stderr_is_terminal() {
+        ui::note(&format!(
+            "complex request: {} of {}",
+            spec.mode,
+            spec.models.join(", ")
+        ));
+    }
+    let result = runtime.block_on(crate::cooperation::execute(
+        router,
+        &plan,
+        prompt,
+        crate::cooperation::ExecOptions::default(),
+    ));
+    let history = super::history::open(config, no_log);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let run = super::cooperate::run_record(
+                "query",
+                spec.mode.as_str(),
+                prompt,
+                "",
+                e.receipt(),
+                "failed",
+                Some(format!("{e:#}")),
+            );
+            super::history::record(history.as_ref(), &run);
+            return Err(e.into());
+        }
+    };
+    if args.json {
+        ui::json(&outcome)?;
+    } else {
+        ui::line(outcome.text.trim_end())?;
+        if ui::stderr_is_terminal() {
+            ui::progress::receipt_table(&outcome.receipt);
+        }
+    }
+    let run = super::cooperate::run_record(
+        "query",
+        spec.mode.as_str(),
+        prompt,
+        &outcome.text,
+        Some(&outcome.receipt),
+        "ok",
+        None,
+    );
+    super::history::record(history.as_ref(), &run);
     Ok(ExitCode::SUCCESS)
 }
 

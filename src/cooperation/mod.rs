@@ -36,6 +36,7 @@
 //! errors that name them ([`ModeSpec::parse_virtual_model`]).
 
 pub mod answer;
+pub mod auto;
 mod executor;
 mod modes;
 pub mod plan;

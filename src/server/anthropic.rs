@@ -240,6 +240,9 @@ async fn handle(
         if answered.cached {
             body["cached"] = Value::Bool(true);
         }
+        if let Some(receipt) = answered.receipt {
+            body["receipt"] = receipt;
+        }
         let mut resp = Json(body).into_response();
         if cache || answered.cached {
             super::openai::mark_cache(&mut resp, answered.cached);

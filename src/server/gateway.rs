@@ -9,6 +9,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
+use crate::cooperation::ModeSpec;
 use crate::providers::EventStream;
 use crate::router::{Attempt, Preferences};
 use crate::types::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, Usage};
@@ -37,6 +38,33 @@ pub struct Answered {
     pub strategy: &'static str,
     /// Served from the response cache (no tokens spent).
     pub cached: bool,
+    /// The receipt, when several models cooperated.
+    pub receipt: Option<serde_json::Value>,
+}
+
+/// The cooperation a request asks for: a virtual model (`coop/…`), or a complex request the
+/// router may hand to several models because it allows cooperation.
+fn cooperation_for(
+    state: &AppState,
+    c: &Completion,
+) -> Result<Option<(ModeSpec, String)>, ApiError> {
+    if ModeSpec::is_virtual_model(&c.req.model) {
+        let mut spec =
+            ModeSpec::parse_virtual_model(&c.req.model).map_err(super::coop::coop_error)?;
+        spec.max_tokens = c.req.max_tokens;
+        spec.temperature = c.req.temperature;
+        return Ok(Some((spec, c.req.model.clone())));
+    }
+    if c.prefs.allow_cooperation && !crate::router::Router::is_explicit(&c.req.model) {
+        let decision = state.live().router.decide(&c.req, &c.prefs)?;
+        if let Some(mut spec) = crate::cooperation::auto::for_decision(&decision) {
+            spec.max_tokens = c.req.max_tokens;
+            spec.temperature = c.req.temperature;
+            let name = format!("coop/{}:{}", spec.mode, spec.models.join(","));
+            return Ok(Some((spec, name)));
+        }
+    }
+    Ok(None)
 }
 
 /// What the cache keeps of an answer.
@@ -163,9 +191,32 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
             attempts: Vec::new(),
             strategy: "cache",
             cached: true,
+            receipt: None,
         });
     }
     let new = state.open_session(&mut c).await;
+    if let Some((spec, name)) = cooperation_for(state, &c)? {
+        let input = super::coop::input_of(&c.req);
+        let answer = match super::coop::run(state.live().router.clone(), &spec, &input, &name).await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                state.count_failure().await;
+                return Err(e);
+            }
+        };
+        state.account(&c.token, &name, &answer.response.usage).await;
+        state
+            .close_session(&c.session, new, &answer.response.text)
+            .await;
+        return Ok(Answered {
+            response: answer.response,
+            attempts: Vec::new(),
+            strategy: "cooperation",
+            cached: false,
+            receipt: Some(answer.receipt),
+        });
+    }
     let live = state.live();
     let routed = match live.router.chat(c.req, &c.prefs).await {
         Ok(r) => r,
@@ -196,6 +247,7 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
         response: routed.value,
         attempts: routed.attempts,
         cached: false,
+        receipt: None,
     })
 }
 
@@ -219,6 +271,17 @@ pub async fn stream(
             Ok(StreamEvent::Done(hit.finish_reason)),
         ];
         return Ok((futures::stream::iter(events).boxed(), hit.model));
+    }
+    if cooperation_for(state, &c)?.is_some() {
+        // A cooperation answers once it is done: stream its result as one piece.
+        let answered = complete(state, c).await?;
+        let r = answered.response;
+        let events = vec![
+            Ok(StreamEvent::Delta(r.text)),
+            Ok(StreamEvent::Usage(r.usage)),
+            Ok(StreamEvent::Done(r.finish_reason)),
+        ];
+        return Ok((futures::stream::iter(events).boxed(), r.model));
     }
     let new = state.open_session(&mut c).await;
     let live = state.live();

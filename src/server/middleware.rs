@@ -110,6 +110,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     })
                     .clone();
                 gauge.inc();
+                // A guard, not a `dec()` after the await: a client that goes away before the
+                // answer drops this future, and the gauge must still come down.
+                let in_flight = Gauged(gauge.clone()); std::mem::forget(in_flight); let in_flight = ();
                 let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
                 let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
                     Ok(resp) => resp,
@@ -129,7 +132,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     // The request deadline covers the stream too: past it, the stream ends
                     // with an error event the client can read, and the upstream is dropped.
                     let (parts, body) = resp.into_parts();
-                    let held = (permit, Gauged(gauge));
+                    let held = (permit, in_flight, Gauged(gauge));
                     let timeout = state.limits.request_timeout;
                     let mut data = body.into_data_stream();
                     let body = Body::from_stream(async_stream::stream! {

@@ -6,6 +6,7 @@
 //! changed file) swaps it whole, and requests already running keep the one they started with.
 
 mod anthropic;
+mod coop;
 mod error;
 mod gateway;
 mod metrics;
@@ -220,6 +221,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
             post(anthropic::count_tokens),
         )
         .route("/query", post(native::query))
+        .route("/service", post(coop::service))
+        .route("/cooperation/task", post(coop::cooperation_task))
         .route("/status", get(native::status))
         .route("/models", get(native::models))
         .route("/routing/stats", get(native::routing_stats))

@@ -57,6 +57,9 @@ struct QueryResponse {
     /// Served from the response cache (no tokens spent).
     cached: bool,
     usage: crate::types::Usage,
+    /// The receipt, when several models cooperated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<Value>,
     attempts: Vec<crate::router::Attempt>,
 }
 
@@ -112,6 +115,7 @@ pub async fn query(
         strategy_used: answered.strategy,
         cached: answered.cached,
         usage: r.usage,
+        receipt: answered.receipt,
         attempts: answered.attempts,
     })
     .into_response();

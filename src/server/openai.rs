@@ -261,6 +261,9 @@ pub async fn chat_completions(
         if answered.cached {
             body["cached"] = Value::Bool(true);
         }
+        if let Some(receipt) = answered.receipt {
+            body["receipt"] = receipt;
+        }
         let mut resp = Json(body).into_response();
         if cache || answered.cached {
             mark_cache(&mut resp, answered.cached);
