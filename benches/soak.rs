@@ -148,9 +148,9 @@ max_concurrency = 512
 session_ttl_minutes = 1.0
 
 [router]
-failures_before_cooldown = 3
-cooldown_secs = 2.0
-max_cooldown_secs = 4.0
+failures_before_cooldown = 5
+cooldown_secs = 1.0
+max_cooldown_secs = 2.0
 
 [providers.healthy_oa]
 kind = "openai"
@@ -243,7 +243,8 @@ struct Tally {
 }
 
 fn explained(class: Class, stream: bool, cause: &str) -> bool {
-    const INJECTED: [&str; 8] = [
+    const INJECTED: [&str; 9] = [
+        "timeout_error",
         "upstream",
         "rate_limited",
         "rate_limit_error",
@@ -500,21 +501,25 @@ async fn soak(opts: Options) -> bool {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let load_started = Instant::now();
     let until = load_started + Duration::from_secs(opts.secs);
-    // RSS sampled through the run: its peak shows what the load holds at once.
-    let rss_peak = {
+    // RSS sampled through the run: the peak shows what the load holds at once, the samples
+    // whether it levels off.
+    let rss_samples = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            let mut peak: f64 = 0.0;
+            let mut samples = Vec::new();
+            let mut next = Instant::now();
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                peak = peak.max(rss_mb(pid));
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                samples.push(rss_mb(pid));
+                next += Duration::from_millis(500);
+                tokio::time::sleep_until(next.into()).await;
             }
-            peak
+            samples
         })
     };
     run_load(&client, &base, opts.workers, until, opts.seed, &tally).await;
     let load_secs = load_started.elapsed().as_secs_f64();
-    let rss_peak = rss_peak.await.unwrap();
+    let rss_samples = rss_samples.await.unwrap();
+    let rss_peak = rss_samples.iter().copied().fold(0.0, f64::max);
 
     // Let abandoned streams and their upstream requests wind down, then look.
     let settle = Instant::now();
@@ -627,6 +632,17 @@ async fn soak(opts: Options) -> bool {
         "| RSS after start / after warm-up / peak / end | {rss_started:.1} / {rss_start:.1} / {rss_peak:.1} / {rss_end:.1} MB |"
     );
     println!("| RSS growth, end vs after warm-up | {growth:+.1}% |");
+    let every = (rss_samples.len() / 12).max(1);
+    println!(
+        "| RSS through the run (MB, every {:.1} s) | {} |",
+        every as f64 / 2.0,
+        rss_samples
+            .iter()
+            .step_by(every)
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "| in-flight at the end ({settle_ms} ms after the load) | {}; upstream requests in flight: {upstream_in_flight} |",
         gauges.join(", ")

@@ -613,3 +613,35 @@ async fn the_binary_reloads_on_sighup_and_drains_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The router as a service, without a socket: `app(state).oneshot(request)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_serves_oneshot_requests_without_a_socket() {
+    use tower::ServiceExt;
+    let up = FakeUpstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), config_text(&up, "")).unwrap();
+    let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
+    let state = AppState::new(config, vec!["tok".into()]).unwrap();
+    let request = |auth: bool| {
+        let mut b =
+            axum::http::Request::post("/v1/messages").header("content-type", "application/json");
+        if auth {
+            b = b.header("x-api-key", "tok");
+        }
+        b.body(axum::body::Body::from(
+            json!({ "model": "m1", "max_tokens": 20, "messages": [{ "role": "user", "content": "hi" }] }).to_string(),
+        ))
+        .unwrap()
+    };
+    let resp = app(state.clone()).oneshot(request(false)).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = app(state).oneshot(request(true)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["content"][0]["text"], DEFAULT_TEXT);
+}

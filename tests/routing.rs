@@ -250,6 +250,14 @@ mod over_fake_upstreams {
         for (g, want) in got.iter().zip([50.0, 50.0, 100.0, 200.0]) {
             assert!((*g as f64 - want).abs() <= want * 0.4, "weighted: {got:?}");
         }
+        // Shortest TTFT: once measured, the fast replicas take almost everything.
+        ups[2].set_delay(Duration::from_millis(40));
+        ups[3].set_delay(Duration::from_millis(40));
+        let (_d, r) = router(&deps([1.0; 4]), "balance = \"shortest-ttft\"");
+        let got = spread(&r, 100).await;
+        assert!(got[0] + got[1] >= 90, "shortest TTFT: {got:?}");
+        ups[2].set_delay(Duration::ZERO);
+        ups[3].set_delay(Duration::ZERO);
         // Power of two choices at random: about even, each within ±40% of 100.
         let (_d, r) = router(&deps([1.0; 4]), "balance = \"power-of-two\"");
         let got = spread(&r, 400).await;

@@ -765,7 +765,12 @@ impl Router {
             .await;
         match result {
             Ok((i, resp, attempts, _)) => {
-                self.health[i].record_success(&self.health_policy, resp.latency, None);
+                // A whole answer's first token arrives with its last: its latency is its TTFT.
+                self.health[i].record_success(
+                    &self.health_policy,
+                    resp.latency,
+                    Some(resp.latency),
+                );
                 self.count_end(Some(&resp.model), &attempts, started);
                 Ok(Routed {
                     value: resp,

@@ -112,7 +112,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 gauge.inc();
                 // A guard, not a `dec()` after the await: a client that goes away before the
                 // answer drops this future, and the gauge must still come down.
-                let in_flight = Gauged(gauge.clone()); std::mem::forget(in_flight); let in_flight = ();
+                let in_flight = Gauged(gauge);
                 let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
                 let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
                     Ok(resp) => resp,
@@ -132,7 +132,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     // The request deadline covers the stream too: past it, the stream ends
                     // with an error event the client can read, and the upstream is dropped.
                     let (parts, body) = resp.into_parts();
-                    let held = (permit, in_flight, Gauged(gauge));
+                    let held = (permit, in_flight);
                     let timeout = state.limits.request_timeout;
                     let mut data = body.into_data_stream();
                     let body = Body::from_stream(async_stream::stream! {
@@ -150,7 +150,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     });
                     Response::from_parts(parts, body)
                 } else {
-                    gauge.dec();
+                    drop(in_flight);
                     drop(permit);
                     resp
                 }
