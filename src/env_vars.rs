@@ -2,7 +2,9 @@
 
 /// Overrides the configuration directory (`config.toml`, `credentials.toml`).
 pub const LLM_COOP_CONFIG_DIR: &str = "LLM_COOP_CONFIG_DIR";
-/// Overrides the data directory (`history.db`).
+/// Where local model files are looked for first.
+pub const LLM_COOP_MODELS_DIR: &str = "LLM_COOP_MODELS_DIR";
+/// Overrides the data directory (`history.db`, `models/`, `llm-server.log`).
 pub const LLM_COOP_DATA_DIR: &str = "LLM_COOP_DATA_DIR";
 /// Set to `1`/`true` to record nothing in the history (like `--no-log`).
 pub const LLM_COOP_NO_LOG: &str = "LLM_COOP_NO_LOG";

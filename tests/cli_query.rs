@@ -230,6 +230,8 @@ fn no_prompt_exits_2() {
 #[test]
 fn no_configuration_exits_2_with_the_fix() {
     let env = TestEnv::new();
+    // A config file without models (no file at all means the embedded local default).
+    env.write_config("# nothing configured yet\n");
     let run = env.run("llm-cooperation", &["query", "hi"]).expect(2);
     assert!(
         run.stderr.contains("No model is configured"),

@@ -557,7 +557,9 @@ async fn list_models_returns_the_upstream_ids() {
         let r = up.last();
         assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/v1/models"));
         match kind {
-            ProviderKind::Openai => assert_eq!(r.header("authorization"), Some("Bearer sk-list")),
+            ProviderKind::Openai | ProviderKind::Local => {
+                assert_eq!(r.header("authorization"), Some("Bearer sk-list"))
+            }
             ProviderKind::Anthropic => assert_eq!(r.header("x-api-key"), Some("sk-list")),
         }
     })

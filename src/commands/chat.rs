@@ -88,6 +88,7 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
+    super::autostart::ensure_local_server(&config, args.model.as_deref())?;
     let router = Arc::new(Router::new(&config)?);
     let history = super::history::open(&config, no_log);
     let mut model = args

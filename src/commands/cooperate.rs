@@ -49,6 +49,7 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
+    super::autostart::ensure_local_server(&config, None)?;
     let router = Arc::new(Router::new(&config)?);
     let spec = ModeSpec {
         mode,

@@ -1,5 +1,6 @@
 //! Glue between the command line and the library: one file per subcommand, `anyhow` here.
 
+mod autostart;
 mod chat;
 mod config;
 mod cooperate;

@@ -44,6 +44,7 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
+    super::autostart::ensure_local_server(&config, Some(model.as_str()))?;
     let router = Arc::new(Router::new(&config)?);
     let prefs = Preferences {
         strategy: args.strategy,

@@ -114,7 +114,14 @@ async fn reload_on_change(state: Arc<AppState>, paths: Paths) {
                 "a changed config file"
             }
         };
-        match Config::load(paths.clone(), EnvSnapshot::capture()).and_then(|c| state.reload(c)) {
+        let (st, p) = (state.clone(), paths.clone());
+        // Loading local models blocks: keep it off the async workers.
+        let result = tokio::task::spawn_blocking(move || {
+            Config::load(p, EnvSnapshot::capture()).and_then(|c| st.reload(c))
+        })
+        .await
+        .unwrap_or_else(|e| Err(ConfigError::Usage(format!("the reload task failed: {e}"))));
+        match result {
             Ok(()) => tracing::info!(
                 reason,
                 models = state.live().config.model_names().len(),

@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Resu
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
+    super::autostart::ensure_local_server(&config, None)?;
     let router = Arc::new(Router::new(&config)?);
     let mut parameters = serde_json::Map::new();
     if !args.models.is_empty() {

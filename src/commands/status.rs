@@ -25,21 +25,31 @@ struct Status {
     providers: Vec<ProviderStatus>,
     /// `GET /routing/stats` of the configured server, when one answers.
     server: Option<serde_json::Value>,
-    server_url: String,
+    server_url: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(global)?;
     let registry = Registry::from_config(&config)?;
     let wait = Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0));
-    let host = config
+    // The server to ask for its stats: the local provider's (this machine's llm-server), else
+    // the one `[server]` describes; none when neither is configured.
+    let local = config
         .settings
-        .server
-        .host
-        .clone()
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let port = config.settings.server.port.unwrap_or(8080);
-    let server_url = format!("http://{host}:{port}");
+        .providers
+        .values()
+        .find(|p| p.kind == crate::config::ProviderKind::Local)
+        .and_then(|p| reqwest::Url::parse(&p.base_url).ok())
+        .map(|u| format!("{}://{}", u.scheme(), u.authority()));
+    let s = &config.settings.server;
+    let configured = (s.host.is_some() || s.port.is_some()).then(|| {
+        format!(
+            "http://{}:{}",
+            s.host.as_deref().unwrap_or("127.0.0.1"),
+            s.port.unwrap_or(8080)
+        )
+    });
+    let server_url = local.or(configured);
     let spinner = ui::spinner(format!("Checking {} providers…", registry.backends.len()));
     let runtime = super::runtime()?;
     let (providers, server) = runtime.block_on(async {
@@ -73,12 +83,13 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
             }
         });
         let server = async {
+            let url = server_url.as_deref()?;
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_millis(500))
                 .build()
                 .ok()?;
             let resp = client
-                .get(format!("{server_url}/routing/stats"))
+                .get(format!("{url}/routing/stats"))
                 .send()
                 .await
                 .ok()?;
@@ -117,15 +128,13 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
             &["provider", "status", "latency", "models listed", "error"],
             rows,
         )?;
-        match &status.server {
-            Some(stats) => ui::line(&format!(
-                "llm-server at {}: {} requests, success rate {}, average latency {} ms",
-                status.server_url,
-                stats["total_requests"],
-                stats["success_rate"],
-                stats["average_latency_ms"]
+        match (&status.server, &status.server_url) {
+            (Some(stats), Some(url)) => ui::line(&format!(
+                "llm-server at {url}: {} requests, success rate {}, average latency {} ms",
+                stats["total_requests"], stats["success_rate"], stats["average_latency_ms"]
             ))?,
-            None => ui::line(&format!("No llm-server answers at {}", status.server_url))?,
+            (None, Some(url)) => ui::line(&format!("No llm-server answers at {url}"))?,
+            _ => {}
         }
     }
     Ok(if unreachable == 0 {

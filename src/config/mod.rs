@@ -16,8 +16,8 @@ use std::path::PathBuf;
 pub use credentials::{Credentials, mask_key};
 pub use paths::Paths;
 pub use settings::{
-    Defaults, ModelConfig, ProviderConfig, ProviderKind, RouterSettings, ServerSettings, Settings,
-    Task,
+    Defaults, HistorySettings, LocalModel, LocalSettings, ModelConfig, ProviderConfig,
+    ProviderKind, RouterSettings, ServerSettings, Settings, Task,
 };
 pub use store::{ConfigStore, parse_settings, write_atomic};
 
@@ -138,7 +138,9 @@ pub fn load_dotenv() -> Result<Option<PathBuf>, ConfigError> {
 impl Config {
     /// Loads the files under `paths` and applies the environment layer.
     pub fn load(paths: Paths, env: EnvSnapshot) -> Result<Config, ConfigError> {
-        let settings = store::read_settings(&paths.config_file)?.unwrap_or_default();
+        // No file yet: the embedded default (the local demo model) until one is written.
+        let settings =
+            store::read_settings(&paths.config_file)?.unwrap_or_else(presets::embedded_default);
         let credentials = Credentials::read(&paths.credentials_file)?.unwrap_or_default();
         let mut config = Config {
             paths,
@@ -409,6 +411,37 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
         }
         if !(m.weight > 0.0 && m.weight.is_finite()) {
             return Err(invalid(key("weight"), "must be greater than 0".into()));
+        }
+    }
+    for (i, m) in settings.local.models.iter().enumerate() {
+        if !(1..=64).contains(&m.tp) {
+            return Err(invalid(
+                format!("local.models[{i}].tp (model `{}`)", m.name),
+                format!("{} is out of range; use 1 to 64 ranks", m.tp),
+            ));
+        }
+        if let Some(d) = &m.dtype
+            && !matches!(d.as_str(), "f32" | "bf16")
+        {
+            return Err(invalid(
+                format!("local.models[{i}].dtype (model `{}`)", m.name),
+                format!("`{d}` is not supported; use `f32` or `bf16`"),
+            ));
+        }
+    }
+    for (i, m) in settings.models.iter().enumerate() {
+        let local = settings
+            .providers
+            .get(&m.provider)
+            .is_some_and(|p| p.kind == ProviderKind::Local);
+        if local && !settings.local.models.iter().any(|l| l.name == m.upstream) {
+            return Err(invalid(
+                format!("models[{i}].upstream (model `{}`)", m.name),
+                format!(
+                    "`{}` is on the local provider `{}` but no `[[local.models]]` entry has that name; add one with its `path`",
+                    m.upstream, m.provider
+                ),
+            ));
         }
     }
     if let Some(model) = &settings.defaults.model

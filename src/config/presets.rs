@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{ConfigError, ModelConfig, ProviderConfig};
+use super::{ConfigError, LocalModel, ModelConfig, ProviderConfig};
 
 /// The embedded preset files, by name.
 pub const PRESET_FILES: &[(&str, &str)] = &[
@@ -41,6 +41,29 @@ pub struct Preset {
     pub name: String,
     pub provider: ProviderConfig,
     pub models: Vec<ModelConfig>,
+    /// For a local provider: the model files it runs.
+    pub local: Vec<LocalModel>,
+}
+
+/// Where a local model file is looked for: `$LLM_COOP_MODELS_DIR`, the data directory's
+/// `models/`, then the source tree's `.deps/models/` (where `.ci/deps.sh` puts the demo
+/// model). The first that has the file wins; without any, the data directory's path (so
+/// the error on loading says where to put it).
+pub fn local_model_path(file: &str) -> std::path::PathBuf {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(d) =
+        std::env::var_os(crate::env_vars::LLM_COOP_MODELS_DIR).filter(|d| !d.is_empty())
+    {
+        dirs.push(d.into());
+    }
+    if let Ok(d) = crate::store::history::data_dir() {
+        dirs.push(d.join("models"));
+    }
+    dirs.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/models"));
+    dirs.iter()
+        .map(|d| d.join(file))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dirs[0].join(file))
 }
 
 /// The names of all presets.
@@ -58,6 +81,15 @@ pub fn get(name: &str) -> Result<Preset, ConfigError> {
             available: names().join(", "),
         })?;
     parse(name, text)
+}
+
+/// The configuration when there is no `config.toml`: the local demo model, started on demand.
+pub fn embedded_default() -> super::Settings {
+    let mut settings = super::Settings::default();
+    if let Ok(local) = get("local") {
+        local.apply(&mut settings);
+    }
+    settings
 }
 
 /// All embedded presets.
@@ -93,9 +125,35 @@ pub fn parse(file: &str, text: &str) -> Result<Preset, ConfigError> {
             ));
         }
     };
+    let local = match table.remove("local") {
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .map(|item| {
+                let name = item.get("name").and_then(|v| v.as_str());
+                let file = item.get("file").and_then(|v| v.as_str());
+                match (name, file) {
+                    (Some(name), Some(file)) => Ok(LocalModel {
+                        name: name.to_owned(),
+                        path: local_model_path(file),
+                        tp: 1,
+                        dtype: None,
+                        max_batch: None,
+                        devices: None,
+                    }),
+                    _ => Err(err("each `[[local]]` needs `name` and `file`".into())),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+        Some(_) => {
+            return Err(err(
+                "`local` must be an array of tables (`[[local]]`)".into()
+            ));
+        }
+    };
     if let Some(key) = table.keys().next() {
         return Err(err(format!(
-            "unknown key `{key}`; a preset has `[provider]` and `[[models]]`"
+            "unknown key `{key}`; a preset has `[provider]`, `[[models]]` and `[[local]]`"
         )));
     }
     let models = models
@@ -121,6 +179,7 @@ pub fn parse(file: &str, text: &str) -> Result<Preset, ConfigError> {
         name,
         provider,
         models,
+        local,
     })
 }
 
@@ -136,6 +195,10 @@ impl Preset {
                 .models
                 .retain(|m| !(m.name == model.name && m.provider == model.provider));
             settings.models.push(model.clone());
+        }
+        for local in &self.local {
+            settings.local.models.retain(|l| l.name != local.name);
+            settings.local.models.push(local.clone());
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Settings {
     pub router: RouterSettings,
     #[serde(default, skip_serializing_if = "HistorySettings::is_empty")]
     pub history: HistorySettings,
+    #[serde(default, skip_serializing_if = "LocalSettings::is_empty")]
+    pub local: LocalSettings,
     /// Providers by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -109,6 +111,53 @@ impl ServerSettings {
     }
 }
 
+/// Models `llm-server` runs itself (cargo feature `local`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Whether `llm-cooperation` starts `llm-server` in the background when a local model is
+    /// asked for and no server answers at the local provider's `base_url` (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<LocalModel>,
+}
+
+impl LocalSettings {
+    fn is_empty(&self) -> bool {
+        self == &LocalSettings::default()
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// One local model: a `.gguf` file or a Hugging Face directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalModel {
+    /// The name a local provider's models use as their `upstream`.
+    pub name: String,
+    pub path: std::path::PathBuf,
+    /// Tensor-parallel ranks (must divide the attention and KV head counts).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tp: usize,
+    /// `f32` or `bf16`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    /// Requests decoded together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<usize>,
+    /// `cpu` or `cuda:N` per rank, comma-separated (default: all on the CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<String>,
+}
+
 /// The history of runs (`llm-cooperation logs`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +219,9 @@ pub enum ProviderKind {
     Openai,
     /// Anthropic's Messages API (`/messages`).
     Anthropic,
+    /// Models in `[local]`, run on libtorch by `llm-server` itself; other processes reach
+    /// them through that server's OpenAI protocol at `base_url` (and may start it).
+    Local,
 }
 
 impl fmt::Display for ProviderKind {
@@ -177,6 +229,7 @@ impl fmt::Display for ProviderKind {
         f.write_str(match self {
             ProviderKind::Openai => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Local => "local",
         })
     }
 }

@@ -73,6 +73,8 @@ pub enum ProviderError {
     },
     #[error("`{provider}` sent a response that cannot be read: {message}")]
     Protocol { provider: String, message: String },
+    #[error("`{provider}` is at capacity ({message}); retry shortly or add a replica")]
+    Overloaded { provider: String, message: String },
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -88,7 +90,8 @@ impl ProviderError {
         match self {
             ProviderError::RateLimited { .. }
             | ProviderError::Connect { .. }
-            | ProviderError::Upstream { .. } => true,
+            | ProviderError::Upstream { .. }
+            | ProviderError::Overloaded { .. } => true,
             ProviderError::Timeout { phase, .. } => *phase != TimeoutPhase::Total,
             ProviderError::Auth { .. }
             | ProviderError::BadRequest { .. }
@@ -100,6 +103,7 @@ impl ProviderError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ProviderError::RateLimited { retry_after, .. } => *retry_after,
+            ProviderError::Overloaded { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -112,7 +116,8 @@ impl ProviderError {
             | ProviderError::Connect { provider, .. }
             | ProviderError::Upstream { provider, .. }
             | ProviderError::BadRequest { provider, .. }
-            | ProviderError::Protocol { provider, .. } => provider,
+            | ProviderError::Protocol { provider, .. }
+            | ProviderError::Overloaded { provider, .. } => provider,
         }
     }
 
@@ -127,6 +132,7 @@ impl ProviderError {
             ProviderError::Upstream { .. } => "upstream",
             ProviderError::BadRequest { .. } => "bad_request",
             ProviderError::Protocol { .. } => "protocol",
+            ProviderError::Overloaded { .. } => "overloaded",
         }
     }
 

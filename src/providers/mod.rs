@@ -7,6 +7,8 @@
 pub mod anthropic;
 mod error;
 mod http;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod openai;
 pub mod sse;
 
@@ -53,7 +55,8 @@ pub fn backend(
 ) -> Result<Arc<dyn Backend>, ProviderError> {
     let client = http::HttpClient::new(name, &cfg.base_url, key, policy)?;
     Ok(match cfg.kind {
-        ProviderKind::Openai => Arc::new(openai::OpenAi::new(client)),
+        // Outside `llm-server`, a local provider is that server's OpenAI protocol.
+        ProviderKind::Openai | ProviderKind::Local => Arc::new(openai::OpenAi::new(client)),
         ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(client)),
     })
 }
@@ -147,9 +150,22 @@ impl Registry {
     /// Builds backends for the providers that models use. A provider that needs a key and
     /// has none is left out; asking for its models then says how to add the key.
     pub fn from_config(config: &Config) -> Result<Registry, ConfigError> {
+        Self::with_backends(config, &BTreeMap::new())
+    }
+
+    /// Like [`Registry::from_config`], but providers named in `backends` use the given backend
+    /// (how `llm-server` serves its local models in-process instead of over HTTP).
+    pub fn with_backends(
+        config: &Config,
+        backends: &BTreeMap<String, Arc<dyn Backend>>,
+    ) -> Result<Registry, ConfigError> {
         let mut registry = Registry::default();
         for (name, provider) in &config.settings.providers {
             if !config.settings.models.iter().any(|m| &m.provider == name) {
+                continue;
+            }
+            if let Some(b) = backends.get(name) {
+                registry.backends.insert(name.clone(), b.clone());
                 continue;
             }
             let key = config.api_key(name).map(|(k, _)| k);
@@ -263,4 +279,40 @@ pub enum CollectError {
     /// Writing the text out failed (e.g. a closed pipe).
     #[error(transparent)]
     Output(std::io::Error),
+}
+
+/// A provider that cannot serve here, with the reason; every request fails over (e.g. local
+/// models in an `llm-server` built without the `local` feature).
+#[derive(Debug)]
+pub struct Unavailable {
+    pub provider: String,
+    pub reason: String,
+}
+
+impl Unavailable {
+    fn error(&self) -> ProviderError {
+        ProviderError::Upstream {
+            provider: self.provider.clone(),
+            status: 503,
+            message: self.reason.clone(),
+        }
+    }
+}
+
+impl Backend for Unavailable {
+    fn name(&self) -> &str {
+        &self.provider
+    }
+
+    fn chat(&self, _req: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
+        Box::pin(async move { Err(self.error()) })
+    }
+
+    fn chat_stream(&self, _req: ChatRequest) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
+        Box::pin(async move { Err(self.error()) })
+    }
+
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>> {
+        Box::pin(async move { Err(self.error()) })
+    }
 }

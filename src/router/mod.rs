@@ -322,7 +322,15 @@ pub struct Router {
 impl Router {
     /// Builds the router (and one pooled client per provider) from the configuration.
     pub fn new(config: &Config) -> Result<Router, ConfigError> {
-        let registry = Registry::from_config(config)?;
+        Self::with_backends(config, &BTreeMap::new())
+    }
+
+    /// A router whose providers named in `backends` use those backends (in-process engines).
+    pub fn with_backends(
+        config: &Config,
+        backends: &BTreeMap<String, Arc<dyn crate::providers::Backend>>,
+    ) -> Result<Router, ConfigError> {
+        let registry = Registry::with_backends(config, backends)?;
         let r = &config.settings.router;
         let health = registry
             .deployments
@@ -708,7 +716,10 @@ impl Router {
     }
 
     fn record_failure(&self, i: usize, e: &ProviderError) {
-        let rate_limited = matches!(e, ProviderError::RateLimited { .. });
+        let rate_limited = matches!(
+            e,
+            ProviderError::RateLimited { .. } | ProviderError::Overloaded { .. }
+        );
         let before = self.health[i].cooldown_until();
         let now = Instant::now();
         self.health[i].record_failure(&self.health_policy, now, rate_limited, e.retry_after());

@@ -292,7 +292,7 @@ impl Gguf {
             return Ok(());
         };
         let elements = t.elements();
-        if elements % block != 0 {
+        if !elements.is_multiple_of(block) {
             return Err(RunnerError::tensor(
                 &self.path,
                 &t.name,

@@ -57,6 +57,7 @@ impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
         let status = match &e {
             ProviderError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProviderError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProviderError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             // The upstream rejected *our* key: the client cannot fix that, so it is a gateway error.

@@ -9,6 +9,7 @@ mod anthropic;
 mod coop;
 mod error;
 mod gateway;
+mod local;
 mod metrics;
 mod middleware;
 mod native;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub total_requests: AtomicU64,
     cooldown_sink: tokio::sync::mpsc::UnboundedSender<(String, u64)>,
     cooldown_events: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(String, u64)>>>,
+    /// The `[local]` models this server runs itself.
+    pub local: local::LocalEngines,
 }
 
 /// Leaves out the accepted tokens: they are secrets like any API key.
@@ -106,7 +109,9 @@ impl AppState {
         tokens: Vec<String>,
         shared: Arc<dyn SharedState>,
     ) -> Result<Arc<Self>, ConfigError> {
-        let router = Arc::new(Router::new(&config)?);
+        let local = local::LocalEngines::default();
+        let backends = local.sync(&config)?;
+        let router = Arc::new(Router::with_backends(&config, &backends)?);
         let (cooldown_sink, events) = tokio::sync::mpsc::unbounded_channel();
         router.announce_cooldowns(cooldown_sink.clone());
         let s = &config.settings.server;
@@ -140,6 +145,7 @@ impl AppState {
             total_requests: AtomicU64::new(0),
             cooldown_sink,
             cooldown_events: std::sync::Mutex::new(Some(events)),
+            local,
         }))
     }
 
@@ -149,8 +155,12 @@ impl AppState {
     }
 
     /// Replaces providers, models and the router. On error the old configuration stays.
+    /// Loads local models that were added or changed (blocking while they load) and drops
+    /// removed ones.
     pub fn reload(&self, config: Config) -> Result<(), ConfigError> {
-        let router = Arc::new(Router::new(&config)?);
+        crate::config::validate(&config.settings, &config.paths.config_file)?;
+        let backends = self.local.sync(&config)?;
+        let router = Arc::new(Router::with_backends(&config, &backends)?);
         router.announce_cooldowns(self.cooldown_sink.clone());
         self.live.store(Arc::new(Live { config, router }));
         Ok(())

@@ -40,6 +40,7 @@ pub fn preset(g: &GlobalArgs, args: PresetArgs) -> anyhow::Result<ExitCode> {
     if key.as_deref() == Some("") {
         return Err(ConfigError::Usage("The API key is empty".into()).into());
     }
+    let creating = !store.paths().config_file.exists();
     store.update(|settings, credentials| {
         preset.apply(settings);
         if let Some(k) = &key {
@@ -47,6 +48,12 @@ pub fn preset(g: &GlobalArgs, args: PresetArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
+    if creating && preset.name != "local" && !args.json.json {
+        ui::note(&format!(
+            "Created `{}`; it replaces the embedded default, so the local demo model is not in it: add it with `llm-config preset --name local`",
+            store.paths().config_file.display()
+        ));
+    }
     let names: Vec<&str> = preset.models.iter().map(|m| m.name.as_str()).collect();
     if args.json.json {
         ui::json(&json!({

@@ -112,13 +112,13 @@ impl LlamaConfig {
             ));
         }
         let heads = self.num_attention_heads;
-        if heads == 0 || self.kv_heads() == 0 || heads % self.kv_heads() != 0 {
+        if heads == 0 || self.kv_heads() == 0 || !heads.is_multiple_of(self.kv_heads()) {
             return Err(format!(
                 "{heads} attention heads cannot share {} key/value heads",
                 self.kv_heads()
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Err(format!("head size {} is odd", self.head_dim()));
         }
         if let Some(s) = &self.rope_scaling
@@ -739,8 +739,18 @@ impl Llama {
         if !batch.all_logits {
             h = h.f_select(1, t - 1)?;
         }
-        let logits = self.lm_head.forward(&self.norm.forward(&h)?, comm)?;
-        Ok(logits.f_to_kind(Kind::Float)?)
+        let normed = self.norm.forward(&h)?;
+        // Low-precision models: the final norm again in f32, to rescore the best tokens.
+        let exact = if self.at.kind == Kind::Float {
+            None
+        } else {
+            let w = self.norm.weight.f_to_kind(Kind::Float)?;
+            Some(
+                h.f_to_kind(Kind::Float)?
+                    .f_rms_norm([self.norm.size], Some(&w), self.norm.eps)?,
+            )
+        };
+        self.lm_head.forward(&normed, exact.as_ref(), comm)
     }
 }
 
