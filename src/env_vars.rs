@@ -2,6 +2,8 @@
 
 /// Overrides the configuration directory (`config.toml`, `credentials.toml`).
 pub const LLM_COOP_CONFIG_DIR: &str = "LLM_COOP_CONFIG_DIR";
+/// `0` or `false`: never start `llm-server` for local models (like `[local] autostart = false`).
+pub const LLM_COOP_AUTOSTART: &str = "LLM_COOP_AUTOSTART";
 /// Where local model files are looked for first.
 pub const LLM_COOP_MODELS_DIR: &str = "LLM_COOP_MODELS_DIR";
 /// Overrides the data directory (`history.db`, `models/`, `llm-server.log`).

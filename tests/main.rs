@@ -20,3 +20,9 @@ mod routing;
 mod secrets;
 mod server;
 mod services;
+
+// The local runner (feature `local`, which needs libtorch: `.ci/deps.sh` installs it).
+#[cfg(feature = "local")]
+mod local_serving;
+#[cfg(feature = "local")]
+mod runner;

@@ -19,7 +19,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 /// Makes sure the local model server answers when `model` (a name, `auto`, or `None` for the
 /// default) may be served by a local provider.
 pub fn ensure_local_server(config: &Config, model: Option<&str>) -> anyhow::Result<()> {
-    if config.settings.local.autostart == Some(false) {
+    let off =
+        std::env::var(crate::env_vars::LLM_COOP_AUTOSTART).is_ok_and(|v| v == "0" || v == "false");
+    if off || config.settings.local.autostart == Some(false) {
         return Ok(());
     }
     let settings = &config.settings;
@@ -130,6 +132,11 @@ fn start(config: &Config, host: &str, port: u16, addr: SocketAddr) -> anyhow::Re
     spinner.finish_and_clear();
     if result.is_ok() {
         tracing::info!(port, pid = child.id(), log = %log_path.display(), "started the local model server");
+        // Beside the log, so scripts (and tests) can stop the server they caused to start.
+        let _ = std::fs::write(
+            log_path.with_file_name(format!("llm-server-{port}.pid")),
+            child.id().to_string(),
+        );
     }
     result
 }

@@ -79,6 +79,9 @@ impl TestEnv {
             .env("HOME", self.cwd.path())
             .env("LLM_COOP_CONFIG_DIR", self.dir.path())
             .env("NO_COLOR", "1")
+            // Never start a background llm-server on the default port from a test; the one
+            // test of autostart turns it back on for a port of its own.
+            .env("LLM_COOP_AUTOSTART", "0")
             .stdin(Stdio::null());
         cmd
     }
