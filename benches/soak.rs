@@ -16,6 +16,9 @@
 //!   every fault that comes before the first streamed byte; a stream can still end in an
 //!   error event after it (explained); anything else is unexplained.
 //!
+//! - `coop/parallel:steady,steady-claude` (a cooperation of healthy members: errors are
+//!   unexplained, as for `steady`) and `coop/parallel:steady,flaky` (explained as for `flaky`).
+//!
 //! Each worker loops until the deadline: either protocol, streamed or not, 5% native
 //! `/query`, 10% with a session id from a small pool, and 10% of requests abandoned by the
 //! client (before the answer, or after the first streamed chunk). After a warm-up, RSS is read
@@ -23,7 +26,7 @@
 //! routers' in-flight counts must be back at zero, and the server must exit 0 on SIGTERM.
 //!
 //! `cargo bench --bench soak -- --server target/release/llm-server [--secs 60] [--workers 16]
-//! [--warmup 5] [--seed 1]` prints the report and exits non-zero unless there are no
+//! [--warmup 5] [--seed 1] [--oversized 1|0]` prints the report and exits non-zero unless there are no
 //! unexplained errors, RSS grew by less than 10%, and the gauges are at zero. Without
 //! `--server` (as under a plain `cargo bench`) it prints this usage and exits.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -44,7 +47,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use upstream::{Behavior, FakeUpstream, refused_url};
 
-const USAGE: &str = "usage: soak --server PATH [--secs 60] [--workers 16] [--warmup 5] [--seed 1] (see bench/soak.sh)";
+const USAGE: &str = "usage: soak --server PATH [--secs 60] [--workers 16] [--warmup 5] [--seed 1] [--oversized 1|0] (see bench/soak.sh)";
 
 struct Options {
     server: String,
@@ -52,6 +55,9 @@ struct Options {
     workers: usize,
     warmup: u64,
     seed: u64,
+    /// Whether 2% of the faulty upstream's answers are 9 MiB (`--oversized 0` leaves them
+    /// out, to tell the allocator's high-water mark from a leak).
+    oversized: bool,
 }
 
 fn options() -> Option<Options> {
@@ -65,6 +71,7 @@ fn options() -> Option<Options> {
         workers: 16,
         warmup: 5,
         seed: 1,
+        oversized: true,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -75,6 +82,7 @@ fn options() -> Option<Options> {
             "--workers" => o.workers = value.parse().ok()?,
             "--warmup" => o.warmup = value.parse().ok()?,
             "--seed" => o.seed = value.parse().ok()?,
+            "--oversized" => o.oversized = value != "0",
             _ => return None,
         }
     }
@@ -96,8 +104,8 @@ fn main() {
 }
 
 /// A random upstream behaviour for the faulty upstream.
-fn fault(rng: &mut StdRng) -> (Behavior, &'static str) {
-    match rng.random_range(0..100) {
+fn fault(rng: &mut StdRng, oversized: bool) -> (Behavior, &'static str) {
+    match rng.random_range(0..if oversized { 100 } else { 98 }) {
         0..40 => (Behavior::ok("A fine answer from the flaky upstream"), "ok"),
         40..45 => (Behavior::status(500), "500"),
         45..50 => (Behavior::status(502), "502"),
@@ -240,6 +248,8 @@ struct Tally {
     steady_latencies: Vec<Duration>,
     /// (class, cause, explained) → count.
     errors: BTreeMap<(String, String, bool), u64>,
+    /// Model → (requests, answered).
+    by_model: BTreeMap<&'static str, (u64, u64)>,
 }
 
 fn explained(class: Class, stream: bool, cause: &str) -> bool {
@@ -262,13 +272,22 @@ fn explained(class: Class, stream: bool, cause: &str) -> bool {
     }
 }
 
-async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, bool, Outcome) {
+async fn one(
+    client: &reqwest::Client,
+    base: &str,
+    rng: &mut StdRng,
+) -> (&'static str, Class, bool, Outcome) {
     let (model, class) = match rng.random_range(0..100) {
-        0..25 => ("steady", Class::Steady),
-        25..40 => ("steady-claude", Class::Steady),
-        40..60 => ("flaky", Class::Flaky),
-        60..75 => ("flaky-claude", Class::Flaky),
-        _ => ("ha", Class::Ha),
+        0..20 => ("steady", Class::Steady),
+        20..32 => ("steady-claude", Class::Steady),
+        32..50 => ("flaky", Class::Flaky),
+        50..62 => ("flaky-claude", Class::Flaky),
+        62..82 => ("ha", Class::Ha),
+        82..91 => ("coop/parallel:steady,steady-claude", Class::Steady),
+        _ => (
+            "coop/parallel:steady,flaky?integration=concat",
+            Class::Flaky,
+        ),
     };
     let roll = rng.random_range(0..100);
     let anthropic = rng.random_bool(0.5);
@@ -299,13 +318,20 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
         // Gone before the answer: the request is dropped after a moment.
         let wait = Duration::from_millis(rng.random_range(0..40));
         return match tokio::time::timeout(wait, req.send()).await {
-            Err(_) => (class, stream, Outcome::Abandoned),
-            Ok(_) => (class, stream, Outcome::Abandoned),
+            Err(_) => (model, class, stream, Outcome::Abandoned),
+            Ok(_) => (model, class, stream, Outcome::Abandoned),
         };
     }
     let resp = match tokio::time::timeout(Duration::from_secs(30), req.send()).await {
-        Err(_) => return (class, stream, Outcome::Error("hang".into())),
-        Ok(Err(e)) => return (class, stream, Outcome::Error(format!("transport {e}"))),
+        Err(_) => return (model, class, stream, Outcome::Error("hang".into())),
+        Ok(Err(e)) => {
+            return (
+                model,
+                class,
+                stream,
+                Outcome::Error(format!("transport {e}")),
+            );
+        }
         Ok(Ok(resp)) => resp,
     };
     let status = resp.status().as_u16();
@@ -313,6 +339,7 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         let kind = v["error"]["type"].as_str().unwrap_or("?").to_owned();
         return (
+            model,
             class,
             stream,
             Outcome::Error(format!("http {status} {kind}")),
@@ -321,15 +348,27 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
     if !stream {
         let v: Value = match resp.json().await {
             Ok(v) => v,
-            Err(e) => return (class, stream, Outcome::Error(format!("transport {e}"))),
+            Err(e) => {
+                return (
+                    model,
+                    class,
+                    stream,
+                    Outcome::Error(format!("transport {e}")),
+                );
+            }
         };
         let text = v["choices"][0]["message"]["content"]
             .as_str()
             .or(v["content"][0]["text"].as_str())
             .or(v["result"].as_str());
         return match text {
-            Some(t) if !t.is_empty() => (class, stream, Outcome::Ok(started.elapsed())),
-            _ => (class, stream, Outcome::Error(format!("empty answer {v}"))),
+            Some(t) if !t.is_empty() => (model, class, stream, Outcome::Ok(started.elapsed())),
+            _ => (
+                model,
+                class,
+                stream,
+                Outcome::Error(format!("empty answer {v}")),
+            ),
         };
     }
     let mut body = resp.bytes_stream();
@@ -349,8 +388,8 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
         None
     };
     match tokio::time::timeout(Duration::from_secs(30), read).await {
-        Err(_) => return (class, stream, Outcome::Error("hang".into())),
-        Ok(Some(outcome)) => return (class, stream, outcome),
+        Err(_) => return (model, class, stream, Outcome::Error("hang".into())),
+        Ok(Some(outcome)) => return (model, class, stream, outcome),
         Ok(None) => {}
     }
     let text = String::from_utf8_lossy(&text);
@@ -359,7 +398,7 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
         .find(|e| !e.trim().is_empty())
         .unwrap_or("");
     if last.contains("[DONE]") || last.contains("message_stop") {
-        return (class, stream, Outcome::Ok(started.elapsed()));
+        return (model, class, stream, Outcome::Ok(started.elapsed()));
     }
     let data = last
         .lines()
@@ -367,7 +406,12 @@ async fn one(client: &reqwest::Client, base: &str, rng: &mut StdRng) -> (Class, 
         .unwrap_or("");
     let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
     let kind = v["error"]["type"].as_str().unwrap_or("unterminated");
-    (class, stream, Outcome::Error(format!("stream {kind}")))
+    (
+        model,
+        class,
+        stream,
+        Outcome::Error(format!("stream {kind}")),
+    )
 }
 
 fn rss_mb(pid: u32) -> f64 {
@@ -404,8 +448,13 @@ async fn run_load(
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(seed * 1000 + w as u64);
                 while Instant::now() < until {
-                    let (class, stream, outcome) = one(&client, &base, &mut rng).await;
+                    let (model, class, stream, outcome) = one(&client, &base, &mut rng).await;
                     let mut t = tally.lock().unwrap();
+                    let counts = t.by_model.entry(model).or_default();
+                    counts.0 += 1;
+                    if matches!(outcome, Outcome::Ok(_)) {
+                        counts.1 += 1;
+                    }
                     match outcome {
                         Outcome::Ok(latency) => {
                             t.ok += 1;
@@ -446,13 +495,13 @@ async fn soak(opts: Options) -> bool {
     let injected = Arc::new(Mutex::new(BTreeMap::<&'static str, u64>::new()));
     let injector = {
         let (faulty, stop, injected) = (faulty.clone(), stop.clone(), injected.clone());
-        let seed = opts.seed;
+        let (seed, oversized) = (opts.seed, opts.oversized);
         std::thread::spawn(move || {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut pushed = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 while pushed.saturating_sub(faulty.request_count()) < 64 {
-                    let (b, name) = fault(&mut rng);
+                    let (b, name) = fault(&mut rng, oversized);
                     faulty.push([b]);
                     *injected.lock().unwrap().entry(name).or_default() += 1;
                     pushed += 1;
@@ -652,6 +701,12 @@ async fn soak(opts: Options) -> bool {
         exit.map_or("killed (did not exit)".to_owned(), |s| s.to_string()),
         stopping.elapsed().as_millis()
     );
+    println!();
+    println!("| model | requests | answered |");
+    println!("|---|---|---|");
+    for (model, (sent, answered)) in &t.by_model {
+        println!("| `{model}` | {sent} | {answered} |");
+    }
     println!();
     println!("| model class | error cause | count | explained |");
     println!("|---|---|---|---|");

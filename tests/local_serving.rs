@@ -144,7 +144,7 @@ fn the_cli_starts_the_local_server_and_answers() {
         .unwrap()
         .port();
     env.write_config(&config_text(port, true));
-    let run = env.run(
+    let run = env.run_env(
         "llm-cooperation",
         &[
             "query",
@@ -154,6 +154,7 @@ fn the_cli_starts_the_local_server_and_answers() {
             "24",
             "What is the capital of France?",
         ],
+        &[("LLM_COOP_AUTOSTART", "1")],
     );
     let pid_file = env.cwd.path().join(format!(
         ".local/share/llm-cooperation/llm-server-{port}.pid"

@@ -207,7 +207,8 @@ impl Scheduler {
         let logits = self
             .broadcast(RankOp::Forward(Arc::new(batch)))?
             .ok_or_else(|| RunnerError::InvalidRequest("forward returned nothing".into()))?;
-        Ok(Vec::<f32>::try_from(logits.f_view([-1])?)?)
+        let logits = logits.f_view([-1])?.f_to_device(tch::Device::Cpu)?;
+        Ok(Vec::<f32>::try_from(logits)?)
     }
 
     /// Fills the next free slot with `job`'s prompt and samples its first token.
