@@ -94,7 +94,10 @@ pub struct EngineConfig {
     /// A `.gguf` file or a Hugging Face directory.
     pub model: PathBuf,
     pub dtype: DType,
-    /// Tensor-parallel ranks (one OS thread each).
+    /// Tensor-parallel ranks (one OS thread each), at most the number of attention heads.
+    /// Heads, the MLP and the vocabulary are split as evenly as possible; a key/value head
+    /// whose query heads land on two ranks is kept on both (SmolLM2's 9 heads and 3 KV heads
+    /// run on 2 ranks as 5 + 4 heads with the middle KV head on both).
     pub tp: usize,
     /// One device per rank; empty means every rank on the CPU.
     pub devices: Vec<Device>,

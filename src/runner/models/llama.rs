@@ -11,7 +11,7 @@
 //!
 //! Weights keep their checkpoint names (`model.layers.N.self_attn.q_proj.weight`, …); q/k/v and
 //! gate/up are fused at load into one product each, and every projection is a tensor-parallel
-//! linear ([`super::super::parallel`]). The KV cache is preallocated per sequence slot and
+//! linear ([`crate::runner::parallel`]). The KV cache is preallocated per sequence slot and
 //! grows by doubling, so a decode step allocates no cache memory.
 
 use serde::Deserialize;
