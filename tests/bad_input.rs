@@ -73,7 +73,10 @@ impl Gateway {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = req.send().await.unwrap();
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no answer: {e:?}"));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         let value = serde_json::from_str(&text)
@@ -81,9 +84,14 @@ impl Gateway {
         (status, value)
     }
 
+    /// On a new connection: the server may close one after a rejected upload, and a pooled
+    /// client would then fail on its side, which says nothing about the server.
     async fn assert_healthy(&self, after: &str) {
-        let resp = self
-            .client
+        let resp = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
             .get(format!("{}/health", self.url))
             .send()
             .await
@@ -338,6 +346,34 @@ async fn a_huge_chunked_body_is_413() {
         gw.assert_healthy(path).await;
     }
     assert_eq!(up.request_count(), 0);
+}
+
+/// A 413 closes its connection (`Connection: close`): the unread rest of the body makes it
+/// unusable, and a client that pooled it used to fail its next request (`IncompleteMessage`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_goes_on_after_a_413() {
+    let up = FakeUpstream::start();
+    let gw = Gateway::start(&up).await;
+    let huge = "x".repeat(5 * 1024 * 1024);
+    for _ in 0..5 {
+        for path in [CHAT, MESSAGES] {
+            let resp = gw
+                .client
+                .post(format!("{}{path}", gw.url))
+                .json(&json!({ "model": "m1", "max_tokens": 5, "messages": [{ "role": "user", "content": huge }] }))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path}: no answer: {e:?}"));
+            assert_eq!(resp.status(), 413);
+            assert_eq!(resp.headers()["connection"], "close");
+        }
+        let (status, v) =
+            gw.send(gw.client.post(format!("{}{CHAT}", gw.url)).json(
+                &json!({ "model": "m1", "messages": [{ "role": "user", "content": "hi" }] }),
+            ))
+            .await;
+        assert_eq!(status, 200, "{v}");
+    }
 }
 
 /// Thousands of messages to a named model are forwarded (the upstream judges its own

@@ -356,3 +356,27 @@ fn dotenv_in_the_working_directory_is_enough() {
     assert_eq!(r.header("authorization"), Some("Bearer sk-dotenv-key-42"));
     assert_eq!(r.body["model"], "fake-model");
 }
+
+#[test]
+fn a_prompt_that_is_not_utf8_is_a_usage_error() {
+    use std::io::Write;
+    let (env, up) = setup();
+    let mut child = env
+        .cmd("llm-cooperation")
+        .arg("query")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"caf\xe9 au lait")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    assert_eq!(up.request_count(), 0);
+}

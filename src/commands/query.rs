@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, QueryArgs};
@@ -236,10 +235,20 @@ fn read_prompt(args: &QueryArgs) -> anyhow::Result<String> {
         args.prompt.join(" ")
     } else if !ui::stdin_is_terminal() {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("Failed to read the prompt from standard input")?;
-        text
+        match std::io::stdin().read_to_string(&mut text) {
+            Ok(_) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ConfigError::Usage(
+                    "The prompt on standard input is not UTF-8 text; convert it first (e.g. `iconv -t UTF-8`)".into(),
+                )
+                .into());
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::from(e).context("Failed to read the prompt from standard input")
+                );
+            }
+        }
     } else {
         String::new()
     };

@@ -203,6 +203,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    if status == 413 {
+        // The rest of the body is never read, so the connection cannot carry another request:
+        // saying so keeps a client from reusing it and failing its next request.
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
     resp
 }
 

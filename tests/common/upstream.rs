@@ -229,11 +229,14 @@ impl Drop for FakeUpstream {
     }
 }
 
-/// A base URL where nothing listens: a port that was free a moment ago.
+/// A base URL where nothing listens, for good: its port is bound and never listened on (so
+/// connections are refused), and the socket is kept for the life of the process, so no other
+/// server started meanwhile (tests run many at once) can be handed the port.
 pub fn refused_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::mem::forget(socket);
     format!("http://{addr}/v1")
 }
 
