@@ -192,25 +192,6 @@ impl Registry {
         }
         Ok(registry)
     }
-
-    /// The deployments of `name`; an error says why there are none.
-    pub fn deployments(
-        &self,
-        config: &Config,
-        name: &str,
-    ) -> Result<Vec<&Deployment>, ConfigError> {
-        let configured = config.deployments(name)?;
-        let found: Vec<_> = self
-            .deployments
-            .iter()
-            .filter(|d| d.model.name == name)
-            .collect();
-        if found.is_empty() {
-            let provider = &configured[0].provider;
-            return Err(missing_key(config, provider));
-        }
-        Ok(found)
-    }
 }
 
 /// The error for a provider that needs a key and has none.
