@@ -2,12 +2,10 @@
 //! the answer and its receipt. Ctrl-C cancels the run and prints the partial receipt (exit
 //! code 130); a failed run prints its partial receipt too.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -43,7 +41,11 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
     let task = if args.plan {
         String::new()
     } else {
-        read_task(&args.query, &args.prompt)?
+        super::read_input(
+            args.query.as_deref(),
+            &args.prompt,
+            "No task: pass it as an argument (`llm-cooperation cooperate --mode voting --models a,b,c \"…\"`), with `--query`, or on standard input",
+        )?
     };
     let config = super::load_config(global)?;
     if config.settings.models.is_empty() {
@@ -225,28 +227,4 @@ pub async fn interrupts(cancel: Cancel) {
         }
     }
     std::future::pending::<()>().await
-}
-
-/// The task from the arguments, `--query`, or piped standard input.
-fn read_task(query: &Option<String>, words: &[String]) -> anyhow::Result<String> {
-    let task = if let Some(q) = query {
-        q.clone()
-    } else if !words.is_empty() {
-        words.join(" ")
-    } else if !ui::stdin_is_terminal() {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("Failed to read the task from standard input")?;
-        text
-    } else {
-        String::new()
-    };
-    if task.trim().is_empty() {
-        return Err(ConfigError::Usage(
-            "No task: pass it as an argument (`llm-cooperation cooperate --mode voting --models a,b,c \"…\"`), with `--query`, or on standard input".into(),
-        )
-        .into());
-    }
-    Ok(task)
 }

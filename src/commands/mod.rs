@@ -60,3 +60,33 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("Failed to start the async runtime")
 }
+
+/// A command's text input: `--query`, else the words given as arguments, else piped
+/// standard input. Empty input, or input that is not UTF-8, is a usage error (`missing` says
+/// how to give it).
+pub fn read_input(query: Option<&str>, words: &[String], missing: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let text = if let Some(q) = query {
+        q.to_owned()
+    } else if !words.is_empty() {
+        words.join(" ")
+    } else if !crate::ui::stdin_is_terminal() {
+        let mut text = String::new();
+        match std::io::stdin().read_to_string(&mut text) {
+            Ok(_) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(crate::config::ConfigError::Usage(
+                    "The input on standard input is not UTF-8 text; convert it first (e.g. `iconv -t UTF-8`)".into(),
+                )
+                .into());
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context("Failed to read standard input")),
+        }
+    } else {
+        String::new()
+    };
+    if text.trim().is_empty() {
+        return Err(crate::config::ConfigError::Usage(missing.to_owned()).into());
+    }
+    Ok(text)
+}

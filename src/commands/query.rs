@@ -1,7 +1,6 @@
 //! `llm-cooperation query`: one prompt, routed to one model (with failover), streamed to a
 //! terminal.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,7 +27,11 @@ struct Output<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result<ExitCode> {
-    let prompt = read_prompt(&args)?;
+    let prompt = super::read_input(
+        args.query.as_deref(),
+        &args.prompt,
+        "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input",
+    )?;
     let config = super::load_config(global)?;
     let model = match (&args.model, args.strategy) {
         (Some(m), _) => m.clone(),
@@ -225,40 +228,6 @@ fn route_error(e: RouteError) -> anyhow::Error {
         }
         other => other.into(),
     }
-}
-
-/// The prompt from the arguments, `--query`, or piped standard input.
-fn read_prompt(args: &QueryArgs) -> anyhow::Result<String> {
-    let prompt = if let Some(q) = &args.query {
-        q.clone()
-    } else if !args.prompt.is_empty() {
-        args.prompt.join(" ")
-    } else if !ui::stdin_is_terminal() {
-        let mut text = String::new();
-        match std::io::stdin().read_to_string(&mut text) {
-            Ok(_) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(ConfigError::Usage(
-                    "The prompt on standard input is not UTF-8 text; convert it first (e.g. `iconv -t UTF-8`)".into(),
-                )
-                .into());
-            }
-            Err(e) => {
-                return Err(
-                    anyhow::Error::from(e).context("Failed to read the prompt from standard input")
-                );
-            }
-        }
-    } else {
-        String::new()
-    };
-    if prompt.trim().is_empty() {
-        return Err(ConfigError::Usage(
-            "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input".into(),
-        )
-        .into());
-    }
-    Ok(prompt)
 }
 
 async fn stream_answer(
