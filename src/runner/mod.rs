@@ -243,34 +243,47 @@ impl Engine {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             (cores / tp).max(1)
         });
-        let ck = {
-            let _guard = tch::no_grad_guard();
-            Checkpoint::load(&cfg.model, cfg.dtype.kind())?
-        };
-        let comms: Vec<Box<dyn Comm>> = if tp == 1 {
-            vec![Box::new(SingleRank)]
-        } else {
-            ThreadComm::group(&devices)
-                .into_iter()
-                .map(|c| Box::new(c) as Box<dyn Comm>)
-                .collect()
-        };
-        let mut ranks = Vec::with_capacity(tp);
-        for (rank, (comm, device)) in comms.into_iter().zip(&devices).enumerate() {
-            let at = Placement {
-                rank,
-                world: tp,
-                device: *device,
-                kind: cfg.dtype.kind(),
-            };
-            let _guard = tch::no_grad_guard();
-            let model = Llama::new(&ck, &at, cfg.max_batch.max(1), cfg.max_seq_len)?;
-            ranks.push(engine::Rank {
-                model,
-                comm,
-                threads,
-            });
-        }
+        // Loading runs libtorch kernels on a thread of its own that ends before the ranks
+        // start: OpenMP keeps a team of worker threads per calling thread, and while more
+        // workers exist than cores it stops spinning between parallel regions and sleeps
+        // instead, which halved decode speed when the caller's team outlived the load.
+        let (ck, ranks) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _guard = tch::no_grad_guard();
+                tch::set_num_threads(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()) as i32
+                );
+                let ck = Checkpoint::load(&cfg.model, cfg.dtype.kind())?;
+                let comms: Vec<Box<dyn Comm>> = if tp == 1 {
+                    vec![Box::new(SingleRank)]
+                } else {
+                    ThreadComm::group(&devices)
+                        .into_iter()
+                        .map(|c| Box::new(c) as Box<dyn Comm>)
+                        .collect()
+                };
+                let mut ranks = Vec::with_capacity(tp);
+                for (rank, (comm, device)) in comms.into_iter().zip(&devices).enumerate() {
+                    let at = Placement {
+                        rank,
+                        world: tp,
+                        device: *device,
+                        kind: cfg.dtype.kind(),
+                    };
+                    let model = Llama::new(&ck, &at, cfg.max_batch.max(1), cfg.max_seq_len)?;
+                    ranks.push(engine::Rank {
+                        model,
+                        comm,
+                        threads,
+                    });
+                }
+                Ok::<_, RunnerError>((ck, ranks))
+            })
+            .join()
+            .map_err(|_| RunnerError::Stopped {
+                reason: Some("loading the model panicked".into()),
+            })?
+        })?;
         let context_length = ranks[0].model.max_positions();
         let info = ModelInfo {
             name: ck.name.clone(),

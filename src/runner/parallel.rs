@@ -252,8 +252,34 @@ impl Linear {
         self.weight_t.size()[1]
     }
 
+    /// `x Wᵀ` without the bias. For bf16 decode steps (a few rows) the product is taken as
+    /// `W·x` (one row: `mv`; up to 16: `(W xᵀ)ᵀ`), which streams the weights about 1.5×
+    /// faster than `x Wᵀ` on libtorch's CPU kernels (measured with weights larger than the
+    /// caches); longer prefill batches keep `x Wᵀ`.
+    fn product(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
+        const FEW_ROWS: i64 = 16;
+        let [inp, out] = [self.weight_t.size()[0], self.weight_t.size()[1]];
+        let rows = x.numel() as i64 / inp.max(1);
+        if x.kind() != Kind::BFloat16 || rows > FEW_ROWS {
+            return Ok(x.f_matmul(&self.weight_t)?);
+        }
+        let mut shape = x.size();
+        if let Some(last) = shape.last_mut() {
+            *last = out;
+        }
+        let w = self.weight_t.f_transpose(0, 1)?; // `[out, in]`, contiguous
+        let y = if rows == 1 {
+            w.f_mv(&x.f_reshape([inp])?)?
+        } else {
+            w.f_matmul(&x.f_reshape([rows, inp])?.f_transpose(0, 1)?)?
+                .f_transpose(0, 1)?
+                .f_contiguous()?
+        };
+        Ok(y.f_view(shape.as_slice())?)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
-        let mut y = x.f_matmul(&self.weight_t)?;
+        let mut y = self.product(x)?;
         if let Some(b) = &self.bias {
             y = y.f_add_(b)?;
         }
@@ -331,7 +357,7 @@ impl RowParallel {
     }
 
     pub fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
-        let partial = x.f_matmul(&self.0.weight_t)?;
+        let partial = self.0.product(x)?;
         let sum = comm.all_reduce_sum(partial)?;
         match &self.0.bias {
             Some(b) => Ok(sum.f_add(b)?),
