@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-server' -ScriptBlock {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to bind (default: `[server] port`, else 8080; 0 picks a free one)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Bearer token clients must send (repeatable, or comma-separated in the variable); none means no authentication. `/health` and `/metrics` then need one too unless `[server] public_health` / `public_metrics` are set')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where replicas share sessions, cooldowns, counters, rate limits and cached answers: `memory` (default) or `redis://host:port/db` (then also `[server] state`)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Threads serving HTTP (default: `[server] workers`, else one per core)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -23,7 +23,7 @@ _llm__server() {
 
     case "${cmd}" in
         llm__server)
-            opts="-v -h -V --config --verbose --color --host --port --token --state --help --version"
+            opts="-v -h -V --config --verbose --color --host --port --token --state --workers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,10 @@ _llm__server() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -24,6 +24,7 @@ set edit:completion:arg-completer[llm-server] = {|@words|
             cand --port 'Port to bind (default: `[server] port`, else 8080; 0 picks a free one)'
             cand --token 'Bearer token clients must send (repeatable, or comma-separated in the variable); none means no authentication. `/health` and `/metrics` then need one too unless `[server] public_health` / `public_metrics` are set'
             cand --state 'Where replicas share sessions, cooldowns, counters, rate limits and cached answers: `memory` (default) or `redis://host:port/db` (then also `[server] state`)'
+            cand --workers 'Threads serving HTTP (default: `[server] workers`, else one per core)'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand -h 'Print help (see more with ''--help'')'

@@ -585,6 +585,7 @@ fn bad_flags_exit_2_naming_the_flag() {
         ),
         ("llm-server", vec!["--port", "99999"], "--port"),
         ("llm-server", vec!["--port", "-1"], "-1"),
+        ("llm-server", vec!["--workers", "0"], "--workers"),
         (
             "llm-config",
             vec![

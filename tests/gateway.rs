@@ -534,7 +534,7 @@ async fn the_binary_reloads_on_sighup_and_drains_on_sigterm() {
     };
     let mut child = env
         .cmd("llm-server")
-        .args(["--port", &port.to_string()])
+        .args(["--port", &port.to_string(), "--workers", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -619,4 +619,8 @@ pub struct ServerCli {
     /// `memory` (default) or `redis://host:port/db` (then also `[server] state`).
     #[arg(long, value_name = "URL", env = env_vars::LLM_COOP_STATE)]
     pub state: Option<String>,
+
+    /// Threads serving HTTP (default: `[server] workers`, else one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
 }

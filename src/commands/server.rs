@@ -32,7 +32,21 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
             .unwrap_or(30.0)
             .max(0.0),
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli
+        .workers
+        .map(usize::from)
+        .or(config.settings.server.workers)
+    {
+        if n == 0 {
+            return Err(ConfigError::Usage(
+                "`[server] workers` must be at least 1 (or left out for one per core)".into(),
+            )
+            .into());
+        }
+        runtime.worker_threads(n);
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("Failed to start the async runtime")?;

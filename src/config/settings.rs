@@ -74,6 +74,10 @@ pub struct ServerSettings {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_secs: Option<f64>,
+    /// Threads serving HTTP (default: one per core). Fewer leave cores to other processes
+    /// on the same machine, such as local models or a load generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
     /// Minutes a conversation session lives after its last use (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_ttl_minutes: Option<f64>,
