@@ -572,7 +572,7 @@ async fn soak(opts: Options) -> bool {
 
     // Let abandoned streams and their upstream requests wind down, then look.
     let settle = Instant::now();
-    let (gauges, upstream_in_flight) = loop {
+    let (gauges, upstream_in_flight, server_abandoned) = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let metrics = client
             .get(format!("{base}/metrics"))
@@ -603,9 +603,14 @@ async fn soak(opts: Options) -> bool {
             .flat_map(|m| m["deployments"].as_array().unwrap().iter())
             .map(|d| d["health"]["in_flight"].as_u64().unwrap_or(0))
             .sum::<u64>();
+        let server_abandoned: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("llm_gateway_abandoned_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
         let busy = gauges.iter().any(|g| !g.ends_with(" 0"));
         if (!busy && upstream_in_flight == 0) || settle.elapsed() > Duration::from_secs(10) {
-            break (gauges, upstream_in_flight);
+            break (gauges, upstream_in_flight, server_abandoned);
         }
     };
     let settle_ms = settle.elapsed().as_millis();
@@ -658,7 +663,10 @@ async fn soak(opts: Options) -> bool {
     println!("|---|---|");
     println!("| requests | {total} ({:.0}/s) |", total as f64 / load_secs);
     println!("| answered | {} |", t.ok);
-    println!("| abandoned by the client (on purpose) | {} |", t.abandoned);
+    println!(
+        "| abandoned by the client (on purpose) | {} (the server's `llm_gateway_abandoned_total`, warm-up included: {server_abandoned}) |",
+        t.abandoned
+    );
     println!(
         "| errors | {errors} ({} explained by injected faults, {unexplained} unexplained) |",
         errors - unexplained

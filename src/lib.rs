@@ -11,7 +11,6 @@ pub mod entry;
 pub mod env_vars;
 pub mod providers;
 pub mod router;
-#[cfg(feature = "local")]
 pub mod runner;
 pub mod server;
 pub mod services;

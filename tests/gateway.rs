@@ -488,9 +488,21 @@ async fn a_client_that_disconnects_mid_stream_frees_its_slot() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A request that finishes is not counted as abandoned; the dropped stream is.
+    let (status, _, _) = gw
+        .post(
+            "/v1/chat/completions",
+            json!({ "model": "m1", "messages": [{ "role": "user", "content": "x" }] }),
+        )
+        .await;
+    assert_eq!(status, 200);
     let metrics = gw.get("/metrics").await.1;
     assert!(
         metrics.contains("llm_gateway_in_flight_requests{route=\"/v1/chat/completions\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("llm_gateway_abandoned_total{route=\"/v1/chat/completions\"} 1"),
         "{metrics}"
     );
 }

@@ -148,10 +148,10 @@ pub struct LocalModel {
     /// The name a local provider's models use as their `upstream`.
     pub name: String,
     pub path: std::path::PathBuf,
-    /// Tensor-parallel ranks (must divide the attention and KV head counts).
+    /// Tensor-parallel ranks (at most the number of attention heads).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub tp: usize,
-    /// `f32` or `bf16`.
+    /// `auto` (the default: bf16 on CPUs with AVX-512 BF16, else f32), `f32` or `bf16`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<String>,
     /// Requests decoded together.

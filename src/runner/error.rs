@@ -67,6 +67,7 @@ pub enum RunnerError {
     #[error("The local engine has stopped{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Stopped { reason: Option<String> },
 
+    #[cfg(feature = "local")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }
@@ -91,6 +92,7 @@ impl RunnerError {
         }
     }
 
+    #[cfg(feature = "local")]
     pub(crate) fn config(path: &std::path::Path, message: impl Into<String>) -> Self {
         RunnerError::Config {
             path: path.to_owned(),

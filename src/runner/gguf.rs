@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "local")]
 use tch::{Kind, Tensor};
 
 use super::error::RunnerError;
@@ -158,8 +159,12 @@ impl GgufTensor {
         self.dims.iter().rev().map(|&d| d as i64).collect()
     }
 
+    /// Elements in the tensor (`u64::MAX` if the dims overflow, which parsing rejects).
     pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+        self.dims
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
 }
 
@@ -222,7 +227,7 @@ impl Gguf {
             let ty = r
                 .u32(&format!("the type of metadata `{key}`"))
                 .map_err(err)?;
-            let value = r.value(ty, &key, 0).map_err(err)?;
+            let value = r.value(ty, &format!("metadata `{key}`"), 0).map_err(err)?;
             metadata.insert(key, value);
         }
         let mut tensors = Vec::new();
@@ -244,6 +249,14 @@ impl Gguf {
                     r.u64(&format!("the dims of tensor `{name}`"))
                         .map_err(err)?,
                 );
+            }
+            let count = dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+            if count.is_none_or(|n| n > i64::MAX as u64) {
+                return Err(RunnerError::tensor(
+                    path,
+                    name,
+                    format!("dims {dims:?} describe more elements than any file holds"),
+                ));
             }
             let ty = GgmlType::from_id(
                 r.u32(&format!("the type of tensor `{name}`"))
@@ -302,8 +315,8 @@ impl Gguf {
                 ),
             ));
         }
-        let bytes = elements / block * size;
-        let start = self.data_start as u64 + t.offset;
+        let bytes = (elements / block).saturating_mul(size);
+        let start = (self.data_start as u64).saturating_add(t.offset);
         let file = self.data.len() as u64;
         if start.checked_add(bytes).is_none_or(|end| end > file) {
             return Err(RunnerError::tensor(
@@ -422,8 +435,8 @@ impl Gguf {
         self.tensors.iter().find(|t| t.name == name)
     }
 
-    /// The raw bytes of a tensor (already checked to lie inside the file).
-    fn bytes(&self, t: &GgufTensor) -> Result<&[u8], RunnerError> {
+    /// The raw bytes of a tensor (for this file's tensors, checked at parse to lie inside it).
+    pub fn bytes(&self, t: &GgufTensor) -> Result<&[u8], RunnerError> {
         let (block, size) = t.ty.block().ok_or_else(|| {
             RunnerError::tensor(
                 &self.path,
@@ -434,12 +447,23 @@ impl Gguf {
                 ),
             )
         })?;
-        let start = self.data_start + t.offset as usize;
-        let len = (t.elements() / block * size) as usize;
-        Ok(&self.data[start..start + len])
+        let start = (self.data_start as u64).saturating_add(t.offset);
+        let len = (t.elements() / block).saturating_mul(size);
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(start, len)| self.data.get(start..start.checked_add(len)?))
+            .ok_or_else(|| {
+                RunnerError::tensor(
+                    &self.path,
+                    &t.name,
+                    format!("{len} bytes at offset {start} lie outside the file"),
+                )
+            })
     }
 
     /// A tensor dequantised to `kind` (a float kind), in libtorch's shape order.
+    #[cfg(feature = "local")]
     pub fn load(&self, t: &GgufTensor, kind: Kind) -> Result<Tensor, RunnerError> {
         let bytes = self.bytes(t)?;
         let shape = t.shape();
@@ -450,6 +474,7 @@ impl Gguf {
     }
 }
 
+#[cfg(feature = "local")]
 /// Dequantises a whole tensor's bytes to a flat f32 tensor (or f16/bf16 for those types).
 pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Result<Tensor, tch::TchError> {
     let n = bytes.len() as i64;
@@ -492,6 +517,7 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Result<Tensor, tch::TchError> {
     }
 }
 
+#[cfg(feature = "local")]
 /// The f16 at byte `at` of every block row, as f32 of shape `[blocks, 1]`.
 fn f16_at(blocks: &Tensor, at: i64) -> Result<Tensor, tch::TchError> {
     blocks
@@ -501,6 +527,7 @@ fn f16_at(blocks: &Tensor, at: i64) -> Result<Tensor, tch::TchError> {
         .f_to_kind(Kind::Float)
 }
 
+#[cfg(feature = "local")]
 /// `[blocks, 16]` bytes → `[blocks, 32]` floats: the 16 low nibbles, then the 16 high ones.
 fn nibbles(qs: &Tensor) -> Result<Tensor, tch::TchError> {
     let q = qs.f_to_kind(Kind::Int)?;
@@ -509,6 +536,7 @@ fn nibbles(qs: &Tensor) -> Result<Tensor, tch::TchError> {
     Tensor::f_cat(&[lo, hi], 1)?.f_to_kind(Kind::Float)
 }
 
+#[cfg(feature = "local")]
 /// Q4_K super-blocks of 256: d, dmin (f16), 12 bytes of packed 6-bit scales and mins for
 /// eight sub-blocks of 32, then 128 bytes of nibbles; x = d · scale · q − dmin · min.
 /// Sub-block pair (2c, 2c+1) takes the low and high nibbles of bytes 32c..32c+32.
@@ -549,6 +577,7 @@ fn dequantize_q4k(b: &Tensor) -> Result<Tensor, tch::TchError> {
     x.f_view([-1])
 }
 
+#[cfg(feature = "local")]
 /// Q6_K super-blocks of 256: ql (128 bytes of low nibbles), qh (64 bytes of 2-bit highs),
 /// 16 signed 8-bit scales, d (f16); x = d · scale · (q − 32). Each half of 128 elements uses
 /// 64 bytes of ql, 32 of qh and 8 scales; element 32k + l of a half takes (k = 0..4) the
@@ -648,34 +677,102 @@ impl<'a> Reader<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
     }
 
-    fn value(&mut self, ty: u32, key: &str, depth: u32) -> Result<MetaValue, String> {
-        let what = format!("metadata `{key}`");
+    /// A value of type `ty`; `what` names it in errors (built once per key, not per item).
+    fn value(&mut self, ty: u32, what: &str, depth: u32) -> Result<MetaValue, String> {
         Ok(match ty {
-            0 => MetaValue::U8(self.array::<1>(&what)?[0]),
-            1 => MetaValue::I8(i8::from_le_bytes(self.array(&what)?)),
-            2 => MetaValue::U16(u16::from_le_bytes(self.array(&what)?)),
-            3 => MetaValue::I16(i16::from_le_bytes(self.array(&what)?)),
-            4 => MetaValue::U32(self.u32(&what)?),
-            5 => MetaValue::I32(i32::from_le_bytes(self.array(&what)?)),
-            6 => MetaValue::F32(f32::from_le_bytes(self.array(&what)?)),
-            7 => MetaValue::Bool(self.array::<1>(&what)?[0] != 0),
-            8 => MetaValue::String(self.string(&what)?),
+            0 => MetaValue::U8(self.array::<1>(what)?[0]),
+            1 => MetaValue::I8(i8::from_le_bytes(self.array(what)?)),
+            2 => MetaValue::U16(u16::from_le_bytes(self.array(what)?)),
+            3 => MetaValue::I16(i16::from_le_bytes(self.array(what)?)),
+            4 => MetaValue::U32(self.u32(what)?),
+            5 => MetaValue::I32(i32::from_le_bytes(self.array(what)?)),
+            6 => MetaValue::F32(f32::from_le_bytes(self.array(what)?)),
+            7 => MetaValue::Bool(self.array::<1>(what)?[0] != 0),
+            8 => MetaValue::String(self.string(what)?),
             9 => {
                 if depth > 0 {
                     return Err(format!("{what}: nested arrays are not supported"));
                 }
-                let item_ty = self.u32(&what)?;
-                let n = self.len(&what)?;
+                let item_ty = self.u32(what)?;
+                let n = self.len(what)?;
                 let mut items = Vec::with_capacity(n.min(1 << 20));
                 for _ in 0..n {
-                    items.push(self.value(item_ty, key, depth + 1)?);
+                    items.push(self.value(item_ty, what, depth + 1)?);
                 }
                 MetaValue::Array(items)
             }
-            10 => MetaValue::U64(self.u64(&what)?),
-            11 => MetaValue::I64(i64::from_le_bytes(self.array(&what)?)),
-            12 => MetaValue::F64(f64::from_le_bytes(self.array(&what)?)),
+            10 => MetaValue::U64(self.u64(what)?),
+            11 => MetaValue::I64(i64::from_le_bytes(self.array(what)?)),
+            12 => MetaValue::F64(f64::from_le_bytes(self.array(what)?)),
             other => return Err(format!("{what} has unknown value type {other}")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(s: &str) -> Vec<u8> {
+        let mut b = (s.len() as u64).to_le_bytes().to_vec();
+        b.extend(s.as_bytes());
+        b
+    }
+
+    /// A GGUF v3 file with no metadata and one F32 tensor of `dims`, and `data` bytes of data.
+    fn file(dims: &[u64], data: usize) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(1u64.to_le_bytes()); // tensors
+        b.extend(0u64.to_le_bytes()); // metadata
+        b.extend(string("w"));
+        b.extend((dims.len() as u32).to_le_bytes());
+        for d in dims {
+            b.extend(d.to_le_bytes());
+        }
+        b.extend(0u32.to_le_bytes()); // F32
+        b.extend(0u64.to_le_bytes()); // offset
+        b.resize(b.len().div_ceil(32) * 32 + data, 0);
+        b
+    }
+
+    #[test]
+    fn a_small_file_parses() {
+        let g = Gguf::parse(Path::new("m.gguf"), file(&[4, 2], 32)).unwrap();
+        assert_eq!(g.tensors[0].shape(), [2, 4]);
+        assert_eq!(g.bytes(&g.tensors[0]).unwrap().len(), 32);
+    }
+
+    /// Found by the `gguf` fuzz target: dims whose product overflows 64 bits used to panic
+    /// (debug) or wrap to a small count that passed the size check (release).
+    #[test]
+    fn dims_that_overflow_are_an_error_naming_the_tensor() {
+        for dims in [&[1u64 << 40, 1 << 40][..], &[u64::MAX, 2], &[1 << 63]] {
+            let err = Gguf::parse(Path::new("m.gguf"), file(dims, 0)).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("`w`") && msg.contains("more elements"),
+                "{msg}"
+            );
+        }
+    }
+
+    /// Also found by the fuzz target: an offset near `u64::MAX` overflowed the extent check.
+    #[test]
+    fn offsets_and_sizes_past_u64_are_truncation_errors() {
+        let mut bytes = file(&[4, 2], 32);
+        // magic, version, counts, the name `w`, its rank, two dims, its type; then the offset.
+        let at = 4 + 4 + 8 + 8 + (8 + 1) + 4 + 2 * 8 + 4;
+        bytes[at..at + 8].copy_from_slice(&(u64::MAX - 8).to_le_bytes());
+        let err = Gguf::parse(Path::new("m.gguf"), bytes).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        let err = Gguf::parse(Path::new("m.gguf"), file(&[1 << 62], 0)).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn a_truncated_tensor_says_so() {
+        let err = Gguf::parse(Path::new("m.gguf"), file(&[4, 2], 16)).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
     }
 }

@@ -68,11 +68,12 @@ impl LocalEngines {
             let bad = |key: &str, e: String| {
                 ConfigError::Usage(format!("`[[local.models]]` `{}`: {key}: {e}", m.name))
             };
-            if let Some(d) = &m.dtype {
-                cfg.dtype = d
+            cfg.dtype = match &m.dtype {
+                Some(d) => d
                     .parse()
-                    .map_err(|e: crate::runner::RunnerError| bad("dtype", e.to_string()))?;
-            }
+                    .map_err(|e: crate::runner::RunnerError| bad("dtype", e.to_string()))?,
+                None => crate::runner::DType::auto(),
+            };
             if let Some(b) = m.max_batch {
                 cfg.max_batch = b.max(1);
             }

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     pub errors: Family<ErrorLabels, Counter>,
     pub in_flight: Family<RouteLabel, Gauge<i64, AtomicI64>>,
+    pub abandoned: Family<RouteLabel, Counter>,
     pub shed: Counter,
 }
 
@@ -81,6 +82,7 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let in_flight = Family::<RouteLabel, Gauge<i64, AtomicI64>>::default();
         let shed = Counter::default();
+        let abandoned = Family::<RouteLabel, Counter>::default();
         registry.register(
             "requests",
             "Requests handled, by route, model and status",
@@ -108,6 +110,11 @@ impl Default for Metrics {
             in_flight.clone(),
         );
         registry.register(
+            "abandoned",
+            "Requests whose client went away before the answer or the end of its stream",
+            abandoned.clone(),
+        );
+        registry.register(
             "shed",
             "Requests refused with 503 because the concurrency limit was reached",
             shed.clone(),
@@ -120,6 +127,7 @@ impl Default for Metrics {
             tokens,
             errors,
             in_flight,
+            abandoned,
             shed,
         }
     }

@@ -111,8 +111,22 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     .clone();
                 gauge.inc();
                 // A guard, not a `dec()` after the await: a client that goes away before the
-                // answer drops this future, and the gauge must still come down.
-                let in_flight = Gauged(gauge);
+                // answer drops this future, and the gauge must still come down (and the
+                // request is counted and logged as abandoned).
+                let mut in_flight = InFlight {
+                    gauge,
+                    abandoned: state
+                        .metrics
+                        .abandoned
+                        .get_or_create(&RouteLabel {
+                            route: route.clone(),
+                        })
+                        .clone(),
+                    id: id.clone(),
+                    route: route.clone(),
+                    started,
+                    finished: false,
+                };
                 let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
                 let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
                     Ok(resp) => resp,
@@ -136,7 +150,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                     let timeout = state.limits.request_timeout;
                     let mut data = body.into_data_stream();
                     let body = Body::from_stream(async_stream::stream! {
-                        let _held = held;
+                        let mut held = held;
                         loop {
                             match tokio::time::timeout_at(deadline, data.next()).await {
                                 Ok(Some(chunk)) => yield chunk,
@@ -147,9 +161,11 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                                 }
                             }
                         }
+                        held.1.finished = true;
                     });
                     Response::from_parts(parts, body)
                 } else {
+                    in_flight.finished = true;
                     drop(in_flight);
                     drop(permit);
                     resp
@@ -239,11 +255,28 @@ fn is_stream(resp: &Response) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
 }
 
-/// Decrements an in-flight gauge when dropped.
-struct Gauged(prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>);
+/// A request in flight: decrements its gauge when dropped, and counts and logs the request as
+/// abandoned when that happens before it finished (its client went away).
+struct InFlight {
+    gauge: prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>,
+    abandoned: prometheus_client::metrics::counter::Counter,
+    id: String,
+    route: String,
+    started: std::time::Instant,
+    finished: bool,
+}
 
-impl Drop for Gauged {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.dec();
+        self.gauge.dec();
+        if !self.finished {
+            self.abandoned.inc();
+            tracing::info!(
+                id = %self.id,
+                route = %self.route,
+                after_ms = (self.started.elapsed().as_secs_f64() * 1e3),
+                "request abandoned by the client"
+            );
+        }
     }
 }
