@@ -901,3 +901,41 @@ fn bench_runner() {
         }
     }
 }
+
+/// Mistral's sliding window on the real weights: a window of one position leaves each token
+/// attending only to itself, so the last token's logits no longer depend on what precedes it
+/// (or on its position); a window longer than the prompt changes nothing.
+#[test]
+fn a_sliding_window_limits_what_each_token_sees() {
+    let mut ck = checkpoint();
+    let last_logits = |ck: &Checkpoint, tokens: &[i64]| {
+        let mut model =
+            Llama::new(ck, &Placement::single(Device::Cpu, Kind::Float), 1, 64).unwrap();
+        model
+            .forward(
+                &Batch {
+                    tokens: tokens.to_vec(),
+                    batch: 1,
+                    len: tokens.len() as i64,
+                    first_slot: 0,
+                    start: vec![0],
+                    all_logits: false,
+                },
+                &mut SingleRank,
+            )
+            .unwrap()
+    };
+    let prompt = [504i64, 3458, 282, 4649, 314, 253, 1836, 30];
+    let full = last_logits(&ck, &prompt);
+    ck.config.sliding_window = Some(100);
+    assert_eq!(max_abs_diff(&last_logits(&ck, &prompt), &full), 0.0);
+
+    ck.config.sliding_window = Some(1);
+    let alone = last_logits(&ck, &prompt[prompt.len() - 1..]);
+    let windowed = last_logits(&ck, &prompt);
+    assert!(max_abs_diff(&windowed, &alone) < 1e-3);
+    assert!(
+        max_abs_diff(&windowed, &full) > 0.1,
+        "the window had no effect"
+    );
+}

@@ -182,6 +182,10 @@ fn from_gguf(g: &Gguf, kind: Kind) -> Result<Checkpoint, RunnerError> {
         attention_bias: Some(g.tensor_info("blk.0.attn_q.bias").is_some()),
         torch_dtype: None,
         hidden_act: None,
+        sliding_window: g
+            .opt_u64(&key("attention.sliding_window"))?
+            .map(|v| v as usize),
+        use_sliding_window: None,
     };
     config
         .check()

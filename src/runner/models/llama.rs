@@ -1,6 +1,6 @@
 //! The Llama decoder (Touvron et al., 2023, "LLaMA: Open and Efficient Foundation Language
 //! Models"; Llama 2 and 3), following Hugging Face transformers' `modeling_llama.py`, and the
-//! models that share its shape: SmolLM/SmolLM2, Mistral (full attention, no sliding window)
+//! models that share its shape: SmolLM/SmolLM2, Mistral (with its sliding attention window)
 //! and Qwen2 (biases on the q/k/v projections).
 //!
 //! Each block: `h += o(attn(rope(q), rope(k), v))` over an RMSNorm of `h`, then
@@ -52,6 +52,12 @@ pub struct LlamaConfig {
     pub torch_dtype: Option<String>,
     #[serde(default)]
     pub hidden_act: Option<String>,
+    /// Mistral's attention window: a token sees the last `sliding_window` positions, itself
+    /// included. Qwen2 configs carry one too but apply it only with `use_sliding_window`.
+    #[serde(default)]
+    pub sliding_window: Option<usize>,
+    #[serde(default)]
+    pub use_sliding_window: Option<bool>,
 }
 
 fn default_model_type() -> String {
@@ -96,6 +102,16 @@ impl LlamaConfig {
         self.attention_bias.unwrap_or(self.model_type == "qwen2")
     }
 
+    /// The attention window this model applies, if any.
+    pub fn window(&self) -> Option<usize> {
+        let applies = if self.model_type == "qwen2" {
+            self.use_sliding_window == Some(true)
+        } else {
+            self.use_sliding_window != Some(false)
+        };
+        self.sliding_window.filter(|_| applies)
+    }
+
     /// Whether this code implements the architecture the config names.
     pub fn check(&self) -> Result<(), String> {
         if !matches!(self.model_type.as_str(), "llama" | "mistral" | "qwen2") {
@@ -117,6 +133,15 @@ impl LlamaConfig {
                 "{heads} attention heads cannot share {} key/value heads",
                 self.kv_heads()
             ));
+        }
+        if self.model_type == "qwen2" && self.window().is_some() {
+            return Err(
+                "Qwen2 with `use_sliding_window` (a window on some layers only) is not supported"
+                    .into(),
+            );
+        }
+        if self.sliding_window == Some(0) {
+            return Err("`sliding_window` is 0 (expected at least 1, or null for none)".into());
         }
         if !self.head_dim().is_multiple_of(2) {
             return Err(format!("head size {} is odd", self.head_dim()));
@@ -710,9 +735,15 @@ impl Llama {
             .f_index_select(0, &position_index)?
             .f_view([b, t, 1, d])?;
 
-        // Key j is visible to the token at position p when j ≤ p.
+        // Key j is visible to the token at position p when j ≤ p (and, with a sliding window
+        // of w positions, p - w < j).
         let keys = Tensor::f_arange(kv_len, (Kind::Int64, device))?.f_view([1, 1, kv_len])?;
-        let hidden = keys.f_gt_tensor(&position_index.f_view([b, t, 1])?)?; // [b, t, kv_len]
+        let at = position_index.f_view([b, t, 1])?;
+        let mut hidden = keys.f_gt_tensor(&at)?; // [b, t, kv_len]
+        if let Some(w) = self.cfg.window() {
+            let before = keys.f_le_tensor(&(&at - w as i64))?;
+            hidden = hidden.f_logical_or(&before)?;
+        }
         let mask = Tensor::f_zeros([b, t, kv_len], (Kind::Float, device))?
             .f_masked_fill(&hidden, f64::NEG_INFINITY)?;
         let mask_heads = mask.f_unsqueeze(1)?; // [b, 1, t, kv_len]
@@ -780,6 +811,31 @@ mod tests {
         assert_eq!(cfg.head_dim(), 16);
         assert_eq!(cfg.kv_heads(), 2);
         cfg.check().unwrap();
+    }
+
+    #[test]
+    fn sliding_windows_follow_each_architecture() {
+        let cfg = |extra: &str| -> LlamaConfig {
+            serde_json::from_str(&format!(
+                r#"{{"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+                    "num_attention_heads":4,"vocab_size":100{extra}}}"#
+            ))
+            .unwrap()
+        };
+        let mistral = cfg(r#","model_type":"mistral","sliding_window":4096"#);
+        assert_eq!(mistral.window(), Some(4096));
+        mistral.check().unwrap();
+        assert_eq!(
+            cfg(r#","model_type":"mistral","sliding_window":null"#).window(),
+            None
+        );
+        let qwen = cfg(r#","model_type":"qwen2","sliding_window":4096"#);
+        assert_eq!(qwen.window(), None);
+        qwen.check().unwrap();
+        let qwen = cfg(r#","model_type":"qwen2","sliding_window":4096,"use_sliding_window":true"#);
+        assert!(qwen.check().unwrap_err().contains("use_sliding_window"));
+        let zero = cfg(r#","model_type":"mistral","sliding_window":0"#);
+        assert!(zero.check().unwrap_err().contains("sliding_window"));
     }
 
     #[test]
