@@ -939,3 +939,147 @@ fn a_sliding_window_limits_what_each_token_sees() {
         "the window had no effect"
     );
 }
+
+/// Writes the tiny Qwen2 model of `bench/reference/qwen2_tiny.py` as a Hugging Face directory:
+/// weights from the script's formula, a word-level tokenizer (the test feeds token ids).
+fn write_qwen2_tiny(dir: &Path, config: &serde_json::Value) {
+    let c = |k: &str| config[k].as_u64().unwrap() as usize;
+    let (h, inter, vocab) = (c("hidden_size"), c("intermediate_size"), c("vocab_size"));
+    let (heads, kv) = (c("num_attention_heads"), c("num_key_value_heads"));
+    let d = h / heads;
+    let mut params: Vec<(String, Vec<usize>, &str)> = vec![
+        ("model.embed_tokens.weight".into(), vec![vocab, h], "small"),
+        ("model.norm.weight".into(), vec![h], "norm"),
+        ("lm_head.weight".into(), vec![vocab, h], "matrix"),
+    ];
+    for i in 0..c("num_hidden_layers") {
+        let p = format!("model.layers.{i}");
+        for (name, shape, kind) in [
+            ("input_layernorm.weight", vec![h], "norm"),
+            ("post_attention_layernorm.weight", vec![h], "norm"),
+            ("self_attn.q_proj.weight", vec![heads * d, h], "matrix"),
+            ("self_attn.k_proj.weight", vec![kv * d, h], "matrix"),
+            ("self_attn.v_proj.weight", vec![kv * d, h], "matrix"),
+            ("self_attn.q_proj.bias", vec![heads * d], "small"),
+            ("self_attn.k_proj.bias", vec![kv * d], "small"),
+            ("self_attn.v_proj.bias", vec![kv * d], "small"),
+            ("self_attn.o_proj.weight", vec![h, heads * d], "matrix"),
+            ("mlp.gate_proj.weight", vec![inter, h], "matrix"),
+            ("mlp.up_proj.weight", vec![inter, h], "matrix"),
+            ("mlp.down_proj.weight", vec![h, inter], "matrix"),
+        ] {
+            params.push((format!("{p}.{name}"), shape, kind));
+        }
+    }
+    let mut header = serde_json::Map::new();
+    let mut data: Vec<u8> = Vec::new();
+    for (name, shape, kind) in &params {
+        let n: usize = shape.iter().product();
+        let phase = f64::from(name.bytes().map(u32::from).sum::<u32>() % 97) / 7.0;
+        let start = data.len();
+        for i in 0..n {
+            let s = (0.37 * i as f64 + phase).sin();
+            let v = match *kind {
+                "norm" => 1.0 + 0.1 * s,
+                "small" => 0.1 * s,
+                _ => 0.05 * s,
+            };
+            data.extend((v as f32).to_le_bytes());
+        }
+        header.insert(
+            name.clone(),
+            serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [start, data.len()] }),
+        );
+    }
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend(&header);
+    file.extend(&data);
+    std::fs::write(dir.join("model.safetensors"), file).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let words: serde_json::Map<String, serde_json::Value> = (0..vocab)
+        .map(|i| (format!("t{i}"), serde_json::json!(i)))
+        .collect();
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": { "type": "Whitespace" }, "post_processor": null,
+        "decoder": null, "model": { "type": "WordLevel", "vocab": words, "unk_token": "t0" }
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+}
+
+/// Qwen2 (q/k/v biases, untied head, theta 1e6, grouped heads) from a Hugging Face directory
+/// against the independent float64 reference, at every position, on one rank and sharded over
+/// two (the biases split with their heads).
+#[test]
+fn qwen2_matches_the_independent_reference_on_one_and_two_ranks() {
+    let g = golden("qwen2_tiny.json");
+    let dir = tempfile::tempdir().unwrap();
+    write_qwen2_tiny(dir.path(), &g["config"]);
+    let ck = Checkpoint::load(dir.path(), Kind::Float).unwrap();
+    assert_eq!(ck.config.model_type, "qwen2");
+    let tokens: Vec<i64> = g["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    let want = Tensor::from_slice(
+        &g["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+            })
+            .collect::<Vec<f32>>(),
+    )
+    .view([1, tokens.len() as i64, -1]);
+    let batch = Batch {
+        tokens: tokens.clone(),
+        batch: 1,
+        len: tokens.len() as i64,
+        first_slot: 0,
+        start: vec![0],
+        all_logits: true,
+    };
+    let mut one = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 64).unwrap();
+    let got = one.forward(&batch, &mut SingleRank).unwrap();
+    let err = max_abs_diff(&got, &want);
+    assert!(err < 1e-4, "max abs error {err}");
+
+    // Shards are built here (a checkpoint stays on one thread) and run on a thread each.
+    let ranks: Vec<(Llama, ThreadComm)> = ThreadComm::group(&[Device::Cpu, Device::Cpu])
+        .into_iter()
+        .enumerate()
+        .map(|(rank, comm)| {
+            let at = Placement {
+                rank,
+                world: 2,
+                device: Device::Cpu,
+                kind: Kind::Float,
+            };
+            (Llama::new(&ck, &at, 1, 64).unwrap(), comm)
+        })
+        .collect();
+    let sharded: Vec<Tensor> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranks
+            .into_iter()
+            .map(|(mut model, mut comm)| {
+                let batch = &batch;
+                s.spawn(move || {
+                    let _guard = tch::no_grad_guard();
+                    model.forward(batch, &mut comm).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for logits in &sharded {
+        let err = max_abs_diff(logits, &want);
+        assert!(err < 1e-4, "tp=2: max abs error {err}");
+    }
+}
