@@ -1083,3 +1083,23 @@ fn qwen2_matches_the_independent_reference_on_one_and_two_ranks() {
         assert!(err < 1e-4, "tp=2: max abs error {err}");
     }
 }
+
+/// A GGUF `llama` (SentencePiece BPE) tokenizer, as Llama 2 and Mistral files carry it, gives
+/// the ids SentencePiece itself gives (`bench/reference/spm_tiny.py` trained the model and
+/// recorded them), byte fallback included, and decodes them back to the text.
+#[test]
+fn sentencepiece_gguf_tokenizers_match_sentencepiece() {
+    use llm_cooperation::runner::tokenizer::TextTokenizer;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let g = Gguf::open(&dir.join("spm_tiny.gguf")).unwrap();
+    let tok = TextTokenizer::from_gguf(&g).unwrap();
+    assert_eq!(tok.bos, Some(1));
+    assert!(tok.add_bos);
+    assert!(tok.stop_ids.contains(&2));
+    for case in golden("spm_tiny.json")["cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let want = ids(&case["ids"]);
+        assert_eq!(tok.encode(text).unwrap(), want, "{text:?}");
+        assert_eq!(tok.decode(&want).unwrap(), text, "{want:?}");
+    }
+}

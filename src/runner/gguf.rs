@@ -431,6 +431,23 @@ impl Gguf {
             .map(Some)
     }
 
+    pub fn opt_float_array(&self, key: &str) -> Result<Option<Vec<f64>>, RunnerError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let MetaValue::Array(items) = v else {
+            return Err(self.wrong_type(key, v, "an array of numbers"));
+        };
+        items
+            .iter()
+            .map(|item| {
+                item.as_f64()
+                    .ok_or_else(|| self.wrong_type(key, item, "an array of numbers"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     pub fn tensor_info(&self, name: &str) -> Option<&GgufTensor> {
         self.tensors.iter().find(|t| t.name == name)
     }

@@ -1,7 +1,9 @@
 //! Tokenizers for local models, on the `tokenizers` crate: loaded from a Hugging Face
 //! `tokenizer.json`, or rebuilt from a GGUF file's metadata (`tokenizer.ggml.*`).
 //!
-//! A GGUF `gpt2` tokenizer is byte-level BPE over `tokens` and `merges`; the pre-tokenizer
+//! A GGUF `llama` tokenizer is SentencePiece BPE over `tokens` and `scores` (see
+//! [`TextTokenizer::from_gguf`]). A GGUF `gpt2` tokenizer is byte-level BPE over `tokens` and
+//! `merges`; the pre-tokenizer
 //! depends on `tokenizer.ggml.pre` (llama.cpp's `llama-vocab.cpp` lists the regexes):
 //! `smollm` splits digits one by one, then applies the GPT-2 byte-level regex without a
 //! prefix space; `qwen2` and `llama-bpe` normalise (Qwen: NFC) and split with their own regex,
@@ -11,14 +13,22 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::decoders::fuse::Fuse;
+use tokenizers::decoders::sequence::Sequence as DecoderSequence;
+use tokenizers::decoders::strip::Strip;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::normalizers::unicode::NFC;
+use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior,
+    Tokenizer,
+};
 
 use super::error::RunnerError;
 use super::gguf::Gguf;
@@ -41,6 +51,158 @@ pub struct TextTokenizer {
     pub add_bos: bool,
 }
 
+/// A GGUF `gpt2` tokenizer: byte-level BPE over `tokens` and `merges`, with the pre-tokenizer
+/// `tokenizer.ggml.pre` names.
+fn byte_level_bpe(g: &Gguf, vocab: Vocab) -> Result<Tokenizer, RunnerError> {
+    let merges = g.str_array("tokenizer.ggml.merges")?;
+    let merges = merges
+        .iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| {
+                    RunnerError::format(
+                        &g.path,
+                        format!("metadata `tokenizer.ggml.merges`: `{m}` is not a pair"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(tk_err)?;
+    let mut inner = Tokenizer::new(bpe);
+
+    let pre = g.opt_str("tokenizer.ggml.pre")?.unwrap_or("default");
+    let byte_level = ByteLevel::new(false, false, true);
+    match pre {
+        "smollm" => {
+            inner.with_pre_tokenizer(Some(Sequence::new(vec![
+                PreTokenizerWrapper::Digits(Digits::new(true)),
+                PreTokenizerWrapper::ByteLevel(byte_level),
+            ])));
+        }
+        "default" | "gpt-2" | "gpt2" => {
+            inner.with_pre_tokenizer(Some(byte_level));
+        }
+        "qwen2" | "llama-bpe" | "llama3" => {
+            let pattern = if pre == "qwen2" {
+                QWEN2_PATTERN
+            } else {
+                LLAMA3_PATTERN
+            };
+            let split = Split::new(
+                SplitPattern::Regex(pattern.into()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(tk_err)?;
+            inner.with_pre_tokenizer(Some(Sequence::new(vec![
+                PreTokenizerWrapper::Split(split),
+                PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, false, false)),
+            ])));
+            if pre == "qwen2" {
+                inner.with_normalizer(Some(NFC));
+            }
+        }
+        other => {
+            return Err(RunnerError::config(
+                &g.path,
+                format!(
+                    "pre-tokenizer `tokenizer.ggml.pre = {other}` is not supported (expected `smollm`, `qwen2`, `llama-bpe` or `gpt-2`)"
+                ),
+            ));
+        }
+    }
+    inner.with_decoder(Some(ByteLevelDecoder::default()));
+
+    Ok(inner)
+}
+
+/// A GGUF `llama` tokenizer (Llama 2, Mistral): SentencePiece BPE. SentencePiece merges the
+/// adjacent pair whose joined piece has the highest score; as BPE, every piece that splits
+/// into two vocabulary pieces is a merge ranked by its score (the conversion Hugging Face's
+/// `LlamaConverter` makes). Unknown characters fall back to `<0xXX>` byte tokens; a `▁`
+/// stands for each space, and one is prepended (`tokenizer.ggml.add_space_prefix`, default
+/// on).
+fn sentencepiece_bpe(
+    g: &Gguf,
+    tokens: &[&str],
+    types: &[i64],
+    vocab: Vocab,
+) -> Result<Tokenizer, RunnerError> {
+    const NORMAL: i64 = 1;
+    const UNKNOWN: i64 = 2;
+    let scores = g.opt_float_array("tokenizer.ggml.scores")?.ok_or_else(|| {
+        RunnerError::format(
+            &g.path,
+            "a `llama` tokenizer needs `tokenizer.ggml.scores`, which is missing",
+        )
+    })?;
+    if scores.len() != tokens.len() {
+        return Err(RunnerError::format(
+            &g.path,
+            format!(
+                "`tokenizer.ggml.scores` has {} entries for {} tokens",
+                scores.len(),
+                tokens.len()
+            ),
+        ));
+    }
+    let type_of = |i: usize| types.get(i).copied().unwrap_or(NORMAL);
+    let mut merges: Vec<(f64, u32, u32, String, String)> = Vec::new();
+    for (i, piece) in tokens.iter().enumerate() {
+        if type_of(i) != NORMAL {
+            continue;
+        }
+        for (at, _) in piece.char_indices().skip(1) {
+            let (l, r) = piece.split_at(at);
+            if let (Some(&a), Some(&b)) = (vocab.get(l), vocab.get(r)) {
+                merges.push((scores[i], a, b, l.to_owned(), r.to_owned()));
+            }
+        }
+    }
+    merges.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let merges = merges.into_iter().map(|(_, _, _, l, r)| (l, r)).collect();
+    let unk = (0..tokens.len())
+        .find(|&i| type_of(i) == UNKNOWN)
+        .map(|i| tokens[i].to_owned());
+    let mut bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .byte_fallback(true)
+        .fuse_unk(true);
+    if let Some(unk) = unk {
+        bpe = bpe.unk_token(unk);
+    }
+    let mut inner = Tokenizer::new(bpe.build().map_err(tk_err)?);
+    let mut normalizers = Vec::new();
+    if g.opt_bool("tokenizer.ggml.add_space_prefix")?
+        .unwrap_or(true)
+    {
+        normalizers.push(NormalizerWrapper::Prepend(Prepend::new("▁".into())));
+    }
+    normalizers.push(NormalizerWrapper::Replace(
+        Replace::new(" ", "▁").map_err(tk_err)?,
+    ));
+    inner.with_normalizer(Some(NormalizerSequence::new(normalizers)));
+    let strip = if g
+        .opt_bool("tokenizer.ggml.add_space_prefix")?
+        .unwrap_or(true)
+    {
+        1
+    } else {
+        0
+    };
+    inner.with_decoder(Some(DecoderSequence::new(vec![
+        DecoderWrapper::Replace(Replace::new("▁", " ").map_err(tk_err)?),
+        DecoderWrapper::ByteFallback(ByteFallback::default()),
+        DecoderWrapper::Fuse(Fuse::default()),
+        DecoderWrapper::Strip(Strip::new(' ', strip, 0)),
+    ])));
+    Ok(inner)
+}
+
 fn tk_err(e: impl std::fmt::Display) -> RunnerError {
     RunnerError::Tokenizer(e.to_string())
 }
@@ -49,16 +211,7 @@ impl TextTokenizer {
     /// Rebuilds the tokenizer stored in a GGUF file's metadata.
     pub fn from_gguf(g: &Gguf) -> Result<Self, RunnerError> {
         let model = g.opt_str("tokenizer.ggml.model")?.unwrap_or("");
-        if model != "gpt2" {
-            return Err(RunnerError::config(
-                &g.path,
-                format!(
-                    "tokenizer model `{model}` is not supported (expected `gpt2`, byte-level BPE); use a Hugging Face directory with `tokenizer.json` instead"
-                ),
-            ));
-        }
         let tokens = g.str_array("tokenizer.ggml.tokens")?;
-        let merges = g.str_array("tokenizer.ggml.merges")?;
         let types = g
             .opt_int_array("tokenizer.ggml.token_type")?
             .unwrap_or_default();
@@ -67,67 +220,18 @@ impl TextTokenizer {
             .enumerate()
             .map(|(i, t)| ((*t).to_owned(), i as u32))
             .collect();
-        let merges = merges
-            .iter()
-            .map(|m| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                    .ok_or_else(|| {
-                        RunnerError::format(
-                            &g.path,
-                            format!("metadata `tokenizer.ggml.merges`: `{m}` is not a pair"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(tk_err)?;
-        let mut inner = Tokenizer::new(bpe);
-
-        let pre = g.opt_str("tokenizer.ggml.pre")?.unwrap_or("default");
-        let byte_level = ByteLevel::new(false, false, true);
-        match pre {
-            "smollm" => {
-                inner.with_pre_tokenizer(Some(Sequence::new(vec![
-                    PreTokenizerWrapper::Digits(Digits::new(true)),
-                    PreTokenizerWrapper::ByteLevel(byte_level),
-                ])));
-            }
-            "default" | "gpt-2" | "gpt2" => {
-                inner.with_pre_tokenizer(Some(byte_level));
-            }
-            "qwen2" | "llama-bpe" | "llama3" => {
-                let pattern = if pre == "qwen2" {
-                    QWEN2_PATTERN
-                } else {
-                    LLAMA3_PATTERN
-                };
-                let split = Split::new(
-                    SplitPattern::Regex(pattern.into()),
-                    SplitDelimiterBehavior::Isolated,
-                    false,
-                )
-                .map_err(tk_err)?;
-                inner.with_pre_tokenizer(Some(Sequence::new(vec![
-                    PreTokenizerWrapper::Split(split),
-                    PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, false, false)),
-                ])));
-                if pre == "qwen2" {
-                    inner.with_normalizer(Some(NFC));
-                }
-            }
+        let mut inner = match model {
+            "gpt2" => byte_level_bpe(g, vocab)?,
+            "llama" => sentencepiece_bpe(g, &tokens, &types, vocab)?,
             other => {
                 return Err(RunnerError::config(
                     &g.path,
                     format!(
-                        "pre-tokenizer `tokenizer.ggml.pre = {other}` is not supported (expected `smollm`, `qwen2`, `llama-bpe` or `gpt-2`)"
+                        "tokenizer model `{other}` is not supported (expected `gpt2`, byte-level BPE, or `llama`, SentencePiece BPE); use a Hugging Face directory with `tokenizer.json` instead"
                     ),
                 ));
             }
-        }
-        inner.with_decoder(Some(ByteLevelDecoder::default()));
+        };
 
         let special: Vec<AddedToken> = tokens
             .iter()
