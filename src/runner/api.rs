@@ -230,10 +230,8 @@ impl Engine {
                 "a CUDA device was requested but libtorch sees no GPU".into(),
             ));
         }
-        let threads = cfg.threads_per_rank.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / tp).max(1)
-        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cfg.threads_per_rank.unwrap_or((cores / tp).max(1));
         // Loading runs libtorch kernels on a thread of its own that ends before the ranks
         // start: OpenMP keeps a team of worker threads per calling thread, and while more
         // workers exist than cores it stops spinning between parallel regions and sleeps
@@ -241,9 +239,7 @@ impl Engine {
         let (ck, ranks) = std::thread::scope(|s| {
             s.spawn(|| {
                 let _guard = tch::no_grad_guard();
-                tch::set_num_threads(
-                    std::thread::available_parallelism().map_or(1, |n| n.get()) as i32
-                );
+                tch::set_num_threads(cores as i32);
                 let ck = Checkpoint::load(&cfg.model, cfg.dtype.kind())?;
                 let comms: Vec<Box<dyn Comm>> = if tp == 1 {
                     vec![Box::new(SingleRank)]

@@ -299,6 +299,13 @@ impl Gguf {
         Ok(gguf)
     }
 
+    /// Where a tensor's data starts in the file and how many bytes it takes, for a type with
+    /// blocks of `block` elements in `size` bytes (saturating: overflow lands past the end).
+    fn extent(&self, t: &GgufTensor, block: u64, size: u64) -> (u64, u64) {
+        let start = (self.data_start as u64).saturating_add(t.offset);
+        (start, (t.elements() / block).saturating_mul(size))
+    }
+
     fn check_extent(&self, t: &GgufTensor) -> Result<(), RunnerError> {
         let Some((block, size)) = t.ty.block() else {
             // Reported when the tensor is loaded: files may carry tensors a model never uses.
@@ -315,8 +322,7 @@ impl Gguf {
                 ),
             ));
         }
-        let bytes = (elements / block).saturating_mul(size);
-        let start = (self.data_start as u64).saturating_add(t.offset);
+        let (start, bytes) = self.extent(t, block, size);
         let file = self.data.len() as u64;
         if start.checked_add(bytes).is_none_or(|end| end > file) {
             return Err(RunnerError::tensor(
@@ -464,8 +470,7 @@ impl Gguf {
                 ),
             )
         })?;
-        let start = (self.data_start as u64).saturating_add(t.offset);
-        let len = (t.elements() / block).saturating_mul(size);
+        let (start, len) = self.extent(t, block, size);
         usize::try_from(start)
             .ok()
             .zip(usize::try_from(len).ok())

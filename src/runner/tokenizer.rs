@@ -176,29 +176,22 @@ fn sentencepiece_bpe(
         bpe = bpe.unk_token(unk);
     }
     let mut inner = Tokenizer::new(bpe.build().map_err(tk_err)?);
+    let space_prefix = g
+        .opt_bool("tokenizer.ggml.add_space_prefix")?
+        .unwrap_or(true);
     let mut normalizers = Vec::new();
-    if g.opt_bool("tokenizer.ggml.add_space_prefix")?
-        .unwrap_or(true)
-    {
+    if space_prefix {
         normalizers.push(NormalizerWrapper::Prepend(Prepend::new("▁".into())));
     }
     normalizers.push(NormalizerWrapper::Replace(
         Replace::new(" ", "▁").map_err(tk_err)?,
     ));
     inner.with_normalizer(Some(NormalizerSequence::new(normalizers)));
-    let strip = if g
-        .opt_bool("tokenizer.ggml.add_space_prefix")?
-        .unwrap_or(true)
-    {
-        1
-    } else {
-        0
-    };
     inner.with_decoder(Some(DecoderSequence::new(vec![
         DecoderWrapper::Replace(Replace::new("▁", " ").map_err(tk_err)?),
         DecoderWrapper::ByteFallback(ByteFallback::default()),
         DecoderWrapper::Fuse(Fuse::default()),
-        DecoderWrapper::Strip(Strip::new(' ', strip, 0)),
+        DecoderWrapper::Strip(Strip::new(' ', usize::from(space_prefix), 0)),
     ])));
     Ok(inner)
 }

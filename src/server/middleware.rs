@@ -115,13 +115,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 // request is counted and logged as abandoned).
                 let mut in_flight = InFlight {
                     gauge,
-                    abandoned: state
-                        .metrics
-                        .abandoned
-                        .get_or_create(&RouteLabel {
-                            route: route.clone(),
-                        })
-                        .clone(),
+                    state: state.clone(),
                     id: id.clone(),
                     route: route.clone(),
                     started,
@@ -259,7 +253,8 @@ fn is_stream(resp: &Response) -> bool {
 /// abandoned when that happens before it finished (its client went away).
 struct InFlight {
     gauge: prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>,
-    abandoned: prometheus_client::metrics::counter::Counter,
+    /// For the abandoned-requests counter, looked up only when one is abandoned.
+    state: Arc<AppState>,
     id: String,
     route: String,
     started: std::time::Instant,
@@ -270,7 +265,13 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.gauge.dec();
         if !self.finished {
-            self.abandoned.inc();
+            self.state
+                .metrics
+                .abandoned
+                .get_or_create(&RouteLabel {
+                    route: self.route.clone(),
+                })
+                .inc();
             tracing::info!(
                 id = %self.id,
                 route = %self.route,
