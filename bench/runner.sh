@@ -2,11 +2,12 @@
 # Local runner benchmark: prefill and decode tokens/s at batch 1, aggregate tokens/s of 8
 # concurrent requests, f32 and bf16, tp = 1 and 2, next to the memory-bandwidth ceiling.
 # Prints a markdown table. Needs the demo model and libtorch (`bash .ci/deps.sh`).
-# Usage: bash bench/runner.sh [runs]
+# Usage: bash bench/runner.sh [runs] [only]   (only: e.g. f32:1,bf16:2 measures just those dtype:tp pairs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash .ci/deps.sh >&2
 export LIBTORCH="$PWD/.deps/torch-pkg/torch"
 export LLM_COOP_BENCH_RUNS="${1:-3}"
+export LLM_COOP_BENCH_ONLY="${2:-}"
 cargo test --release --quiet --features local --test main runner::bench_runner \
   -- --ignored --nocapture --test-threads 1

@@ -506,28 +506,30 @@ fn bf16_engine_answers_like_f32() {
     assert!(answer.text.contains("Paris"), "{}", answer.text);
 }
 
-/// bf16 products take three paths by row count (one row, a few, a prefill batch); each
-/// equals the f32 product of the same bf16 values within bf16 rounding.
+/// Products take several paths by dtype and row count (one row, a few, a prefill batch);
+/// each equals the float64 product of the same values, within bf16 rounding for bf16.
 #[test]
-fn bf16_linear_paths_agree_with_f32() {
+fn linear_paths_agree_with_f64() {
     tch::manual_seed(11);
-    let w = Tensor::randn([96, 64], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
-    let b = Tensor::randn([96], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
-    let at = Placement::single(Device::Cpu, Kind::BFloat16);
-    let layer = ColumnParallel::fused(&[(&w, Some(&b), 1)], &at).unwrap();
-    for rows in [1, 3, 16, 40] {
-        let x = Tensor::randn([1, rows, 64], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
-        let got = layer.forward(&x).unwrap();
-        assert_eq!(got.size(), [1, rows, 96]);
-        let want = x
-            .to_kind(Kind::Float)
-            .linear(&w.to_kind(Kind::Float), Some(&b.to_kind(Kind::Float)));
-        let err = max_abs_diff(&got.to_kind(Kind::Float), &want);
-        let scale = want.abs().max().double_value(&[]);
-        assert!(
-            err <= 0.02 * scale,
-            "{rows} rows: error {err} at scale {scale}"
-        );
+    for (kind, tolerance) in [(Kind::BFloat16, 0.02), (Kind::Float, 1e-5)] {
+        let w = Tensor::randn([96, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let b = Tensor::randn([96], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let at = Placement::single(Device::Cpu, kind);
+        let layer = ColumnParallel::fused(&[(&w, Some(&b), 1)], &at).unwrap();
+        for rows in [1, 3, 8, 16, 40] {
+            let x = Tensor::randn([1, rows, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
+            let got = layer.forward(&x).unwrap();
+            assert_eq!(got.size(), [1, rows, 96]);
+            let want = x
+                .to_kind(Kind::Double)
+                .linear(&w.to_kind(Kind::Double), Some(&b.to_kind(Kind::Double)));
+            let err = max_abs_diff(&got.to_kind(Kind::Double), &want);
+            let scale = want.abs().max().double_value(&[]);
+            assert!(
+                err <= tolerance * scale,
+                "{kind:?}, {rows} rows: error {err} at scale {scale}"
+            );
+        }
     }
 }
 
@@ -840,8 +842,14 @@ fn bench_runner() {
         "| dtype | tp | prefill tok/s (batch 1) | decode tok/s (batch 1) | decode ceiling tok/s | share of ceiling | 8 concurrent, total tok/s | 8 concurrent ÷ batch 1 |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    // `LLM_COOP_BENCH_ONLY=f32:1,bf16:2` measures only those dtype:tp pairs.
+    let only = std::env::var("LLM_COOP_BENCH_ONLY").unwrap_or_default();
     for dtype in [DType::F32, DType::Bf16] {
         for tp in [1, 2] {
+            let name = format!("{dtype:?}:{tp}").to_lowercase();
+            if !only.is_empty() && !only.split(',').any(|o| o.trim() == name) {
+                continue;
+            }
             let engine = engine(|c| {
                 c.dtype = dtype;
                 c.tp = tp;
