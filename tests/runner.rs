@@ -113,6 +113,7 @@ fn logits_match_the_independent_reference() {
         .collect();
     let last = logits.get(n - 1).to_kind(Kind::Double);
     let err = max_abs_diff(&last, &Tensor::from_slice(&want));
+    eprintln!("last-position logits: max abs error {err:.2e} against the reference");
     assert!(err <= 1e-3, "last-position logits differ by {err}");
 
     // Every position's top logits, and the same winner.

@@ -102,7 +102,8 @@ pub struct EngineConfig {
     pub default_max_tokens: usize,
     /// Prompt tokens per prefill pass (bounds the attention scratch memory).
     pub prefill_chunk: usize,
-    /// libtorch threads per rank; `None` shares the machine's cores among the ranks.
+    /// Threads per rank (libtorch's, or the packed f32 products'); `None` shares the
+    /// machine's cores among the ranks.
     pub threads_per_rank: Option<usize>,
 }
 
@@ -258,10 +259,15 @@ impl Engine {
                         kind: cfg.dtype.kind(),
                     };
                     let model = Llama::new(&ck, &at, cfg.max_batch.max(1), cfg.max_seq_len)?;
+                    // With packed f32 products the rank's own helpers share them, and
+                    // libtorch keeps to the rank's thread: its OpenMP workers would spin on
+                    // the cores the helpers need.
+                    let packed = crate::runner::parallel::packs_f32(&at);
                     ranks.push(engine::Rank {
                         model,
                         comm,
-                        threads,
+                        torch_threads: if packed { 1 } else { threads },
+                        product_threads: threads,
                     });
                 }
                 Ok::<_, RunnerError>((ck, ranks))

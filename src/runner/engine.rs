@@ -50,10 +50,19 @@ pub(crate) struct Rank {
     pub model: Llama,
     pub comm: Box<dyn Comm>,
     /// Intra-op threads for this rank's libtorch calls.
-    pub threads: usize,
+    pub torch_threads: usize,
+    /// Threads (this rank's own included) that share its packed f32 products.
+    pub product_threads: usize,
 }
 
 impl Rank {
+    /// Sets up the calling (rank) thread's libtorch threads and product helpers.
+    fn start_threads(&self) {
+        tch::set_num_threads(self.torch_threads as i32);
+        #[cfg(target_arch = "x86_64")]
+        llm_cooperation_kernels::set_threads(self.product_threads);
+    }
+
     fn run(&mut self, op: &RankOp) -> Result<Option<Tensor>, RunnerError> {
         match op {
             RankOp::Forward(batch) => self.model.forward(batch, self.comm.as_mut()).map(Some),
@@ -95,7 +104,7 @@ pub(crate) fn spawn(
         std::thread::Builder::new()
             .name(format!("llm-runner-rank{}", i + 1))
             .spawn(move || {
-                tch::set_num_threads(rank.threads as i32);
+                rank.start_threads();
                 let _guard = tch::no_grad_guard();
                 while let Ok(op) = rx.recv() {
                     if let Err(e) = rank.run(&op) {
@@ -112,7 +121,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("llm-runner-rank0".into())
         .spawn(move || {
-            tch::set_num_threads(leader.threads as i32);
+            leader.start_threads();
             let _guard = tch::no_grad_guard();
             let mut scheduler = Scheduler {
                 rank: leader,

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use tch::{Device, Kind, Tensor};
 
 use super::error::RunnerError;
+#[cfg(target_arch = "x86_64")]
+use llm_cooperation_kernels::PackedF32;
 
 /// The collective operations the model needs between ranks.
 pub trait Comm: Send {
@@ -225,31 +227,65 @@ impl Placement {
     }
 }
 
-/// A linear layer `y = x Wᵀ + b` (`W` is `[out, in]` in checkpoints), as one `matmul` with
-/// `Wᵀ`; `linear` took a much slower CPU path for bf16 here (up to 20× at batch 1).
-///
-/// The layout of `Wᵀ` follows what libtorch's CPU kernels do best, as measured here: for f32 a
-/// contiguous `[in, out]` copy (a batch of 8 rows multiplies about 2× faster than against the
-/// transposed view, batch 1 the same); for bf16 the transposed view of `[out, in]`, which
-/// reaches the reduced-precision GEMV kernel (the output head about 1.5× faster at batch 1).
+/// A linear layer `y = x Wᵀ + b` (`W` is `[out, in]` in checkpoints).
 #[derive(Debug)]
 struct Linear {
-    weight_t: Tensor,
+    weights: Weights,
     bias: Option<Tensor>,
+}
+
+/// How a linear layer keeps its weights.
+#[derive(Debug)]
+enum Weights {
+    /// `Wᵀ` for one libtorch `matmul` (`linear` took a much slower CPU path for bf16 here, up
+    /// to 20× at batch 1). Its layout follows what libtorch's CPU kernels do best, as measured
+    /// here: for f32 a contiguous `[in, out]` copy (a batch of 8 rows multiplies about 2×
+    /// faster than against the transposed view, batch 1 the same); for bf16 the transposed
+    /// view of `[out, in]`, which reaches the reduced-precision GEMV kernel (the output head
+    /// about 1.5× faster at batch 1).
+    Torch(Tensor),
+    /// f32 on the CPU: packed for [`PackedF32::product`], which streams the weights once
+    /// per call whatever the number of rows (8 concurrent decodes ~1.4× faster than
+    /// libtorch here). `LLM_COOP_PACKED_F32=0` keeps libtorch's product instead.
+    #[cfg(target_arch = "x86_64")]
+    Packed(PackedF32),
 }
 
 impl Linear {
     fn new(weight: &Tensor, bias: Option<Tensor>, at: &Placement) -> Result<Self, RunnerError> {
+        #[cfg(target_arch = "x86_64")]
+        if packs_f32(at) {
+            let [out, inp] = [weight.size()[0], weight.size()[1]];
+            let w = Vec::<f32>::try_from(
+                &weight
+                    .f_to_kind(Kind::Float)?
+                    .f_contiguous()?
+                    .f_view([-1])?,
+            )?;
+            if let Some(packed) = PackedF32::pack(&w, out as usize, inp as usize) {
+                return Ok(Linear {
+                    weights: Weights::Packed(packed),
+                    bias,
+                });
+            }
+        }
         let weight_t = if at.kind == Kind::Float {
             at.place(&weight.f_transpose(0, 1)?)?
         } else {
             at.place(weight)?.f_transpose(0, 1)?
         };
-        Ok(Linear { weight_t, bias })
+        Ok(Linear {
+            weights: Weights::Torch(weight_t),
+            bias,
+        })
     }
 
     fn out_features(&self) -> i64 {
-        self.weight_t.size()[1]
+        match &self.weights {
+            Weights::Torch(weight_t) => weight_t.size()[1],
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => packed.out_features() as i64,
+        }
     }
 
     /// `x Wᵀ` without the bias. For bf16 decode steps (a few rows) the product is taken as
@@ -258,16 +294,21 @@ impl Linear {
     /// caches); longer prefill batches keep `x Wᵀ`.
     fn product(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
         const FEW_ROWS: i64 = 16;
-        let [inp, out] = [self.weight_t.size()[0], self.weight_t.size()[1]];
+        let weight_t = match &self.weights {
+            Weights::Torch(weight_t) => weight_t,
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => return packed_product(packed, x),
+        };
+        let [inp, out] = [weight_t.size()[0], weight_t.size()[1]];
         let rows = x.numel() as i64 / inp.max(1);
         if x.kind() != Kind::BFloat16 || rows > FEW_ROWS {
-            return Ok(x.f_matmul(&self.weight_t)?);
+            return Ok(x.f_matmul(weight_t)?);
         }
         let mut shape = x.size();
         if let Some(last) = shape.last_mut() {
             *last = out;
         }
-        let w = self.weight_t.f_transpose(0, 1)?; // `[out, in]`, contiguous
+        let w = weight_t.f_transpose(0, 1)?; // `[out, in]`, contiguous
         let y = if rows == 1 {
             w.f_mv(&x.f_reshape([inp])?)?
         } else {
@@ -278,6 +319,25 @@ impl Linear {
         Ok(y.f_view(shape.as_slice())?)
     }
 
+    /// Rows of `W` (`[n, in]`, in the weights' dtype) for the output features `index`.
+    fn weight_rows(&self, index: &Tensor) -> Result<Tensor, RunnerError> {
+        match &self.weights {
+            Weights::Torch(weight_t) => Ok(weight_t.f_transpose(0, 1)?.f_index_select(0, index)?),
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => {
+                let index = Vec::<i64>::try_from(&index.f_to_kind(Kind::Int64)?.f_view([-1])?)?;
+                let rows = packed.rows(&index).ok_or_else(|| {
+                    RunnerError::InvalidRequest(format!(
+                        "an output feature outside 0..{} was asked for",
+                        packed.out_features()
+                    ))
+                })?;
+                Ok(Tensor::from_slice(&rows)
+                    .f_view([index.len() as i64, packed.in_features() as i64])?)
+            }
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
         let mut y = self.product(x)?;
         if let Some(b) = &self.bias {
@@ -285,6 +345,36 @@ impl Linear {
         }
         Ok(y)
     }
+}
+
+/// Whether the linear layers of a rank placed at `at` keep packed f32 weights: f32 on the
+/// CPU, with AVX2 or AVX-512, unless `LLM_COOP_PACKED_F32=0` (to compare with libtorch).
+pub(crate) fn packs_f32(at: &Placement) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        at.kind == Kind::Float
+            && at.device == Device::Cpu
+            && std::env::var("LLM_COOP_PACKED_F32").map_or(true, |v| v != "0")
+            && llm_cooperation_kernels::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = at;
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn packed_product(packed: &PackedF32, x: &Tensor) -> Result<Tensor, RunnerError> {
+    let inp = packed.in_features() as i64;
+    let rows = x.numel() as i64 / inp.max(1);
+    let mut shape = x.size();
+    if let Some(last) = shape.last_mut() {
+        *last = packed.out_features() as i64;
+    }
+    let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
+    let y = packed.product(&data, rows as usize);
+    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
 }
 
 /// Output features split across ranks; several checkpoint matrices may be fused into one
@@ -424,9 +514,7 @@ impl VocabParallelHead {
                 // [n·k, hidden] → [n, hidden, k].
                 let cols = self
                     .0
-                    .weight_t
-                    .f_transpose(0, 1)?
-                    .f_index_select(0, &best.f_reshape([-1])?)?
+                    .weight_rows(&best.f_reshape([-1])?)?
                     .f_to_kind(Kind::Float)?
                     .f_view([n, k, hidden])?
                     .f_transpose(1, 2)?;
