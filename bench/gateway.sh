@@ -13,6 +13,10 @@ rounds=${3:-5}
 # The two cores also run wrk and the upstream, so llm-server gets one HTTP thread by default
 # (measured faster here than one per core); GATEWAY_WORKERS overrides it.
 workers=${GATEWAY_WORKERS:-1}
+# BENCH_PIN=1 runs the load generator on CPU 1 and the servers (upstream, llm-server, LiteLLM)
+# on CPU 0, so direct and proxied calls cross between cores the same number of times (twice);
+# unpinned, each hop may wake an idle core, which on this VM costs more than the gateway does.
+if [[ "${BENCH_PIN:-0}" == 1 ]]; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); else server_cpu=(); load_cpu=(); fi
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 
 cargo build --release --quiet --bin llm-server
@@ -30,7 +34,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-"$tools" upstream "$up_port" "$delay" & pids+=($!)
+"${server_cpu[@]}" "$tools" upstream "$up_port" "$delay" & pids+=($!)
 cat > "$dir/config.toml" <<TOML
 [defaults]
 max_retries = 0
@@ -45,7 +49,7 @@ name = "bench"
 provider = "bench"
 upstream = "bench-model"
 TOML
-LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "$target/release/llm-server" --port "$gw_port" --workers "$workers" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
+LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "${server_cpu[@]}" "$target/release/llm-server" --port "$gw_port" --workers "$workers" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/health" >/dev/null && break; sleep 0.05; done
 sleep 0.5
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -58,7 +62,7 @@ wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hello"}]}'
 LUA
 # wrk prints latency percentiles with --latency; pick p50/p99 (in ms) and requests/s.
 run_wrk() { # url connections [lua script]
-  wrk -t1 -c"$2" -d"${secs}s" --latency -s "${3:-$dir/post.lua}" "$1" 2>/dev/null | python3 -c '
+  "${load_cpu[@]}" wrk -t1 -c"$2" -d"${secs}s" --latency -s "${3:-$dir/post.lua}" "$1" 2>/dev/null | python3 -c '
 import re,sys
 t=sys.stdin.read()
 def ms(v,u): return float(v)*{"us":1e-3,"ms":1.0,"s":1e3}[u]
@@ -84,8 +88,8 @@ done
 read -r _ _ drps _ <<<"$(run_wrk "$direct" 64)"
 read -r _ gc99 grps gerr64 <<<"$(run_wrk "$gw" 64 & sleep $((secs / 2)); rss "$gw_pid" > "$dir/loaded_rss"; wait)"
 loaded_rss=$(cat "$dir/loaded_rss")
-read -r dt50 dt99 _ <<<"$("$tools" ttft "$direct" 300)"
-read -r gt50 gt99 _ <<<"$("$tools" ttft "$gw" 300)"
+read -r dt50 dt99 _ <<<"$("${load_cpu[@]}" "$tools" ttft "$direct" 300)"
+read -r gt50 gt99 _ <<<"$("${load_cpu[@]}" "$tools" ttft "$gw" 300)"
 
 echo
 echo "upstream delay ${delay} ms, ${secs} s per wrk run, wrk -t1, $(nproc) cores shared by upstream, gateway and load;"
@@ -120,7 +124,7 @@ general_settings:
   master_key: sk-bench-local-only
 YAML
   { cat "$dir/post.lua"; echo 'wrk.headers["Authorization"] = "Bearer sk-bench-local-only"'; } > "$dir/litellm.lua"
-  litellm --config "$dir/litellm.yaml" --port "$lt_port" >/dev/null 2>&1 & lt_pid=$!; pids+=($lt_pid)
+  "${server_cpu[@]}" litellm --config "$dir/litellm.yaml" --port "$lt_port" >/dev/null 2>&1 & lt_pid=$!; pids+=($lt_pid)
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$lt_port/health/liveliness" >/dev/null && break; sleep 0.1; done
   lt="http://127.0.0.1:$lt_port/v1/chat/completions"
   read -r l50 l99 _ _ <<<"$(run_wrk "$lt" 1 "$dir/litellm.lua")"
