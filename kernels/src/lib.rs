@@ -123,6 +123,9 @@ impl PackedF32 {
     pub fn product(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let inp = self.inp;
         assert_eq!(x.len(), rows * inp, "x is [rows, in]");
+        if rows == 0 || inp == 0 || self.out == 0 {
+            return vec![0f32; rows * self.out]; // an empty sum
+        }
         let chunk = self.isa.chunk_rows();
         // x transposed chunk by chunk: chunk c holds rows [c·chunk, …) as `[inp][len]`.
         let mut xt = vec![0f32; rows * inp];
@@ -473,8 +476,16 @@ mod tests {
 
     fn check(isa: Isa, threads: usize) {
         set_threads(threads);
-        for (out, inp) in [(1, 1), (16, 8), (17, 5), (40, 33), (100, 64), (3, 200)] {
-            for rows in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 41] {
+        for (out, inp) in [
+            (1, 1),
+            (16, 8),
+            (17, 5),
+            (40, 33),
+            (100, 64),
+            (3, 200),
+            (5, 0),
+        ] {
+            for rows in [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 41] {
                 let (w, x, want) = case(out, inp, rows);
                 let packed = PackedF32::pack_for(&w, out, inp, isa);
                 let got = packed.product(&x, rows);
