@@ -245,7 +245,7 @@ enum Weights {
     /// about 1.5× faster at batch 1).
     Torch(Tensor),
     /// f32 on the CPU: packed for [`PackedF32::product`], which streams the weights once
-    /// per call whatever the number of rows (8 concurrent decodes ~1.4× faster than
+    /// per call whatever the number of rows (8 concurrent decodes about 1.5× faster than
     /// libtorch here). `LLM_COOP_PACKED_F32=0` keeps libtorch's product instead.
     #[cfg(target_arch = "x86_64")]
     Packed(PackedF32),
