@@ -15,6 +15,10 @@ pub const LLM_COOP_MODEL: &str = "LLM_COOP_MODEL";
 /// Log filter for `tracing` (e.g. `info`, `llm_cooperation=debug`).
 pub const LLM_COOP_LOG: &str = "LLM_COOP_LOG";
 
+/// `0`: f32 layers of local models use libtorch's products instead of the packed kernels
+/// (to compare; see `kernels/`).
+pub const LLM_COOP_PACKED_F32: &str = "LLM_COOP_PACKED_F32";
+
 /// Bearer tokens `llm-server` accepts, comma-separated (like repeated `--token`).
 pub const LLM_COOP_SERVER_TOKENS: &str = "LLM_COOP_SERVER_TOKENS";
 

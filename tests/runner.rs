@@ -86,9 +86,20 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 /// The whole 30-layer model against the float64 numpy reference on the same weights.
 #[test]
 fn logits_match_the_independent_reference() {
-    let g = golden("smollm2_reference.json");
     let ck = checkpoint();
-    let mut model = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 512).unwrap();
+    // The packed f32 products (x86-64 with AVX2) and libtorch's (every other machine).
+    for packed_f32 in [true, false] {
+        let at = Placement {
+            packed_f32,
+            ..Placement::single(Device::Cpu, Kind::Float)
+        };
+        logits_match_on(&ck, &at);
+    }
+}
+
+fn logits_match_on(ck: &Checkpoint, at: &Placement) {
+    let g = golden("smollm2_reference.json");
+    let mut model = Llama::new(ck, at, 1, 512).unwrap();
     let prompt: Vec<i64> = ids(&g["prompt_ids"]).iter().map(|&t| t.into()).collect();
     let n = prompt.len() as i64;
     let logits = model
@@ -113,7 +124,10 @@ fn logits_match_the_independent_reference() {
         .collect();
     let last = logits.get(n - 1).to_kind(Kind::Double);
     let err = max_abs_diff(&last, &Tensor::from_slice(&want));
-    eprintln!("last-position logits: max abs error {err:.2e} against the reference");
+    eprintln!(
+        "last-position logits (packed f32: {}): max abs error {err:.2e} against the reference",
+        at.packed_f32
+    );
     assert!(err <= 1e-3, "last-position logits differ by {err}");
 
     // Every position's top logits, and the same winner.
@@ -366,8 +380,7 @@ fn tp_logits(ck: &Checkpoint, world: usize, tokens: &[i64]) -> Tensor {
             let at = Placement {
                 rank,
                 world,
-                device: Device::Cpu,
-                kind: Kind::Float,
+                ..Placement::single(Device::Cpu, Kind::Float)
             };
             Llama::new(ck, &at, 1, 256).unwrap()
         })
@@ -507,20 +520,28 @@ fn bf16_engine_answers_like_f32() {
     assert!(answer.text.contains("Paris"), "{}", answer.text);
 }
 
-/// Products take several paths by dtype and row count (one row, a few, a prefill batch);
-/// each equals the float64 product of the same values, within bf16 rounding for bf16.
+/// Products take several paths by dtype, f32 kernel and row count (one row, a few, a prefill
+/// batch); each equals the float64 product of the same values, within bf16 rounding for bf16.
+/// 97 outputs leave a partial panel in the packed f32 weights.
 #[test]
 fn linear_paths_agree_with_f64() {
     tch::manual_seed(11);
-    for (kind, tolerance) in [(Kind::BFloat16, 0.02), (Kind::Float, 1e-5)] {
-        let w = Tensor::randn([96, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
-        let b = Tensor::randn([96], (Kind::Float, Device::Cpu)).to_kind(kind);
-        let at = Placement::single(Device::Cpu, kind);
+    for (kind, packed_f32, tolerance) in [
+        (Kind::BFloat16, false, 0.02),
+        (Kind::Float, true, 1e-5),
+        (Kind::Float, false, 1e-5),
+    ] {
+        let w = Tensor::randn([97, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let b = Tensor::randn([97], (Kind::Float, Device::Cpu)).to_kind(kind);
+        let at = Placement {
+            packed_f32,
+            ..Placement::single(Device::Cpu, kind)
+        };
         let layer = ColumnParallel::fused(&[(&w, Some(&b), 1)], &at).unwrap();
         for rows in [1, 3, 8, 16, 40] {
             let x = Tensor::randn([1, rows, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
             let got = layer.forward(&x).unwrap();
-            assert_eq!(got.size(), [1, rows, 96]);
+            assert_eq!(got.size(), [1, rows, 97]);
             let want = x
                 .to_kind(Kind::Double)
                 .linear(&w.to_kind(Kind::Double), Some(&b.to_kind(Kind::Double)));
@@ -528,7 +549,7 @@ fn linear_paths_agree_with_f64() {
             let scale = want.abs().max().double_value(&[]);
             assert!(
                 err <= tolerance * scale,
-                "{kind:?}, {rows} rows: error {err} at scale {scale}"
+                "{kind:?} (packed f32: {packed_f32}), {rows} rows: error {err} at scale {scale}"
             );
         }
     }
@@ -551,8 +572,7 @@ fn column_then_row_parallel_matches_one_rank() {
             let at = Placement {
                 rank,
                 world: 2,
-                device: Device::Cpu,
-                kind: Kind::Double,
+                ..Placement::single(Device::Cpu, Kind::Double)
             };
             let col = ColumnParallel::fused(&[(&w1, None, 4)], &at).unwrap();
             let row = RowParallel::new(&w2, Some(&b2), 4, &at).unwrap();

@@ -255,8 +255,7 @@ impl Engine {
                     let at = Placement {
                         rank,
                         world: tp,
-                        device: *device,
-                        kind: cfg.dtype.kind(),
+                        ..Placement::single(*device, cfg.dtype.kind())
                     };
                     let model = Llama::new(&ck, &at, cfg.max_batch.max(1), cfg.max_seq_len)?;
                     // With packed f32 products the rank's own helpers share them, and

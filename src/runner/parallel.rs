@@ -195,6 +195,9 @@ pub struct Placement {
     pub world: usize,
     pub device: Device,
     pub kind: Kind,
+    /// Whether f32 layers on the CPU may keep packed weights for the `kernels/` crate's
+    /// products (see [`Placement::packed_f32_default`]) rather than libtorch's.
+    pub packed_f32: bool,
 }
 
 impl Placement {
@@ -204,7 +207,13 @@ impl Placement {
             world: 1,
             device,
             kind,
+            packed_f32: Self::packed_f32_default(),
         }
+    }
+
+    /// Packed f32 products unless `LLM_COOP_PACKED_F32=0` (to compare with libtorch's).
+    pub fn packed_f32_default() -> bool {
+        std::env::var(crate::env_vars::LLM_COOP_PACKED_F32).map_or(true, |v| v != "0")
     }
 
     /// This rank's `[start, len)` of `n` items split as evenly as possible (earlier ranks
@@ -348,13 +357,13 @@ impl Linear {
 }
 
 /// Whether the linear layers of a rank placed at `at` keep packed f32 weights: f32 on the
-/// CPU, with AVX2 or AVX-512, unless `LLM_COOP_PACKED_F32=0` (to compare with libtorch).
+/// CPU, with AVX2 or AVX-512, when the placement allows it.
 pub(crate) fn packs_f32(at: &Placement) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        at.kind == Kind::Float
+        at.packed_f32
+            && at.kind == Kind::Float
             && at.device == Device::Cpu
-            && std::env::var("LLM_COOP_PACKED_F32").map_or(true, |v| v != "0")
             && llm_cooperation_kernels::available()
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -540,8 +549,7 @@ mod tests {
                 let p = Placement {
                     rank,
                     world,
-                    device: Device::Cpu,
-                    kind: Kind::Float,
+                    ..Placement::single(Device::Cpu, Kind::Float)
                 };
                 let (start, len) = p.range(10);
                 assert_eq!(start, next);
