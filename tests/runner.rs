@@ -105,12 +105,8 @@ fn logits_match_on(ck: &Checkpoint, at: &Placement) {
     let logits = model
         .forward(
             &Batch {
-                tokens: prompt,
-                batch: 1,
-                len: n,
-                first_slot: 0,
-                start: vec![0],
                 all_logits: true,
+                ..Batch::sequence(0, 0, prompt)
             },
             &mut SingleRank,
         )
@@ -386,12 +382,8 @@ fn tp_logits(ck: &Checkpoint, world: usize, tokens: &[i64]) -> Tensor {
         })
         .collect();
     let batch = Batch {
-        tokens: tokens.to_vec(),
-        batch: 1,
-        len: tokens.len() as i64,
-        first_slot: 0,
-        start: vec![0],
         all_logits: true,
+        ..Batch::sequence(0, 0, tokens.to_vec())
     };
     let handles: Vec<_> = models
         .into_iter()
@@ -407,17 +399,7 @@ fn tp_logits(ck: &Checkpoint, world: usize, tokens: &[i64]) -> Tensor {
                     .argmax(0, false)
                     .int64_value(&[]);
                 let step = model
-                    .forward(
-                        &Batch {
-                            tokens: vec![next],
-                            batch: 1,
-                            len: 1,
-                            first_slot: 0,
-                            start: vec![batch.len],
-                            all_logits: false,
-                        },
-                        &mut comm,
-                    )
+                    .forward(&Batch::sequence(0, batch.len, vec![next]), &mut comm)
                     .unwrap();
                 Tensor::cat(&[logits.get(0), step], 0)
             })
@@ -442,12 +424,8 @@ fn tensor_parallel_two_ranks_match_one() {
         let l = m
             .forward(
                 &Batch {
-                    tokens: tokens.clone(),
-                    batch: 1,
-                    len: tokens.len() as i64,
-                    first_slot: 0,
-                    start: vec![0],
                     all_logits: true,
+                    ..Batch::sequence(0, 0, tokens.clone())
                 },
                 &mut comm as &mut dyn Comm,
             )
@@ -459,14 +437,7 @@ fn tensor_parallel_two_ranks_match_one() {
             .int64_value(&[]);
         let step = m
             .forward(
-                &Batch {
-                    tokens: vec![next],
-                    batch: 1,
-                    len: 1,
-                    first_slot: 0,
-                    start: vec![tokens.len() as i64],
-                    all_logits: false,
-                },
+                &Batch::sequence(0, tokens.len() as i64, vec![next]),
                 &mut comm,
             )
             .unwrap();
@@ -767,14 +738,7 @@ fn hugging_face_directory_loads_the_same_model() {
         .iter()
         .map(|&t| t.into())
         .collect();
-    let batch = Batch {
-        tokens: tokens.clone(),
-        batch: 1,
-        len: tokens.len() as i64,
-        first_slot: 0,
-        start: vec![0],
-        all_logits: false,
-    };
+    let batch = Batch::sequence(0, 0, tokens.clone());
     let a = Llama::new(&ck, &at, 1, 128)
         .unwrap()
         .forward(&batch, &mut SingleRank)
@@ -941,17 +905,7 @@ fn a_sliding_window_limits_what_each_token_sees() {
         let mut model =
             Llama::new(ck, &Placement::single(Device::Cpu, Kind::Float), 1, 64).unwrap();
         model
-            .forward(
-                &Batch {
-                    tokens: tokens.to_vec(),
-                    batch: 1,
-                    len: tokens.len() as i64,
-                    first_slot: 0,
-                    start: vec![0],
-                    all_logits: false,
-                },
-                &mut SingleRank,
-            )
+            .forward(&Batch::sequence(0, 0, tokens.to_vec()), &mut SingleRank)
             .unwrap()
     };
     let prompt = [504i64, 3458, 282, 4649, 314, 253, 1836, 30];
@@ -1068,12 +1022,8 @@ fn qwen2_matches_the_independent_reference_on_one_and_two_ranks() {
     )
     .view([1, tokens.len() as i64, -1]);
     let batch = Batch {
-        tokens: tokens.clone(),
-        batch: 1,
-        len: tokens.len() as i64,
-        first_slot: 0,
-        start: vec![0],
         all_logits: true,
+        ..Batch::sequence(0, 0, tokens.clone())
     };
     let mut one = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 64).unwrap();
     let got = one.forward(&batch, &mut SingleRank).unwrap();

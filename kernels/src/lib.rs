@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pulp::x86::{V3, V4};
-use pulp::{f32x8, f32x16};
+use pulp::core_arch::x86::Sse;
+use pulp::x86::{V3, V3_512b, V4};
+use pulp::{Simd, bytemuck};
 
 /// Output features per panel.
 const LANES: usize = 16;
@@ -194,10 +195,7 @@ impl PackedF32 {
                 let len = chunk.min(rows - start);
                 let x = &xt[start * inp..(start + len) * inp];
                 let o = &mut block[start * LANES..(start + len) * LANES];
-                match self.isa {
-                    Isa::V4(simd) => panel_v4(simd, ahead, inp, x, len, o),
-                    Isa::V3(simd) => panel_v3(simd, ahead, inp, x, len, o),
-                }
+                panel(self.isa, ahead, inp, x, len, o);
             }
         }
         out
@@ -381,74 +379,53 @@ macro_rules! by_rows {
     };
 }
 
-/// One panel (the first `inp · LANES` floats of `stream`) times `rows ≤ 8` rows of `x`
-/// (`[inp][rows]`) into `out` (`[rows][LANES]`), with AVX-512.
-fn panel_v4(simd: V4, stream: &[f32], inp: usize, x: &[f32], rows: usize, out: &mut [f32]) {
-    by_rows!(rows, panel_v4_rows, simd, stream, inp, x, out)
+/// One panel (the first `inp · LANES` floats of `stream`) times the rows of `x` (`[inp][rows]`)
+/// into `out` (`[rows][LANES]`).
+fn panel(isa: Isa, stream: &[f32], inp: usize, x: &[f32], rows: usize, out: &mut [f32]) {
+    by_rows!(rows, panel_rows, isa, stream, inp, x, out)
 }
 
 #[inline(always)]
-fn panel_v4_rows<const R: usize>(simd: V4, stream: &[f32], inp: usize, x: &[f32], out: &mut [f32]) {
-    simd.vectorize(
-        #[inline(always)]
-        || {
-            let panel = &stream[..inp * LANES];
-            let last = stream.len() - 1;
-            let mut acc = [simd.splat_f32x16(0.0); R];
-            for (i, (w, xi)) in panel.chunks_exact(LANES).zip(x.chunks_exact(R)).enumerate() {
-                let at = (i * LANES + PREFETCH_AHEAD).min(last);
-                simd.sse
-                    ._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        stream[at..].as_ptr().cast(),
-                    );
-                let w: f32x16 = pulp::cast(<[f32; LANES]>::try_from(w).unwrap_or_default());
-                for r in 0..R {
-                    acc[r] = simd.mul_add_f32x16(simd.splat_f32x16(xi[r]), w, acc[r]);
-                }
-            }
-            for (o, a) in out.chunks_exact_mut(LANES).zip(acc) {
-                o.copy_from_slice(&pulp::cast::<f32x16, [f32; LANES]>(a));
-            }
-        },
-    )
+fn panel_rows<const R: usize>(isa: Isa, stream: &[f32], inp: usize, x: &[f32], out: &mut [f32]) {
+    match isa {
+        Isa::V4(simd) => simd.vectorize(
+            #[inline(always)]
+            || panel_with::<R, _>(simd, simd.sse, stream, inp, x, out),
+        ),
+        // AVX2 with 16-float vectors of two registers each: the same code as AVX-512.
+        Isa::V3(simd) => simd.vectorize(
+            #[inline(always)]
+            || panel_with::<R, _>(V3_512b(simd), simd.sse, stream, inp, x, out),
+        ),
+    }
 }
 
-/// As [`panel_v4`], with AVX2 and FMA: a panel row is two 8-lane halves.
-fn panel_v3(simd: V3, stream: &[f32], inp: usize, x: &[f32], rows: usize, out: &mut [f32]) {
-    by_rows!(rows, panel_v3_rows, simd, stream, inp, x, out)
-}
-
+/// One panel times `R` rows with `simd`, whose `f32s` holds `LANES` floats; runs inside the
+/// instruction set's `vectorize`.
 #[inline(always)]
-fn panel_v3_rows<const R: usize>(simd: V3, stream: &[f32], inp: usize, x: &[f32], out: &mut [f32]) {
-    simd.vectorize(
-        #[inline(always)]
-        || {
-            let panel = &stream[..inp * LANES];
-            let last = stream.len() - 1;
-            let mut lo = [simd.splat_f32x8(0.0); R];
-            let mut hi = [simd.splat_f32x8(0.0); R];
-            for (i, (w, xi)) in panel.chunks_exact(LANES).zip(x.chunks_exact(R)).enumerate() {
-                let at = (i * LANES + PREFETCH_AHEAD).min(last);
-                simd.sse
-                    ._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        stream[at..].as_ptr().cast(),
-                    );
-                let (wl, wh) = w.split_at(LANES / 2);
-                let wl: f32x8 = pulp::cast(<[f32; 8]>::try_from(wl).unwrap_or_default());
-                let wh: f32x8 = pulp::cast(<[f32; 8]>::try_from(wh).unwrap_or_default());
-                for r in 0..R {
-                    let s = simd.splat_f32x8(xi[r]);
-                    lo[r] = simd.mul_add_f32x8(s, wl, lo[r]);
-                    hi[r] = simd.mul_add_f32x8(s, wh, hi[r]);
-                }
-            }
-            for (o, (l, h)) in out.chunks_exact_mut(LANES).zip(lo.into_iter().zip(hi)) {
-                let (ol, oh) = o.split_at_mut(LANES / 2);
-                ol.copy_from_slice(&pulp::cast::<f32x8, [f32; 8]>(l));
-                oh.copy_from_slice(&pulp::cast::<f32x8, [f32; 8]>(h));
-            }
-        },
-    )
+fn panel_with<const R: usize, S: Simd>(
+    simd: S,
+    sse: Sse,
+    stream: &[f32],
+    inp: usize,
+    x: &[f32],
+    out: &mut [f32],
+) {
+    debug_assert_eq!(S::F32_LANES, LANES);
+    let panel = &stream[..inp * LANES];
+    let last = stream.len() - 1;
+    let mut acc = [simd.splat_f32s(0.0); R];
+    for (i, (w, xi)) in panel.chunks_exact(LANES).zip(x.chunks_exact(R)).enumerate() {
+        let at = (i * LANES + PREFETCH_AHEAD).min(last);
+        sse._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(stream[at..].as_ptr().cast());
+        let w: S::f32s = bytemuck::pod_read_unaligned(bytemuck::cast_slice(w));
+        for r in 0..R {
+            acc[r] = simd.mul_add_f32s(simd.splat_f32s(xi[r]), w, acc[r]);
+        }
+    }
+    for (o, a) in out.chunks_exact_mut(LANES).zip(acc) {
+        o.copy_from_slice(bytemuck::cast_slice(bytemuck::bytes_of(&a)));
+    }
 }
 
 #[cfg(test)]

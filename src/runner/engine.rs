@@ -226,14 +226,8 @@ impl Scheduler {
         let tokens: Vec<i64> = job.prompt.iter().map(|&t| i64::from(t)).collect();
         let mut logits = Vec::new();
         for (i, chunk) in tokens.chunks(self.limits.prefill_chunk.max(1)).enumerate() {
-            logits = self.forward(Batch {
-                tokens: chunk.to_vec(),
-                batch: 1,
-                len: chunk.len() as i64,
-                first_slot: slot as i64,
-                start: vec![(i * self.limits.prefill_chunk.max(1)) as i64],
-                all_logits: false,
-            })?;
+            let start = (i * self.limits.prefill_chunk.max(1)) as i64;
+            logits = self.forward(Batch::sequence(slot as i64, start, chunk.to_vec()))?;
         }
         let text = TextStream::new(job.stop.clone());
         let mut seq = Sequence {

@@ -172,6 +172,21 @@ pub struct Batch {
     pub all_logits: bool,
 }
 
+impl Batch {
+    /// `tokens` of one sequence in cache slot `slot`, the first at position `start`; logits
+    /// for the last one only.
+    pub fn sequence(slot: i64, start: i64, tokens: Vec<i64>) -> Self {
+        Batch {
+            batch: 1,
+            len: tokens.len() as i64,
+            tokens,
+            first_slot: slot,
+            start: vec![start],
+            all_logits: false,
+        }
+    }
+}
+
 /// `y = x / rms(x) · w`, computed by libtorch's fused kernel (in f32 for bf16 inputs).
 #[derive(Debug)]
 struct RmsNorm {
