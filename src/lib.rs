@@ -9,6 +9,7 @@ pub mod config;
 pub mod cooperation;
 pub mod entry;
 pub mod env_vars;
+pub mod protocol;
 pub mod providers;
 pub mod router;
 pub mod runner;

@@ -93,7 +93,7 @@ fn text_of(events: &[Result<StreamEvent, ProviderError>]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            Ok(StreamEvent::Delta(t)) => Some(t.as_str()),
+            Ok(e) => e.text_delta(),
             _ => None,
         })
         .collect()
@@ -107,13 +107,14 @@ async fn whole_answer_has_text_usage_and_finish_reason() {
             .chat(request())
             .await
             .unwrap();
-        assert_eq!(resp.text, DEFAULT_TEXT, "{kind}");
+        assert_eq!(resp.text(), DEFAULT_TEXT, "{kind}");
         assert_eq!(resp.finish_reason, FinishReason::Stop);
         assert_eq!(
             resp.usage,
             Usage {
                 input_tokens: INPUT_TOKENS,
-                output_tokens: pieces(DEFAULT_TEXT).len() as u32
+                output_tokens: pieces(DEFAULT_TEXT).len() as u32,
+                ..Usage::default()
             }
         );
         assert_eq!(resp.provider, "fake");
@@ -132,7 +133,7 @@ async fn max_tokens_reaches_the_upstream_and_a_cut_answer_says_length() {
         let resp = client(&up, kind, None, policy()).chat(req).await.unwrap();
         assert_eq!(up.last().body["max_tokens"], 2, "{kind}");
         assert_eq!(resp.finish_reason, FinishReason::Length);
-        assert_eq!(resp.text, pieces(DEFAULT_TEXT)[..2].concat());
+        assert_eq!(resp.text(), pieces(DEFAULT_TEXT)[..2].concat());
         assert_eq!(resp.usage.output_tokens, 2);
     })
     .await;
@@ -151,7 +152,7 @@ async fn streamed_deltas_concatenate_to_the_answer_then_usage_and_done() {
         .await;
         let deltas = events
             .iter()
-            .filter(|e| matches!(e, Ok(StreamEvent::Delta(_))))
+            .filter(|e| matches!(e, Ok(StreamEvent::Delta { .. })))
             .count();
         assert!(deltas > 1, "{kind}: one delta per piece, got {events:?}");
         assert_eq!(text_of(&events), DEFAULT_TEXT);
@@ -164,7 +165,7 @@ async fn streamed_deltas_concatenate_to_the_answer_then_usage_and_done() {
         assert!(
             matches!(
                 events.last(),
-                Some(Ok(StreamEvent::Done(FinishReason::Stop)))
+                Some(Ok(StreamEvent::Done(f))) if f.reason == FinishReason::Stop
             ),
             "{kind}: {events:?}"
         );
@@ -241,7 +242,7 @@ async fn rate_limit_waits_for_retry_after_then_succeeds() {
         let started = Instant::now();
         let resp = client(&up, kind, None, policy()).chat(request()).await;
         let elapsed = started.elapsed();
-        assert_eq!(resp.unwrap().text, DEFAULT_TEXT);
+        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT);
         assert_eq!(up.request_count(), 2);
         // The backoff alone is at most 40 ms: a wait near one second is the `Retry-After`.
         assert!(
@@ -258,7 +259,7 @@ async fn server_errors_are_retried_until_success() {
         let up = FakeUpstream::start();
         up.push([Behavior::status(500), Behavior::status(503)]);
         let resp = client(&up, kind, None, policy()).chat(request()).await;
-        assert_eq!(resp.unwrap().text, DEFAULT_TEXT, "{kind}");
+        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT, "{kind}");
         assert_eq!(up.request_count(), 3);
     })
     .await;
@@ -413,7 +414,7 @@ async fn a_first_byte_timeout_is_retried() {
             ..policy()
         };
         let resp = client(&up, kind, None, policy).chat(request()).await;
-        assert_eq!(resp.unwrap().text, DEFAULT_TEXT, "{kind}");
+        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT, "{kind}");
         assert_eq!(up.request_count(), 2);
     })
     .await;
@@ -574,6 +575,7 @@ async fn a_deployment_sends_its_upstream_id_and_defaults() {
     m.temperature = Some(0.5);
     let d = Deployment::new(
         m,
+        ProviderKind::Openai,
         client(&up, ProviderKind::Openai, None, policy()),
         Duration::from_secs(5),
     );
@@ -609,6 +611,7 @@ async fn a_concurrency_cap_serialises_requests() {
         ]);
         let d = Deployment::new(
             model("m", concurrency),
+            ProviderKind::Openai,
             client(&up, ProviderKind::Openai, None, policy()),
             Duration::from_secs(5),
         );
@@ -643,6 +646,7 @@ async fn waiting_for_a_slot_is_bounded_by_the_queue_timeout() {
     }]);
     let d = Deployment::new(
         model("m", Some(1)),
+        ProviderKind::Openai,
         client(&up, ProviderKind::Openai, None, policy()),
         Duration::from_millis(100),
     );

@@ -201,13 +201,7 @@ fn streamed_deltas_concatenate_to_the_answer_and_end_with_usage_then_done() {
     assert!(n >= 3, "{events:?}");
     assert!(matches!(events[n - 2], StreamEvent::Usage(_)), "{events:?}");
     assert!(matches!(events[n - 1], StreamEvent::Done(_)), "{events:?}");
-    let text: String = events
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::Delta(d) => Some(d.as_str()),
-            _ => None,
-        })
-        .collect();
+    let text: String = events.iter().filter_map(|e| e.text_delta()).collect();
     let whole = engine
         .generate(ask("Write the word café three times.").max_tokens(24))
         .unwrap();
@@ -231,7 +225,7 @@ fn stop_sequences_cut_the_answer_before_them() {
     req.stop = vec!["Paris".into()];
     let answer = engine.generate(req).unwrap();
     assert_eq!(answer.text, "The capital of France is ");
-    assert_eq!(answer.finish_reason, FinishReason::Stop);
+    assert_eq!(answer.finish_reason, FinishReason::StopSequence);
     // A stop sequence that spans several tokens.
     let mut req = ask(FRANCE);
     req.stop = vec!["apital of".into()];
@@ -298,7 +292,7 @@ fn cancellation_frees_the_slot() {
         .unwrap();
     assert!(matches!(
         long.next_blocking(),
-        Some(Ok(StreamEvent::Delta(_)))
+        Some(Ok(StreamEvent::Delta { .. }))
     ));
     long.cancel();
     let started = Instant::now();
@@ -331,7 +325,7 @@ fn a_full_queue_sheds_load() {
         .unwrap();
     assert!(matches!(
         running.next_blocking(),
-        Some(Ok(StreamEvent::Delta(_)))
+        Some(Ok(StreamEvent::Delta { .. }))
     ));
     let queued = engine.submit(ask(FRANCE)).unwrap();
     let err = engine.submit(ask(FRANCE)).unwrap_err();
@@ -861,11 +855,12 @@ fn bench_runner() {
                 let mut out = 0;
                 while let Some(e) = g.next_blocking() {
                     match e.unwrap() {
-                        StreamEvent::Delta(_) => {
+                        StreamEvent::Delta { .. } => {
                             first.get_or_insert_with(Instant::now);
                         }
                         StreamEvent::Usage(u) => out = u.output_tokens as usize,
                         StreamEvent::Done(_) => break,
+                        _ => {}
                     }
                 }
                 let end = Instant::now();

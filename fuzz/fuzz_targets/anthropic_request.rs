@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llm_cooperation::providers::{anthropic, openai};
+use llm_cooperation::protocol::{anthropic_messages, openai_chat};
 use llm_cooperation::router::analyze;
 use llm_cooperation::server::decode_anthropic_request;
 use llm_cooperation::types::{ChatRequest, Role};
@@ -15,13 +15,13 @@ fn conversation(req: &ChatRequest) -> (String, Vec<(Role, String)>) {
     let system: Vec<String> = req
         .messages
         .iter()
-        .filter(|m| m.role == Role::System)
+        .filter(|m| m.role.is_instruction())
         .map(|m| m.joined_text())
         .collect();
     let rest = req
         .messages
         .iter()
-        .filter(|m| m.role != Role::System)
+        .filter(|m| !m.role.is_instruction())
         .map(|m| (m.role, m.joined_text()))
         .collect();
     (system.join("\n\n"), rest)
@@ -32,8 +32,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = analyze(&req);
-    let _ = openai::request_body(&req, req.stream);
-    let body = anthropic::request_body(&req, req.stream).to_string();
+    let _ = openai_chat::encode_request(&req, req.stream);
+    let encoded = anthropic_messages::encode_request(&req, req.stream)
+        .unwrap_or_else(|e| panic!("an Anthropic request cannot go to an Anthropic upstream: {e}"));
+    let body = String::from_utf8_lossy(&encoded.body).into_owned();
     let again = decode_anthropic_request(body.as_bytes())
         .unwrap_or_else(|e| panic!("our own upstream body is refused: {}\n{body}", e.message));
     assert_eq!(conversation(&again), conversation(&req), "{body}");

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llm_cooperation::providers::{anthropic, openai};
+use llm_cooperation::protocol::{anthropic_messages, openai_chat};
 use llm_cooperation::router::analyze;
 use llm_cooperation::server::decode_openai_request;
 use llm_cooperation::types::{ChatRequest, Role};
@@ -20,8 +20,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = analyze(&req);
-    let _ = anthropic::request_body(&req, req.stream);
-    let body = openai::request_body(&req, req.stream).to_string();
+    let _ = anthropic_messages::encode_request(&req, req.stream);
+    let encoded = openai_chat::encode_request(&req, req.stream)
+        .unwrap_or_else(|e| panic!("an OpenAI request cannot go to an OpenAI upstream: {e}"));
+    let body = String::from_utf8_lossy(&encoded.body).into_owned();
     let again = decode_openai_request(body.as_bytes())
         .unwrap_or_else(|e| panic!("our own upstream body is refused: {}\n{body}", e.message));
     assert_eq!(conversation(&again), conversation(&req), "{body}");

@@ -295,7 +295,7 @@ async fn answer(
         model: model.to_owned(),
         messages: messages.to_vec(),
         max_tokens: args.max_tokens,
-        temperature: args.temperature,
+        temperature: args.temperature.map(f64::from),
         ..ChatRequest::default()
     };
     req.stream = true;

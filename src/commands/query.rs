@@ -18,6 +18,8 @@ use crate::ui;
 /// The `--json` output.
 #[derive(Debug, Serialize)]
 struct Output<'a> {
+    /// The answer's text (its parts, tool calls included, are in `content`).
+    text: String,
     #[serde(flatten)]
     response: &'a ChatResponse,
     /// Every deployment tried, the failed ones with their error.
@@ -56,9 +58,9 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
 
     let mut req = ChatRequest::simple(&model, args.system.as_deref(), &prompt);
     req.max_tokens = args.max_tokens;
-    req.temperature = args.temperature;
-    req.top_p = args.top_p;
-    req.seed = args.seed;
+    req.temperature = args.temperature.map(f64::from);
+    req.top_p = args.top_p.map(f64::from);
+    req.seed = args.seed.map(|s| s as i64);
     req.stop = args.stop.clone();
 
     let stream = !args.json && !args.no_stream && (args.stream || ui::stdout_is_terminal());
@@ -103,13 +105,14 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
     };
     if args.json {
         ui::json(&Output {
+            text: response.text(),
             response: &response,
             attempts: &attempts,
             decision: args.explain.then_some(&*decision),
         })?;
     } else {
         if !stream {
-            ui::line(&response.text)?;
+            ui::line(&response.text())?;
         }
         if ui::stderr_is_terminal() {
             ui::note(&summary(&response, &attempts));
@@ -124,6 +127,7 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
             m.cost(response.usage.input_tokens, response.usage.output_tokens)
         });
     let receipt = serde_json::to_value(Output {
+        text: response.text(),
         response: &response,
         attempts: &attempts,
         decision: Some(&decision),
@@ -135,7 +139,7 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
             kind: "query".into(),
             model: Some(response.model.clone()),
             prompt,
-            response: response.text.clone(),
+            response: response.text(),
             status: "ok".into(),
             input_tokens: response.usage.input_tokens.into(),
             output_tokens: response.usage.output_tokens.into(),
@@ -254,15 +258,10 @@ async fn stream_answer(
             if !c.text.ends_with('\n') {
                 ui::line("")?;
             }
-            let response = ChatResponse {
-                text: c.text,
-                model,
-                provider,
-                finish_reason: c.finish_reason.unwrap_or(FinishReason::Stop),
-                usage: c.usage,
-                latency: started.elapsed(),
-                ttft: c.ttft,
-            };
+            let mut response = c.into_response();
+            response.model = model;
+            response.provider = provider;
+            response.latency = started.elapsed();
             Ok((response, routed.decision, routed.attempts))
         }
         Err((_, CollectError::Output(e))) => Err(e.into()),

@@ -76,7 +76,7 @@ pub fn test(g: &GlobalArgs, args: TestArgs) -> anyhow::Result<ExitCode> {
                 provider: d.provider().to_owned(),
                 ok: true,
                 latency_ms,
-                result: resp.text.trim().chars().take(60).collect(),
+                result: resp.text().trim().chars().take(60).collect(),
                 error_kind: None,
             },
             Err(e) => Outcome {

@@ -185,6 +185,9 @@ impl Config {
                     temperature: None,
                     concurrency: None,
                     weight: 1.0,
+                    tools: None,
+                    reasoning: None,
+                    json_schema: None,
                 });
             }
             self.settings.defaults.model = Some(model.to_owned());
@@ -484,6 +487,9 @@ mod tests {
             temperature: None,
             concurrency: None,
             weight: 1.0,
+            tools: None,
+            reasoning: None,
+            json_schema: None,
         }
     }
 

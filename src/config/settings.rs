@@ -393,9 +393,41 @@ pub struct ModelConfig {
     /// Share of traffic among replicas of one name (weighted balancing).
     #[serde(default = "default_weight", skip_serializing_if = "is_default_weight")]
     pub weight: f64,
+    /// Whether the model takes tools (function calling). Default: yes, except local models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<bool>,
+    /// Whether the model reasons on request (`reasoning_effort`, `thinking`). Default: yes,
+    /// except local models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
+    /// Whether the model follows a `json_schema` response format. Default: yes, except
+    /// local models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<bool>,
+}
+
+/// What a model can be asked for beyond text, resolved from its config and provider kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    pub tools: bool,
+    pub vision: bool,
+    pub reasoning: bool,
+    pub json_schema: bool,
 }
 
 impl ModelConfig {
+    /// The model's capabilities: what its config says, else what its provider kind can do
+    /// (the local runner has no tool calling, reasoning switch or constrained decoding).
+    pub fn capabilities(&self, kind: ProviderKind) -> Capabilities {
+        let remote = kind != ProviderKind::Local;
+        Capabilities {
+            tools: self.tools.unwrap_or(remote),
+            vision: self.tasks.contains(&Task::Vision),
+            reasoning: self.reasoning.unwrap_or(remote),
+            json_schema: self.json_schema.unwrap_or(remote),
+        }
+    }
+
     /// Estimated USD cost of a request with these token counts.
     pub fn cost(&self, input_tokens: u32, output_tokens: u32) -> f64 {
         (f64::from(input_tokens) * self.price_in + f64::from(output_tokens) * self.price_out) / 1e6

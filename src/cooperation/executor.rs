@@ -635,7 +635,7 @@ impl<'p> Run<'p> {
         let system = system.as_deref().map(|s| self.render(s));
         let mut req = ChatRequest::simple(model, system.as_deref(), &prompt);
         req.max_tokens = *max_tokens;
-        req.temperature = *temperature;
+        req.temperature = temperature.map(f64::from);
         let prompt_tokens = crate::router::analysis::estimate_tokens(&prompt)
             + system
                 .as_deref()

@@ -75,6 +75,15 @@ pub enum ProviderError {
     Protocol { provider: String, message: String },
     #[error("`{provider}` is at capacity ({message}); retry shortly or add a replica")]
     Overloaded { provider: String, message: String },
+    /// The request asks for something this deployment cannot carry (checked before sending:
+    /// the gateway refuses rather than drop a field).
+    #[error("`{field}` {reason} (model `{model}` on provider `{provider}`)")]
+    Unsupported {
+        provider: String,
+        model: String,
+        field: String,
+        reason: String,
+    },
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -95,7 +104,8 @@ impl ProviderError {
             ProviderError::Timeout { phase, .. } => *phase != TimeoutPhase::Total,
             ProviderError::Auth { .. }
             | ProviderError::BadRequest { .. }
-            | ProviderError::Protocol { .. } => false,
+            | ProviderError::Protocol { .. }
+            | ProviderError::Unsupported { .. } => false,
         }
     }
 
@@ -117,7 +127,8 @@ impl ProviderError {
             | ProviderError::Upstream { provider, .. }
             | ProviderError::BadRequest { provider, .. }
             | ProviderError::Protocol { provider, .. }
-            | ProviderError::Overloaded { provider, .. } => provider,
+            | ProviderError::Overloaded { provider, .. }
+            | ProviderError::Unsupported { provider, .. } => provider,
         }
     }
 
@@ -133,6 +144,7 @@ impl ProviderError {
             ProviderError::BadRequest { .. } => "bad_request",
             ProviderError::Protocol { .. } => "protocol",
             ProviderError::Overloaded { .. } => "overloaded",
+            ProviderError::Unsupported { .. } => "unsupported",
         }
     }
 
@@ -143,6 +155,7 @@ impl ProviderError {
             | ProviderError::Upstream { status, .. }
             | ProviderError::BadRequest { status, .. } => Some(*status),
             ProviderError::RateLimited { .. } => Some(429),
+            ProviderError::Unsupported { .. } => Some(400),
             _ => None,
         }
     }

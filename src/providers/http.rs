@@ -378,6 +378,8 @@ impl HttpClient {
                 phase: TimeoutPhase::FirstByte,
                 after: self.policy.first_byte,
             },
+            // Anthropic's "overloaded": not this request's fault, and not a broken deployment.
+            529 => ProviderError::Overloaded { provider, message },
             500..=599 => ProviderError::Upstream {
                 provider,
                 status,

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use super::{Backend, EventStream, ProviderError};
 use crate::runner::{EngineHandle, GenerateRequest, RunnerError};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent, Usage};
+use crate::types::{Assembler, ChatRequest, ChatResponse, StreamEvent};
 
 /// Local engines by model name, as one provider.
 #[derive(Debug, Clone)]
@@ -76,31 +76,25 @@ impl Backend for LocalBackend {
         Box::pin(async move {
             let started = Instant::now();
             let mut generation = self.submit(&req)?;
-            let mut text = String::new();
-            let mut usage = Usage::default();
-            let mut finish = FinishReason::Stop;
+            let mut answer = Assembler::default();
             let mut ttft = None;
             while let Some(event) = generation.next().await {
-                match event.map_err(|e| self.error(e))? {
-                    StreamEvent::Delta(d) => {
-                        ttft.get_or_insert_with(|| started.elapsed());
-                        text.push_str(&d);
-                    }
-                    StreamEvent::Usage(u) => usage = u,
-                    StreamEvent::Done(r) => {
-                        finish = r;
-                        break;
-                    }
+                let event = event.map_err(|e| self.error(e))?;
+                if event.is_output() {
+                    ttft.get_or_insert_with(|| started.elapsed());
+                }
+                answer.push(&event);
+                if matches!(event, StreamEvent::Done(_)) {
+                    break;
                 }
             }
+            let resp = answer.into_response();
             Ok(ChatResponse {
-                text,
                 model: req.model,
                 provider: self.provider.clone(),
-                finish_reason: finish,
-                usage,
                 latency: started.elapsed(),
                 ttft,
+                ..resp
             })
         })
     }

@@ -2,14 +2,14 @@
 //! with one model's upstream id, defaults and concurrency cap.
 //!
 //! One pooled HTTP client per provider; retries, timeouts and error classification live in
-//! `http.rs` so both protocols share them.
+//! `http.rs`, and one backend generic over the wire protocol (`remote.rs`) serves both
+//! protocols through their modules in `crate::protocol`.
 
-pub mod anthropic;
 mod error;
 mod http;
 #[cfg(feature = "local")]
 pub mod local;
-pub mod openai;
+pub mod remote;
 pub mod sse;
 
 use std::collections::BTreeMap;
@@ -25,7 +25,9 @@ pub use error::{ProviderError, TimeoutPhase};
 pub use http::HttpPolicy;
 
 use crate::config::{Config, ConfigError, ModelConfig, ProviderConfig, ProviderKind};
-use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use crate::types::{
+    Assembler, ChatRequest, ChatResponse, ContentPart, FinishReason, Protocol, StreamEvent, Tool,
+};
 
 /// A stream of answer events; it ends after `Done` or an error.
 pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
@@ -44,6 +46,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// The upstream's model ids (`GET /models`).
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>>;
+
+    /// The wire protocol requests go out in; `None` for in-process engines.
+    fn protocol(&self) -> Option<Protocol> {
+        None
+    }
 }
 
 /// Builds the backend for one provider.
@@ -56,8 +63,12 @@ pub fn backend(
     let client = http::HttpClient::new(name, &cfg.base_url, key, policy)?;
     Ok(match cfg.kind {
         // Outside `llm-server`, a local provider is that server's OpenAI protocol.
-        ProviderKind::Openai | ProviderKind::Local => Arc::new(openai::OpenAi::new(client)),
-        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(client)),
+        ProviderKind::Openai | ProviderKind::Local => {
+            Arc::new(remote::Remote::<remote::OpenAiChat>::new(client))
+        }
+        ProviderKind::Anthropic => {
+            Arc::new(remote::Remote::<remote::AnthropicMessages>::new(client))
+        }
     })
 }
 
@@ -65,6 +76,8 @@ pub fn backend(
 #[derive(Debug, Clone)]
 pub struct Deployment {
     pub model: ModelConfig,
+    /// The kind of the model's provider.
+    pub kind: ProviderKind,
     backend: Arc<dyn Backend>,
     limiter: Option<Arc<Semaphore>>,
     /// Bound on waiting for a concurrency slot.
@@ -72,12 +85,18 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn new(model: ModelConfig, backend: Arc<dyn Backend>, queue_timeout: Duration) -> Self {
+    pub fn new(
+        model: ModelConfig,
+        kind: ProviderKind,
+        backend: Arc<dyn Backend>,
+        queue_timeout: Duration,
+    ) -> Self {
         let limiter = model
             .concurrency
             .map(|n| Arc::new(Semaphore::new(n as usize)));
         Deployment {
             model,
+            kind,
             backend,
             limiter,
             queue_timeout,
@@ -92,8 +111,106 @@ impl Deployment {
     fn prepare(&self, mut req: ChatRequest) -> ChatRequest {
         req.model = self.model.upstream.clone();
         req.max_tokens = req.max_tokens.or(self.model.max_tokens);
-        req.temperature = req.temperature.or(self.model.temperature);
+        // Through its shortest decimal text, so a configured `0.7` goes out as `0.7`.
+        req.temperature = req.temperature.or_else(|| {
+            self.model
+                .temperature
+                .and_then(|t| t.to_string().parse::<f64>().ok())
+        });
         req
+    }
+
+    /// The wire protocol this deployment's requests travel in; `None` for in-process models.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self.kind {
+            ProviderKind::Openai => Some(Protocol::OpenAiChat),
+            ProviderKind::Anthropic => Some(Protocol::AnthropicMessages),
+            ProviderKind::Local => self.backend.protocol(),
+        }
+    }
+
+    /// Why this deployment cannot take `req` without losing part of it, if it cannot: a
+    /// capability its config denies, or fields, blocks and tools only another protocol
+    /// carries. Checked before sending, so routing can pick another candidate.
+    pub fn refusal(&self, req: &ChatRequest) -> Option<ProviderError> {
+        let refuse = |field: &str, reason: String| {
+            Some(ProviderError::Unsupported {
+                provider: self.provider().to_owned(),
+                model: self.model.name.clone(),
+                field: field.to_owned(),
+                reason,
+            })
+        };
+        let caps = self.model.capabilities(self.kind);
+        if req.uses_tools() && !caps.tools {
+            let field = if req.tools.is_empty() {
+                "messages"
+            } else {
+                "tools"
+            };
+            return refuse(
+                field,
+                "needs tool calling, which this model is configured without (`tools = false`, or a local model); pick a model with tools".into(),
+            );
+        }
+        if req.wants_reasoning() && !caps.reasoning {
+            return refuse(
+                "reasoning",
+                "asks for reasoning, which this model is configured without (`reasoning = false`, or a local model); remove it or pick a reasoning model".into(),
+            );
+        }
+        if req.wants_json_schema() && !caps.json_schema {
+            return refuse(
+                "response_format",
+                "asks for a JSON schema, which this model cannot guarantee (`json_schema = false`, or a local model); remove it or pick another model".into(),
+            );
+        }
+        let target = self.protocol();
+        let foreign = |p: Protocol| target != Some(p);
+        if let Some((p, pass)) = &req.passthrough
+            && foreign(*p)
+            && let Some(field) = crate::protocol::untranslatable(*p, pass)
+        {
+            return refuse(
+                field,
+                format!(
+                    "is a {} field that this model's provider does not take; remove it or pick a model on a provider of that protocol",
+                    p.as_str()
+                ),
+            );
+        }
+        for (i, tool) in req.tools.iter().enumerate() {
+            if let Tool::Raw { protocol, .. } = tool
+                && foreign(*protocol)
+            {
+                return refuse(
+                    &format!("tools[{i}]"),
+                    format!(
+                        "is a {} tool that this model's provider cannot run; remove it or pick a model on a provider of that protocol",
+                        protocol.as_str()
+                    ),
+                );
+            }
+        }
+        for (i, m) in req.messages.iter().enumerate() {
+            for (j, part) in m.content.iter().enumerate() {
+                if let ContentPart::Raw { protocol, .. } = part
+                    && foreign(*protocol)
+                {
+                    return refuse(
+                        &format!("messages[{i}].content[{j}]"),
+                        format!(
+                            "is a {} block that this model's provider cannot read; remove it or pick a model on a provider of that protocol",
+                            protocol.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+        if target.is_none() {
+            return local_refusal(req).and_then(|(field, reason)| refuse(&field, reason));
+        }
+        None
     }
 
     async fn permit(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ProviderError> {
@@ -112,6 +229,9 @@ impl Deployment {
 
     /// A whole answer from this deployment.
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        if let Some(e) = self.refusal(&req) {
+            return Err(e);
+        }
         let _permit = self.permit().await?;
         let mut resp = self.backend.chat(self.prepare(req)).await?;
         resp.model = self.model.name.clone();
@@ -121,6 +241,9 @@ impl Deployment {
 
     /// A streamed answer; the concurrency slot is held until the stream is dropped.
     pub async fn chat_stream(&self, req: ChatRequest) -> Result<EventStream, ProviderError> {
+        if let Some(e) = self.refusal(&req) {
+            return Err(e);
+        }
         let permit = self.permit().await?;
         let stream = self.backend.chat_stream(self.prepare(req)).await?;
         Ok(stream
@@ -185,6 +308,7 @@ impl Registry {
                 );
                 registry.deployments.push(Deployment::new(
                     model.clone(),
+                    config.settings.providers[&model.provider].kind,
                     backend.clone(),
                     policy.total,
                 ));
@@ -215,13 +339,87 @@ pub fn missing_key(config: &Config, provider: &str) -> ConfigError {
     })
 }
 
+/// What a local (in-process) engine cannot take: it reads text only.
+fn local_refusal(req: &ChatRequest) -> Option<(String, String)> {
+    if let Some((_, pass)) = &req.passthrough
+        && let Some(field) = pass.fields.keys().next()
+    {
+        return Some((
+            field.clone(),
+            "is not understood by the local runner; remove it or pick a remote model".into(),
+        ));
+    }
+    let checks = [
+        (
+            req.n.is_some_and(|n| n > 1),
+            "n",
+            "asks for several answers; the local runner gives one",
+        ),
+        (
+            req.logprobs == Some(true),
+            "logprobs",
+            "is not reported by the local runner",
+        ),
+        (
+            req.response_format.is_some_and_json(),
+            "response_format",
+            "asks for JSON mode, which the local runner cannot guarantee",
+        ),
+    ];
+    for (hit, field, reason) in checks {
+        if hit {
+            return Some((
+                field.into(),
+                format!("{reason}; remove it or pick a remote model"),
+            ));
+        }
+    }
+    for (i, m) in req.messages.iter().enumerate() {
+        for (j, part) in m.content.iter().enumerate() {
+            if !matches!(part, ContentPart::Text { .. } | ContentPart::Image { .. }) {
+                return Some((
+                    format!("messages[{i}].content[{j}]"),
+                    format!(
+                        "is a `{}` part; the local runner reads text only — remove it or pick a remote model",
+                        part.kind()
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a response format asks for JSON.
+trait JsonFormat {
+    fn is_some_and_json(&self) -> bool;
+}
+
+impl JsonFormat for Option<crate::types::ResponseFormat> {
+    fn is_some_and_json(&self) -> bool {
+        !matches!(self, None | Some(crate::types::ResponseFormat::Text))
+    }
+}
+
 /// What a consumed stream produced.
 #[derive(Debug, Clone, Default)]
 pub struct Collected {
+    /// Choice 0's text.
     pub text: String,
     pub usage: crate::types::Usage,
-    pub finish_reason: Option<crate::types::FinishReason>,
+    pub finish_reason: Option<FinishReason>,
     pub ttft: Option<Duration>,
+    /// Every event, assembled into the whole answer.
+    pub answer: Assembler,
+}
+
+impl Collected {
+    /// The answer as a response (model, provider and timings are the caller's to fill).
+    pub fn into_response(self) -> ChatResponse {
+        let mut resp = self.answer.into_response();
+        resp.ttft = self.ttft;
+        resp
+    }
 }
 
 /// Drains `stream`, calling `on_delta` for each piece of text as it arrives. On an error the
@@ -233,20 +431,29 @@ pub async fn collect_stream(
 ) -> Result<Collected, (Collected, CollectError)> {
     let mut out = Collected::default();
     while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Err((out, CollectError::Provider(e))),
+        };
+        out.answer.push(&event);
+        if event.is_output() {
+            out.ttft.get_or_insert_with(|| started.elapsed());
+        }
         match event {
-            Ok(StreamEvent::Delta(text)) => {
-                out.ttft.get_or_insert_with(|| started.elapsed());
-                if let Err(e) = on_delta(&text) {
-                    return Err((out, CollectError::Output(e)));
+            StreamEvent::Delta { .. } => {
+                if let Some(text) = event.text_delta() {
+                    if let Err(e) = on_delta(text) {
+                        return Err((out, CollectError::Output(e)));
+                    }
+                    out.text.push_str(text);
                 }
-                out.text.push_str(&text);
             }
-            Ok(StreamEvent::Usage(usage)) => out.usage = usage,
-            Ok(StreamEvent::Done(reason)) => {
-                out.finish_reason = Some(reason);
+            StreamEvent::Usage(usage) => out.usage = usage,
+            StreamEvent::Done(finish) => {
+                out.finish_reason = Some(finish.reason);
                 break;
             }
-            Err(e) => return Err((out, CollectError::Provider(e))),
+            _ => {}
         }
     }
     Ok(out)

@@ -624,7 +624,12 @@ pub fn analyze(req: &ChatRequest) -> Analysis {
     for m in &req.messages {
         for part in &m.content {
             input_tokens += match part {
-                ContentPart::Text { text } => estimate_tokens(text),
+                ContentPart::Text { text, .. } => estimate_tokens(text),
+                ContentPart::ToolUse { input, .. } => estimate_tokens(&input.to_string()),
+                ContentPart::ToolResult { content, .. } => {
+                    estimate_tokens(&crate::types::text_of(content))
+                }
+                ContentPart::Thinking { text, .. } => estimate_tokens(text),
                 // Providers bill an image at several hundred tokens.
                 _ => 765,
             };
@@ -805,8 +810,10 @@ mod tests {
     #[test]
     fn images_mean_vision_and_long_prompts_are_long_context() {
         let mut req = ChatRequest::simple("a", None, "what is in this picture");
-        req.messages[0].content.push(ContentPart::ImageUrl {
-            url: "https://x/y.png".into(),
+        req.messages[0].content.push(ContentPart::Image {
+            source: crate::types::MediaSource::from_url("https://x/y.png".into()),
+            detail: None,
+            cache_control: None,
         });
         let a = analyze(&req);
         assert_eq!(a.task, Task::Vision);

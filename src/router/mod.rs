@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-pub use analysis::{Analysis, analyze};
+pub use analysis::{Analysis, analyze, estimate_tokens};
 pub use balance::{BalancePolicy, Replica, affinity_key};
 pub use health::{Availability, Health, HealthPolicy, HealthSnapshot};
 
@@ -103,6 +103,11 @@ pub enum Exclusion {
         why: Arc<str>,
     },
     NoVision,
+    /// The request asks for something the model cannot carry (tools, reasoning, a JSON
+    /// schema, another protocol's fields); the text names the field.
+    Cannot {
+        why: String,
+    },
     ContextTooSmall {
         window: u32,
         needed: u32,
@@ -117,6 +122,7 @@ impl std::fmt::Display for Exclusion {
         match self {
             Exclusion::Unusable { why } => f.write_str(why),
             Exclusion::NoVision => f.write_str("cannot read images"),
+            Exclusion::Cannot { why } => f.write_str(why),
             Exclusion::ContextTooSmall { window, needed } => {
                 write!(f, "context window {window} < {needed} tokens needed")
             }
@@ -287,7 +293,7 @@ pub struct StatsSnapshot {
     pub model_failures: BTreeMap<String, u64>,
 }
 
-type CacheKey = (Task, u8, u8, bool, bool, Strategy, u8, usize);
+type CacheKey = (Task, u8, u8, bool, bool, Strategy, u8, usize, u8);
 type Cache = HashMap<CacheKey, (Instant, Arc<Ranking>)>;
 
 /// The router: every deployment with its health, the decision cache and the counters.
@@ -427,7 +433,7 @@ impl Router {
     ) -> Result<Arc<Decision>, RouteError> {
         let analysis = analyze(req);
         if Self::is_explicit(&req.model) {
-            return self.explicit(&req.model, analysis).map(Arc::new);
+            return self.explicit(&req.model, req, analysis).map(Arc::new);
         }
         let strategy = prefs.strategy.unwrap_or(self.strategy);
         let q = prefs
@@ -444,6 +450,7 @@ impl Router {
             (q * 10.0) as u8,
             req.max_tokens
                 .map_or(0, |m| (32 - m.leading_zeros()) as usize),
+            needs(req),
         );
         let now = Instant::now();
         let hit = self
@@ -461,7 +468,7 @@ impl Router {
                 ranking,
             }));
         }
-        let ranking = Arc::new(self.rank(&analysis, strategy, q, req.max_tokens, now)?);
+        let ranking = Arc::new(self.rank(req, &analysis, strategy, q, now)?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() > 4096 {
             cache.clear();
@@ -474,7 +481,27 @@ impl Router {
         }))
     }
 
-    fn explicit(&self, name: &str, analysis: Analysis) -> Result<Decision, RouteError> {
+    /// Why no deployment of model `name` can take `req`, when none can.
+    fn refusal_of(&self, name: &str, req: &ChatRequest) -> Option<ProviderError> {
+        let deps = self.by_name.get(name)?;
+        let mut first = None;
+        for &i in deps {
+            match self.registry.deployments[i].refusal(req) {
+                None => return None,
+                Some(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first
+    }
+
+    fn explicit(
+        &self,
+        name: &str,
+        req: &ChatRequest,
+        analysis: Analysis,
+    ) -> Result<Decision, RouteError> {
         let Some(i) = self.models.iter().position(|m| m.name == name) else {
             let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
             return Err(if names.is_empty() {
@@ -489,6 +516,12 @@ impl Router {
         };
         if let Some(why) = self.unusable.get(name) {
             return Err(ConfigError::Usage(why.to_string()).into());
+        }
+        if let Some(source) = self.refusal_of(name, req) {
+            return Err(RouteError::Exhausted {
+                attempts: Vec::new(),
+                source,
+            });
         }
         let m = &self.models[i];
         let ranking = Ranking {
@@ -516,12 +549,13 @@ impl Router {
 
     fn rank(
         &self,
+        req: &ChatRequest,
         analysis: &Analysis,
         strategy: Strategy,
         quality_priority: f32,
-        max_tokens: Option<u32>,
         now: Instant,
     ) -> Result<Ranking, RouteError> {
+        let max_tokens = req.max_tokens;
         // Expected output grows with complexity; `max_tokens` bounds it.
         let expected_out = max_tokens
             .unwrap_or(u32::MAX)
@@ -537,6 +571,10 @@ impl Router {
                 Some(Exclusion::Unusable { why: why.clone() })
             } else if analysis.vision && !m.tasks.contains(&Task::Vision) {
                 Some(Exclusion::NoVision)
+            } else if let Some(e) = self.refusal_of(&m.name, req) {
+                Some(Exclusion::Cannot {
+                    why: refusal_text(&e),
+                })
             } else if m.context_window < needed {
                 Some(Exclusion::ContextTooSmall {
                     window: m.context_window,
@@ -716,6 +754,10 @@ impl Router {
     }
 
     fn record_failure(&self, i: usize, e: &ProviderError) {
+        // Refused before sending: the request's doing, not the deployment's.
+        if matches!(e, ProviderError::Unsupported { .. }) {
+            return;
+        }
         let rate_limited = matches!(
             e,
             ProviderError::RateLimited { .. } | ProviderError::Overloaded { .. }
@@ -827,13 +869,16 @@ impl Router {
             let mut finished = false;
             while let Some(event) = stream.next().await {
                 match &event {
-                    Ok(StreamEvent::Delta(_)) => { ttft.get_or_insert_with(|| started.elapsed()); }
                     Ok(StreamEvent::Done(_)) => {
                         finished = true;
                         router.health[i].record_success(&router.health_policy, started.elapsed(), ttft);
                         router.count_end(Some(&model), &attempts_done, started);
                     }
-                    Ok(StreamEvent::Usage(_)) => {}
+                    Ok(e) => {
+                        if e.is_output() {
+                            ttft.get_or_insert_with(|| started.elapsed());
+                        }
+                    }
                     Err(e) => {
                         finished = true;
                         router.record_failure(i, e);
@@ -908,7 +953,8 @@ impl Router {
                         attempt.error = Some(e.to_string());
                         attempt.error_kind = Some(e.kind());
                         attempts.push(attempt);
-                        // A request the upstream calls malformed will not fare better elsewhere.
+                        // A request the upstream calls malformed will not fare better elsewhere
+                        // (one a deployment refused before sending may suit the next one).
                         if matches!(e, ProviderError::BadRequest { .. }) {
                             return Err(RouteError::Exhausted {
                                 attempts,
@@ -965,6 +1011,40 @@ impl Router {
             model_picks: counts.picks.clone(),
             model_failures: counts.failures.clone(),
         }
+    }
+}
+
+/// What a request needs beyond text, as bits for the decision cache's key: tools,
+/// reasoning, a JSON schema, and another protocol's fields.
+fn needs(req: &ChatRequest) -> u8 {
+    let mut bits = 0;
+    bits |= u8::from(req.uses_tools());
+    bits |= u8::from(req.wants_reasoning()) << 1;
+    bits |= u8::from(req.wants_json_schema()) << 2;
+    if !req.tools.is_empty()
+        || req.messages.iter().any(|m| {
+            m.content
+                .iter()
+                .any(|p| matches!(p, crate::types::ContentPart::Raw { .. }))
+        })
+        || req.passthrough.is_some()
+    {
+        // Raw tools and blocks, and pass-through fields, tie a request to one protocol.
+        bits |= 1 << 3;
+        if let Some((p, _)) = &req.passthrough {
+            bits |= (*p as u8 + 1) << 4;
+        }
+    }
+    bits
+}
+
+/// An [`ProviderError::Unsupported`] as an exclusion reason.
+fn refusal_text(e: &ProviderError) -> String {
+    match e {
+        ProviderError::Unsupported { field, reason, .. } => {
+            format!("cannot take `{field}`: {reason}")
+        }
+        other => other.to_string(),
     }
 }
 

@@ -179,10 +179,10 @@ impl GenerateRequest {
             prompt: Prompt::Chat(req.messages.clone()),
             max_tokens: req.max_tokens.map(|n| n as usize),
             sampling: SamplingParams {
-                temperature: req.temperature.unwrap_or(1.0),
-                top_p: req.top_p.unwrap_or(1.0),
-                top_k: 0,
-                seed: req.seed,
+                temperature: req.temperature.unwrap_or(1.0) as f32,
+                top_p: req.top_p.unwrap_or(1.0) as f32,
+                top_k: req.top_k.unwrap_or(0) as usize,
+                seed: req.seed.map(|s| s as u64),
             },
             stop: req.stop.clone(),
         }
@@ -480,14 +480,18 @@ impl Generation {
         let mut usage = Usage::default();
         while let Some(event) = self.next_blocking() {
             match event? {
-                StreamEvent::Delta(d) => text.push_str(&d),
                 StreamEvent::Usage(u) => usage = u,
-                StreamEvent::Done(finish_reason) => {
+                StreamEvent::Done(finish) => {
                     return Ok(Completion {
                         text,
-                        finish_reason,
+                        finish_reason: finish.reason,
                         usage,
                     });
+                }
+                other => {
+                    if let Some(d) = other.text_delta() {
+                        text.push_str(d);
+                    }
                 }
             }
         }

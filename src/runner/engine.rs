@@ -311,13 +311,21 @@ impl Scheduler {
             }
         };
         let (delta, stopped) = seq.text.advance(&text, done);
-        if !delta.is_empty() && seq.job.events.send(Ok(StreamEvent::Delta(delta))).is_err() {
+        if !delta.is_empty()
+            && seq
+                .job
+                .events
+                .send(Ok(StreamEvent::text(0, delta)))
+                .is_err()
+        {
             return true; // the caller went away
         }
         if !(done || stopped) {
             return false;
         }
-        let reason = if stopped || end_token {
+        let reason = if stopped {
+            FinishReason::StopSequence
+        } else if end_token {
             FinishReason::Stop
         } else {
             FinishReason::Length
@@ -325,9 +333,10 @@ impl Scheduler {
         let usage = Usage {
             input_tokens: seq.job.prompt.len() as u32,
             output_tokens: seq.generated.len() as u32,
+            ..Usage::default()
         };
         let _ = seq.job.events.send(Ok(StreamEvent::Usage(usage)));
-        let _ = seq.job.events.send(Ok(StreamEvent::Done(reason)));
+        let _ = seq.job.events.send(Ok(StreamEvent::Done(reason.into())));
         true
     }
 }

@@ -92,16 +92,18 @@ pub async fn run(
     );
     Ok(CoopAnswer {
         response: ChatResponse {
-            text: outcome.text.clone(),
             model: name.to_owned(),
             provider: "cooperation".into(),
-            finish_reason: FinishReason::Stop,
-            usage: Usage {
-                input_tokens: r.input_tokens,
-                output_tokens: r.output_tokens,
-            },
             latency: started.elapsed(),
-            ttft: None,
+            ..ChatResponse::from_text(
+                outcome.text.clone(),
+                FinishReason::Stop,
+                Usage {
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                    ..Usage::default()
+                },
+            )
         },
         receipt: serde_json::to_value(&outcome.receipt).unwrap_or_default(),
     })
@@ -245,7 +247,7 @@ pub async fn cooperation_task(
     let mut resp = Json(json!({
         "request_id": format!("{:032x}", rand::random::<u128>()),
         "success": true,
-        "result": answer.response.text,
+        "result": answer.response.text(),
         "mode": spec.mode.as_str(),
         "models": spec.models,
         "integration_strategy": spec.integration.map(|i| i.as_str()),

@@ -59,7 +59,12 @@ impl From<ProviderError> for ApiError {
             ProviderError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProviderError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProviderError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ProviderError::Unsupported { .. } => StatusCode::BAD_REQUEST,
+            // The upstream's own 4xx keeps its meaning (404: no such model upstream, 413, 422).
+            ProviderError::BadRequest { status, .. } => StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_REQUEST),
             // The upstream rejected *our* key: the client cannot fix that, so it is a gateway error.
             _ => StatusCode::BAD_GATEWAY,
         };
@@ -71,7 +76,12 @@ impl From<ProviderError> for ApiError {
             }
             _ => e.to_string(),
         };
-        let mut err = ApiError::new(status, e.kind(), message);
+        let kind = match (&e, status.as_u16()) {
+            (ProviderError::Unsupported { .. }, _) => "invalid_request_error",
+            (ProviderError::BadRequest { .. }, 404) => "model_not_found",
+            _ => e.kind(),
+        };
+        let mut err = ApiError::new(status, kind, message);
         // The upstream's `Retry-After` tells the caller when trying again makes sense.
         err.retry_after = e
             .retry_after()
@@ -129,7 +139,7 @@ impl IntoResponse for ApiError {
 
 impl ApiError {
     /// Anthropic's error type for this status.
-    fn anthropic_type(&self) -> &'static str {
+    pub fn anthropic_type(&self) -> &'static str {
         match self.status.as_u16() {
             400 | 422 => "invalid_request_error",
             401 => "authentication_error",
@@ -153,7 +163,13 @@ impl ApiError {
                     "error": { "type": self.anthropic_type(), "message": self.message },
                 });
                 let retry_after = self.retry_after;
-                let mut resp = (self.status, Json(body)).into_response();
+                // An overloaded upstream is Anthropic's own 529 on its protocol's routes.
+                let status = if self.kind == "overloaded" {
+                    StatusCode::from_u16(529).unwrap_or(self.status)
+                } else {
+                    self.status
+                };
+                let mut resp = (status, Json(body)).into_response();
                 if let Some(secs) = retry_after
                     && let Ok(v) = secs.to_string().parse()
                 {

@@ -12,7 +12,10 @@ use super::{ApiError, AppState};
 use crate::cooperation::ModeSpec;
 use crate::providers::EventStream;
 use crate::router::{Attempt, Preferences};
-use crate::types::{ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, Usage};
+use crate::types::{
+    Assembler, ChatRequest, ChatResponse, ContentPart, FinishReason, Message, Role, StreamEvent,
+    Usage,
+};
 
 /// The id of the gateway token a request came with (a hash, never the token).
 #[derive(Debug, Clone)]
@@ -49,17 +52,26 @@ fn cooperation_for(
     c: &Completion,
 ) -> Result<Option<(ModeSpec, String)>, ApiError> {
     if ModeSpec::is_virtual_model(&c.req.model) {
+        if let Some(field) = beyond_text(&c.req) {
+            return Err(ApiError::bad_request(format!(
+                "`{field}` cannot be served by the cooperation `{}`: cooperation modes work on text (members get the conversation's text and answer in text); remove `{field}` or name one model",
+                c.req.model
+            )));
+        }
         let mut spec =
             ModeSpec::parse_virtual_model(&c.req.model).map_err(super::coop::coop_error)?;
         spec.max_tokens = c.req.max_tokens;
-        spec.temperature = c.req.temperature;
+        spec.temperature = c.req.temperature.map(|t| t as f32);
         return Ok(Some((spec, c.req.model.clone())));
     }
-    if c.prefs.allow_cooperation && !crate::router::Router::is_explicit(&c.req.model) {
+    if c.prefs.allow_cooperation
+        && !crate::router::Router::is_explicit(&c.req.model)
+        && beyond_text(&c.req).is_none()
+    {
         let decision = state.live().router.decide(&c.req, &c.prefs)?;
         if let Some(mut spec) = crate::cooperation::auto::for_decision(&decision) {
             spec.max_tokens = c.req.max_tokens;
-            spec.temperature = c.req.temperature;
+            spec.temperature = c.req.temperature.map(|t| t as f32);
             let name = format!("coop/{}:{}", spec.mode, spec.models.join(","));
             return Ok(Some((spec, name)));
         }
@@ -67,30 +79,88 @@ fn cooperation_for(
     Ok(None)
 }
 
-/// What the cache keeps of an answer.
+/// The first field of a request that a cooperation (which works on text) cannot carry.
+fn beyond_text(req: &ChatRequest) -> Option<&'static str> {
+    if !req.tools.is_empty() {
+        return Some("tools");
+    }
+    if req.uses_tools() {
+        return Some("messages");
+    }
+    if req.response_format.is_some() {
+        return Some("response_format");
+    }
+    if req.wants_reasoning() {
+        return Some("reasoning");
+    }
+    if req.n.is_some_and(|n| n > 1) {
+        return Some("n");
+    }
+    if req.logprobs == Some(true) {
+        return Some("logprobs");
+    }
+    if req
+        .passthrough
+        .as_ref()
+        .is_some_and(|(_, p)| !p.fields.is_empty())
+    {
+        return Some("passthrough fields");
+    }
+    None
+}
+
+/// What the cache keeps of an answer: its parts, not only its text.
 #[derive(Debug, Serialize, Deserialize)]
 struct CachedAnswer {
-    text: String,
+    content: Vec<ContentPart>,
     model: String,
     provider: String,
     finish_reason: FinishReason,
+    #[serde(default)]
+    stop_sequence: Option<String>,
+}
+
+impl CachedAnswer {
+    fn of(r: &ChatResponse) -> Self {
+        CachedAnswer {
+            content: r.content.clone(),
+            model: r.model.clone(),
+            provider: r.provider.clone(),
+            finish_reason: r.finish_reason.clone(),
+            stop_sequence: r.stop_sequence.clone(),
+        }
+    }
+
+    fn into_response(self) -> ChatResponse {
+        ChatResponse {
+            content: self.content,
+            model: self.model,
+            provider: self.provider,
+            finish_reason: self.finish_reason,
+            stop_sequence: self.stop_sequence,
+            usage: Usage::default(),
+            logprobs: None,
+            more_choices: Vec::new(),
+            latency: Duration::ZERO,
+            ttft: None,
+        }
+    }
 }
 
 /// Whether a request would get the same answer twice.
 fn deterministic(req: &ChatRequest) -> bool {
-    req.temperature == Some(0.0) || req.seed.is_some()
+    (req.temperature == Some(0.0) || req.seed.is_some()) && req.n.unwrap_or(1) <= 1
 }
 
 /// A 128-bit key over everything that shapes the answer.
 fn cache_key(req: &ChatRequest) -> String {
+    // Everything but `stream`: a whole and a streamed request share their answer.
     let body = serde_json::to_string(&(
-        &req.model,
-        &req.messages,
-        req.max_tokens,
-        req.temperature,
-        req.top_p,
-        &req.stop,
-        req.seed,
+        (&req.model, &req.messages, req.max_tokens, req.temperature),
+        (req.top_p, req.top_k, &req.stop, req.seed, &req.user),
+        (&req.tools, &req.tool_choice, req.parallel_tool_calls),
+        (&req.response_format, &req.reasoning, req.n),
+        (req.logprobs, req.top_logprobs, &req.passthrough),
     ))
     .unwrap_or_default();
     let half = |salt: u8| {
@@ -125,9 +195,14 @@ impl AppState {
         new
     }
 
-    async fn close_session(&self, session: &Option<String>, mut new: Vec<Message>, answer: &str) {
+    async fn close_session(
+        &self,
+        session: &Option<String>,
+        mut new: Vec<Message>,
+        answer: &[ContentPart],
+    ) {
         if let Some(id) = session {
-            new.push(Message::assistant(answer));
+            new.push(Message::new(Role::Assistant, answer.to_vec()));
             self.shared
                 .session_append(
                     id,
@@ -177,17 +252,9 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
         && let Ok(hit) = serde_json::from_str::<CachedAnswer>(&hit)
     {
         let new = state.open_session(&mut c).await;
-        state.close_session(&c.session, new, &hit.text).await;
+        state.close_session(&c.session, new, &hit.content).await;
         return Ok(Answered {
-            response: ChatResponse {
-                text: hit.text,
-                model: hit.model,
-                provider: hit.provider,
-                finish_reason: hit.finish_reason,
-                usage: Usage::default(),
-                latency: Duration::ZERO,
-                ttft: None,
-            },
+            response: hit.into_response(),
             attempts: Vec::new(),
             strategy: "cache",
             cached: true,
@@ -207,7 +274,7 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
         };
         state.account(&c.token, &name, &answer.response.usage).await;
         state
-            .close_session(&c.session, new, &answer.response.text)
+            .close_session(&c.session, new, &answer.response.content)
             .await;
         return Ok(Answered {
             response: answer.response,
@@ -227,14 +294,9 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
     };
     let r = &routed.value;
     state.account(&c.token, &r.model, &r.usage).await;
-    state.close_session(&c.session, new, &r.text).await;
+    state.close_session(&c.session, new, &r.content).await;
     if let Some(key) = &key {
-        let cached = CachedAnswer {
-            text: r.text.clone(),
-            model: r.model.clone(),
-            provider: r.provider.clone(),
-            finish_reason: r.finish_reason.clone(),
-        };
+        let cached = CachedAnswer::of(r);
         if let Ok(value) = serde_json::to_string(&cached) {
             state
                 .shared
@@ -264,23 +326,16 @@ pub async fn stream(
         && let Ok(hit) = serde_json::from_str::<CachedAnswer>(&hit)
     {
         let new = state.open_session(&mut c).await;
-        state.close_session(&c.session, new, &hit.text).await;
-        let events = vec![
-            Ok(StreamEvent::Delta(hit.text)),
-            Ok(StreamEvent::Usage(Usage::default())),
-            Ok(StreamEvent::Done(hit.finish_reason)),
-        ];
-        return Ok((futures::stream::iter(events).boxed(), hit.model));
+        state.close_session(&c.session, new, &hit.content).await;
+        let resp = hit.into_response();
+        let events: Vec<_> = resp.to_events().into_iter().map(Ok).collect();
+        return Ok((futures::stream::iter(events).boxed(), resp.model));
     }
     if cooperation_for(state, &c)?.is_some() {
         // A cooperation answers once it is done: stream its result as one piece.
         let answered = complete(state, c).await?;
         let r = answered.response;
-        let events = vec![
-            Ok(StreamEvent::Delta(r.text)),
-            Ok(StreamEvent::Usage(r.usage)),
-            Ok(StreamEvent::Done(r.finish_reason)),
-        ];
+        let events: Vec<_> = r.to_events().into_iter().map(Ok).collect();
         return Ok((futures::stream::iter(events).boxed(), r.model));
     }
     let new = state.open_session(&mut c).await;
@@ -299,16 +354,16 @@ pub async fn stream(
     let state = state.clone();
     let (session, token) = (c.session, c.token);
     let model_for_stream = model.clone();
-    let keep_text = session.is_some() || key.is_some();
+    let keep_answer = session.is_some() || key.is_some();
     let mut inner = routed.value;
     let wrapped = async_stream::stream! {
-        let mut text = String::new();
+        let mut answer = Assembler::default();
         let mut usage = Usage::default();
         let mut first = true;
         while let Some(event) = inner.next().await {
             match &event {
-                Ok(StreamEvent::Delta(d)) => {
-                    if first {
+                Ok(e) => {
+                    if first && e.is_output() {
                         first = false;
                         state
                             .metrics
@@ -316,24 +371,24 @@ pub async fn stream(
                             .get_or_create(&super::metrics::ModelLabel { model: model_for_stream.clone() })
                             .observe(started.elapsed().as_secs_f64());
                     }
-                    if keep_text {
-                        text.push_str(d);
+                    if keep_answer {
+                        answer.push(e);
                     }
-                }
-                Ok(StreamEvent::Usage(u)) => usage = *u,
-                Ok(StreamEvent::Done(reason)) => {
-                    state.account(&token, &model_for_stream, &usage).await;
-                    state.close_session(&session, new.clone(), &text).await;
-                    if let Some(key) = &key {
-                        let cached = CachedAnswer {
-                            text: text.clone(),
-                            model: model_for_stream.clone(),
-                            provider: provider.clone(),
-                            finish_reason: reason.clone(),
-                        };
-                        if let Ok(value) = serde_json::to_string(&cached) {
-                            state.shared.cache_put(key, value, state.policies.cache_ttl).await;
+                    match e {
+                        StreamEvent::Usage(u) => usage = *u,
+                        StreamEvent::Done(_) => {
+                            state.account(&token, &model_for_stream, &usage).await;
+                            let mut whole = std::mem::take(&mut answer).into_response();
+                            whole.model = model_for_stream.clone();
+                            whole.provider = provider.clone();
+                            state.close_session(&session, new.clone(), &whole.content).await;
+                            if let Some(key) = &key
+                                && let Ok(value) = serde_json::to_string(&CachedAnswer::of(&whole))
+                            {
+                                state.shared.cache_put(key, value, state.policies.cache_ttl).await;
+                            }
                         }
+                        _ => {}
                     }
                 }
                 Err(_) => state.count_failure().await,

@@ -211,6 +211,8 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         "request"
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
+        // Anthropic's SDKs read `request-id`; OpenAI's `x-request-id`.
+        resp.headers_mut().insert("request-id", v.clone());
         resp.headers_mut().insert("x-request-id", v);
     }
     if status == 413 {

@@ -223,6 +223,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
         .route("/api/v1/models", get(openai::models))
+        .route("/v1/models/{id}", get(openai::model))
+        .route("/api/v1/models/{id}", get(openai::model))
         .route("/v1/messages", post(anthropic::messages))
         .route("/api/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
@@ -354,19 +356,19 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 }
 
 /// Decodes a `POST /v1/chat/completions` body into the canonical request, with the checks
-/// the handler applies (for fuzzing and tests; the handler itself goes through axum's `Json`).
+/// the handler applies (for fuzzing and tests).
 pub fn decode_openai_request(body: &[u8]) -> Result<crate::types::ChatRequest, ApiError> {
-    let req: openai::CompletionRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a chat request: {e}")))?;
-    req.into_canonical()
+    crate::protocol::openai_chat::decode_request(body)
+        .map(|d| d.request)
+        .map_err(|e| ApiError::bad_request(e.0))
 }
 
 /// Decodes a `POST /v1/messages` body into the canonical request, as
 /// [`decode_openai_request`] does for the OpenAI protocol.
 pub fn decode_anthropic_request(body: &[u8]) -> Result<crate::types::ChatRequest, ApiError> {
-    let req: anthropic::MessagesRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a messages request: {e}")))?;
-    req.into_canonical()
+    crate::protocol::anthropic_messages::decode_request(body)
+        .map(|d| d.request)
+        .map_err(|e| ApiError::bad_request(e.0))
 }
 
 /// Checks the presented token against the configured ones in constant time.

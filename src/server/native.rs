@@ -90,7 +90,7 @@ pub async fn query(
         &q.query,
     );
     req.max_tokens = q.max_tokens;
-    req.temperature = q.temperature;
+    req.temperature = q.temperature.map(f64::from);
     let session = q.session_id.or(q.user_id);
     let answered = gateway::complete(
         &state,
@@ -108,7 +108,7 @@ pub async fn query(
     let mut resp = Json(QueryResponse {
         request_id: request_id(),
         success: true,
-        result: r.text,
+        result: r.text(),
         model: r.model,
         provider: r.provider,
         processing_time: started.elapsed().as_secs_f64(),

@@ -56,6 +56,199 @@ pub enum Behavior {
     /// A success whose body runs on for `bytes` bytes without ever closing its JSON (whole)
     /// or, after one good delta, its SSE line (streamed): an upstream gone wrong.
     Oversized { bytes: usize },
+    /// A scripted answer of thinking, text and tool calls, rendered like the real API of
+    /// the request's protocol, whole or streamed (see [`Reply`]).
+    Reply(Reply),
+}
+
+/// One block of a scripted answer.
+#[derive(Debug, Clone)]
+pub enum ReplyBlock {
+    /// Anthropic: a `thinking` block (streamed: `thinking_delta`s, then one
+    /// `signature_delta` unless the signature is empty). OpenAI: `reasoning_content`, no
+    /// signature.
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    Text(String),
+    /// `arguments` is JSON text; `""` is allowed and means no arguments (Anthropic whole:
+    /// `input: {}`; streamed: only the first, empty, `input_json_delta`).
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+}
+
+/// A scripted answer, rendered in whichever protocol the request came in (path decides).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub blocks: Vec<ReplyBlock>,
+    /// "stop" | "tool_calls" | "length" | "stop_sequence" (Anthropic: end_turn/tool_use/
+    /// max_tokens/stop_sequence; OpenAI renders "stop_sequence" as "stop").
+    pub finish: &'static str,
+    /// Anthropic's `stop_sequence`; OpenAI: not rendered.
+    pub stop_sequence: Option<String>,
+    /// OpenAI: `usage.prompt_tokens_details.cached_tokens` (`prompt_tokens` includes it);
+    /// Anthropic: `cache_read_input_tokens` (`input_tokens` excludes it).
+    pub cache_read: u32,
+    /// Anthropic: `cache_creation_input_tokens`; OpenAI: not rendered.
+    pub cache_write: u32,
+    /// OpenAI: `usage.completion_tokens_details.reasoning_tokens`; Anthropic: not rendered.
+    pub reasoning_tokens: u32,
+    /// Streamed: text, thinking and tool arguments are cut into pieces of this many chars.
+    pub fragment: usize,
+}
+
+impl Reply {
+    /// No blocks yet, finish "stop", no usage extras, fragments of 5 chars.
+    pub fn new() -> Reply {
+        Reply {
+            blocks: Vec::new(),
+            finish: "stop",
+            stop_sequence: None,
+            cache_read: 0,
+            cache_write: 0,
+            reasoning_tokens: 0,
+            fragment: 5,
+        }
+    }
+
+    /// One text block, finish "stop".
+    pub fn text(s: &str) -> Reply {
+        Reply::new().with_text(s)
+    }
+
+    /// One tool call, finish "tool_calls".
+    pub fn tool_call(id: &str, name: &str, arguments: &str) -> Reply {
+        Reply::new()
+            .with_tool_call(id, name, arguments)
+            .with_finish("tool_calls")
+    }
+
+    /// Several tool calls `(id, name, arguments)`, finish "tool_calls".
+    pub fn tool_calls(calls: &[(&str, &str, &str)]) -> Reply {
+        calls
+            .iter()
+            .fold(Reply::new(), |r, (id, name, args)| {
+                r.with_tool_call(id, name, args)
+            })
+            .with_finish("tool_calls")
+    }
+
+    pub fn with_block(mut self, block: ReplyBlock) -> Reply {
+        self.blocks.push(block);
+        self
+    }
+
+    pub fn with_text(self, s: &str) -> Reply {
+        self.with_block(ReplyBlock::Text(s.into()))
+    }
+
+    pub fn with_thinking(self, text: &str, signature: &str) -> Reply {
+        self.with_block(ReplyBlock::Thinking {
+            text: text.into(),
+            signature: signature.into(),
+        })
+    }
+
+    pub fn with_tool_call(self, id: &str, name: &str, arguments: &str) -> Reply {
+        self.with_block(ReplyBlock::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        })
+    }
+
+    /// A thinking block put before the others.
+    pub fn thinking_first(mut self, text: &str, signature: &str) -> Reply {
+        self.blocks.insert(
+            0,
+            ReplyBlock::Thinking {
+                text: text.into(),
+                signature: signature.into(),
+            },
+        );
+        self
+    }
+
+    pub fn with_finish(mut self, finish: &'static str) -> Reply {
+        self.finish = finish;
+        self
+    }
+
+    /// Finish "stop_sequence" with `seq` as the sequence.
+    pub fn with_stop_sequence(mut self, seq: &str) -> Reply {
+        self.finish = "stop_sequence";
+        self.stop_sequence = Some(seq.into());
+        self
+    }
+
+    pub fn with_cache(mut self, read: u32, write: u32) -> Reply {
+        self.cache_read = read;
+        self.cache_write = write;
+        self
+    }
+
+    pub fn with_reasoning_tokens(mut self, n: u32) -> Reply {
+        self.reasoning_tokens = n;
+        self
+    }
+
+    pub fn with_fragment(mut self, chars: usize) -> Reply {
+        self.fragment = chars;
+        self
+    }
+
+    /// The output token count both protocols report: one per 4 characters of every block
+    /// (at least 1) plus `reasoning_tokens`.
+    pub fn output_tokens(&self) -> u32 {
+        let chars: usize = self
+            .blocks
+            .iter()
+            .map(|b| match b {
+                ReplyBlock::Thinking { text, .. } | ReplyBlock::Text(text) => text.chars().count(),
+                ReplyBlock::ToolCall {
+                    name, arguments, ..
+                } => name.chars().count() + arguments.chars().count(),
+            })
+            .sum();
+        (chars.div_ceil(4).max(1) as u32) + self.reasoning_tokens
+    }
+
+    /// The OpenAI `finish_reason`.
+    pub fn openai_finish(&self) -> &'static str {
+        match self.finish {
+            "stop_sequence" => "stop",
+            other => other,
+        }
+    }
+
+    /// The Anthropic `stop_reason`.
+    pub fn anthropic_stop(&self) -> &'static str {
+        match self.finish {
+            "stop" => "end_turn",
+            "tool_calls" => "tool_use",
+            "length" => "max_tokens",
+            other => other,
+        }
+    }
+
+    /// `s` cut into pieces of `fragment` characters (never mid-character).
+    pub fn cut(&self, s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        chars
+            .chunks(self.fragment.max(1))
+            .map(|c| c.iter().collect())
+            .collect()
+    }
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Reply::new()
+    }
 }
 
 impl Behavior {
@@ -301,6 +494,19 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     match next(&shared) {
+        Behavior::Reply(reply) => {
+            if stream {
+                let events = answer.reply_events(&reply);
+                response(
+                    true,
+                    Body::from_stream(futures::stream::iter(
+                        events.into_iter().map(Ok::<_, std::io::Error>),
+                    )),
+                )
+            } else {
+                response(false, Body::from(answer.reply_whole(&reply)))
+            }
+        }
         Behavior::Ok { text } => answer.respond(stream, &text, Pace::Whole),
         Behavior::Fragmented { text, frame_bytes } => {
             answer.respond(stream, &text, Pace::Frames(frame_bytes))
@@ -561,6 +767,241 @@ impl Answer {
         Bytes::from(body.to_string())
     }
 
+    /// A scripted reply, whole.
+    fn reply_whole(&self, reply: &Reply) -> Bytes {
+        let output = reply.output_tokens();
+        let body = match self.protocol {
+            Protocol::OpenAi => {
+                let mut text: Option<String> = None;
+                let mut reasoning: Option<String> = None;
+                let mut calls = Vec::new();
+                for block in &reply.blocks {
+                    match block {
+                        ReplyBlock::Thinking { text: t, .. } => {
+                            reasoning.get_or_insert_with(String::new).push_str(t)
+                        }
+                        ReplyBlock::Text(t) => text.get_or_insert_with(String::new).push_str(t),
+                        ReplyBlock::ToolCall {
+                            id,
+                            name,
+                            arguments,
+                        } => calls.push(json!({
+                            "id": id, "type": "function",
+                            "function": { "name": name, "arguments": arguments },
+                        })),
+                    }
+                }
+                let mut message = json!({ "role": "assistant", "content": text });
+                if let Some(r) = reasoning {
+                    message["reasoning_content"] = json!(r);
+                }
+                if !calls.is_empty() {
+                    message["tool_calls"] = json!(calls);
+                }
+                json!({
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": self.model,
+                    "choices": [{ "index": 0, "message": message, "finish_reason": reply.openai_finish() }],
+                    "usage": openai_reply_usage(reply),
+                })
+            }
+            Protocol::Anthropic => {
+                let content: Vec<Value> = reply
+                    .blocks
+                    .iter()
+                    .map(|block| match block {
+                        ReplyBlock::Thinking { text, signature } => {
+                            json!({ "type": "thinking", "thinking": text, "signature": signature })
+                        }
+                        ReplyBlock::Text(text) => json!({ "type": "text", "text": text }),
+                        ReplyBlock::ToolCall {
+                            id,
+                            name,
+                            arguments,
+                        } => json!({
+                            "type": "tool_use", "id": id, "name": name,
+                            "input": tool_input(arguments),
+                        }),
+                    })
+                    .collect();
+                json!({
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": content,
+                    "stop_reason": reply.anthropic_stop(),
+                    "stop_sequence": reply.stop_sequence,
+                    "usage": {
+                        "input_tokens": INPUT_TOKENS,
+                        "cache_read_input_tokens": reply.cache_read,
+                        "cache_creation_input_tokens": reply.cache_write,
+                        "output_tokens": output,
+                    },
+                })
+            }
+        };
+        Bytes::from(body.to_string())
+    }
+
+    /// A scripted reply, streamed: one SSE event per element.
+    fn reply_events(&self, reply: &Reply) -> Vec<Bytes> {
+        let mut events = Vec::new();
+        match self.protocol {
+            Protocol::OpenAi => {
+                let chunk = |delta: Value, finish: Value| {
+                    let data = json!({
+                        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                        "model": self.model,
+                        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+                    });
+                    Bytes::from(format!("data: {data}\n\n"))
+                };
+                let has_text = reply
+                    .blocks
+                    .iter()
+                    .any(|b| matches!(b, ReplyBlock::Text(_)));
+                let role_content = if has_text { json!("") } else { Value::Null };
+                events.push(chunk(
+                    json!({ "role": "assistant", "content": role_content }),
+                    Value::Null,
+                ));
+                let mut ordinal = 0;
+                for block in &reply.blocks {
+                    match block {
+                        ReplyBlock::Thinking { text, .. } => {
+                            for piece in reply.cut(text) {
+                                events.push(chunk(
+                                    json!({ "reasoning_content": piece }),
+                                    Value::Null,
+                                ));
+                            }
+                        }
+                        ReplyBlock::Text(text) => {
+                            for piece in reply.cut(text) {
+                                events.push(chunk(json!({ "content": piece }), Value::Null));
+                            }
+                        }
+                        ReplyBlock::ToolCall {
+                            id,
+                            name,
+                            arguments,
+                        } => {
+                            events.push(chunk(
+                                json!({ "tool_calls": [{
+                                    "index": ordinal, "id": id, "type": "function",
+                                    "function": { "name": name, "arguments": "" },
+                                }] }),
+                                Value::Null,
+                            ));
+                            for piece in reply.cut(arguments) {
+                                events.push(chunk(
+                                    json!({ "tool_calls": [{ "index": ordinal, "function": { "arguments": piece } }] }),
+                                    Value::Null,
+                                ));
+                            }
+                            ordinal += 1;
+                        }
+                    }
+                }
+                events.push(chunk(json!({}), json!(reply.openai_finish())));
+                if self.include_usage {
+                    let data = json!({
+                        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                        "model": self.model, "choices": [],
+                        "usage": openai_reply_usage(reply),
+                    });
+                    events.push(Bytes::from(format!("data: {data}\n\n")));
+                }
+                events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+            }
+            Protocol::Anthropic => {
+                let event =
+                    |name: &str, v: Value| Bytes::from(format!("event: {name}\ndata: {v}\n\n"));
+                events.push(event(
+                    "message_start",
+                    json!({ "type": "message_start", "message": {
+                        "id": "msg_fake", "type": "message", "role": "assistant", "content": [],
+                        "model": self.model, "stop_reason": null, "stop_sequence": null,
+                        "usage": {
+                            "input_tokens": INPUT_TOKENS,
+                            "cache_read_input_tokens": reply.cache_read,
+                            "cache_creation_input_tokens": reply.cache_write,
+                            "output_tokens": 1,
+                        },
+                    }}),
+                ));
+                for (index, block) in reply.blocks.iter().enumerate() {
+                    let delta = |delta: Value| {
+                        event(
+                            "content_block_delta",
+                            json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+                        )
+                    };
+                    let start = match block {
+                        ReplyBlock::Thinking { .. } => {
+                            json!({ "type": "thinking", "thinking": "" })
+                        }
+                        ReplyBlock::Text(_) => json!({ "type": "text", "text": "" }),
+                        ReplyBlock::ToolCall { id, name, .. } => {
+                            json!({ "type": "tool_use", "id": id, "name": name, "input": {} })
+                        }
+                    };
+                    events.push(event(
+                        "content_block_start",
+                        json!({ "type": "content_block_start", "index": index, "content_block": start }),
+                    ));
+                    if index == 0 {
+                        events.push(event("ping", json!({ "type": "ping" })));
+                    }
+                    match block {
+                        ReplyBlock::Thinking { text, signature } => {
+                            for piece in reply.cut(text) {
+                                events.push(delta(
+                                    json!({ "type": "thinking_delta", "thinking": piece }),
+                                ));
+                            }
+                            if !signature.is_empty() {
+                                events.push(delta(
+                                    json!({ "type": "signature_delta", "signature": signature }),
+                                ));
+                            }
+                        }
+                        ReplyBlock::Text(text) => {
+                            for piece in reply.cut(text) {
+                                events.push(delta(json!({ "type": "text_delta", "text": piece })));
+                            }
+                        }
+                        ReplyBlock::ToolCall { arguments, .. } => {
+                            events.push(delta(
+                                json!({ "type": "input_json_delta", "partial_json": "" }),
+                            ));
+                            for piece in reply.cut(arguments) {
+                                events.push(delta(
+                                    json!({ "type": "input_json_delta", "partial_json": piece }),
+                                ));
+                            }
+                        }
+                    }
+                    events.push(event(
+                        "content_block_stop",
+                        json!({ "type": "content_block_stop", "index": index }),
+                    ));
+                }
+                events.push(event(
+                    "message_delta",
+                    json!({ "type": "message_delta",
+                        "delta": { "stop_reason": reply.anthropic_stop(), "stop_sequence": reply.stop_sequence },
+                        "usage": { "output_tokens": reply.output_tokens() } }),
+                ));
+                events.push(event("message_stop", json!({ "type": "message_stop" })));
+            }
+        }
+        events
+    }
+
     /// An error event in the middle of a stream.
     fn error_event(&self, message: &str) -> Bytes {
         match self.protocol {
@@ -643,6 +1084,28 @@ impl Answer {
             }
         }
         events
+    }
+}
+
+/// The OpenAI `usage` of a scripted reply.
+fn openai_reply_usage(reply: &Reply) -> Value {
+    let prompt = INPUT_TOKENS + reply.cache_read;
+    let output = reply.output_tokens();
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": { "cached_tokens": reply.cache_read },
+        "completion_tokens_details": { "reasoning_tokens": reply.reasoning_tokens },
+    })
+}
+
+/// A tool call's arguments as an Anthropic `input` object (`""` is `{}`).
+fn tool_input(arguments: &str) -> Value {
+    if arguments.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(arguments).expect("a scripted tool call's arguments are JSON")
     }
 }
 

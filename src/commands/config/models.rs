@@ -24,6 +24,9 @@ pub fn add(g: &GlobalArgs, args: AddModelArgs) -> anyhow::Result<ExitCode> {
         temperature: args.temperature,
         concurrency: args.concurrency,
         weight: args.weight,
+        tools: None,
+        reasoning: None,
+        json_schema: None,
     };
     let store = super::super::store(g)?;
     let replaced = store.update(|settings, _| {

@@ -1,0 +1,280 @@
+//! One HTTP backend for every wire protocol: [`Remote<W>`] sends a canonical request encoded
+//! by the protocol module `W` names, and decodes the answer (whole or streamed) with it.
+//!
+//! The protocol modules (`crate::protocol`) own every field; this file owns only transport:
+//! headers, retries and timeouts (through [`HttpClient`]), SSE framing, and turning an
+//! upstream's in-stream error into the [`ProviderError`] it means.
+
+use std::marker::PhantomData;
+use std::time::Instant as StdInstant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use tokio::time::Instant;
+
+use super::http::HttpClient;
+use super::{Backend, EventStream, ProviderError, sse};
+use crate::protocol::{Encoded, StreamFailure, anthropic_messages, openai_chat};
+use crate::types::{CarryError, ChatRequest, ChatResponse, Protocol, StreamEvent};
+
+/// What [`Remote`] needs from a protocol module.
+pub trait Wire: Send + Sync + std::fmt::Debug + 'static {
+    const PROTOCOL: Protocol;
+    /// The chat endpoint under the provider's base URL.
+    const PATH: &'static str;
+    type Decoder: Send + 'static;
+
+    /// The headers every request carries (authentication, API version).
+    fn headers(key: Option<&str>) -> HeaderMap;
+    fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError>;
+    fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String>;
+    fn decoder(sent: &Encoded) -> Self::Decoder;
+    fn push(
+        d: &mut Self::Decoder,
+        event: &str,
+        data: &str,
+    ) -> Result<Vec<StreamEvent>, StreamFailure>;
+    fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure>;
+    fn is_done(d: &Self::Decoder) -> bool;
+}
+
+/// OpenAI's chat completions (and every compatible server).
+#[derive(Debug)]
+pub struct OpenAiChat;
+
+impl Wire for OpenAiChat {
+    const PROTOCOL: Protocol = Protocol::OpenAiChat;
+    const PATH: &'static str = "chat/completions";
+    type Decoder = openai_chat::StreamDecoder;
+
+    fn headers(key: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key
+            && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}"))
+        {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        headers
+    }
+    fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError> {
+        openai_chat::encode_request(req, stream)
+    }
+    fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String> {
+        openai_chat::decode_response(body, sent)
+    }
+    fn decoder(sent: &Encoded) -> Self::Decoder {
+        openai_chat::StreamDecoder::new(sent)
+    }
+    fn push(
+        d: &mut Self::Decoder,
+        event: &str,
+        data: &str,
+    ) -> Result<Vec<StreamEvent>, StreamFailure> {
+        d.push(event, data)
+    }
+    fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure> {
+        d.finish()
+    }
+    fn is_done(d: &Self::Decoder) -> bool {
+        d.is_done()
+    }
+}
+
+/// Anthropic's messages API.
+#[derive(Debug)]
+pub struct AnthropicMessages;
+
+impl Wire for AnthropicMessages {
+    const PROTOCOL: Protocol = Protocol::AnthropicMessages;
+    const PATH: &'static str = "messages";
+    type Decoder = anthropic_messages::StreamDecoder;
+
+    fn headers(key: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(anthropic_messages::ANTHROPIC_VERSION),
+        );
+        if let Some(key) = key
+            && let Ok(mut value) = HeaderValue::from_str(key)
+        {
+            value.set_sensitive(true);
+            headers.insert("x-api-key", value);
+        }
+        headers
+    }
+    fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError> {
+        anthropic_messages::encode_request(req, stream)
+    }
+    fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String> {
+        anthropic_messages::decode_response(body, sent)
+    }
+    fn decoder(sent: &Encoded) -> Self::Decoder {
+        anthropic_messages::StreamDecoder::new(sent)
+    }
+    fn push(
+        d: &mut Self::Decoder,
+        event: &str,
+        data: &str,
+    ) -> Result<Vec<StreamEvent>, StreamFailure> {
+        d.push(event, data)
+    }
+    fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure> {
+        d.finish()
+    }
+    fn is_done(d: &Self::Decoder) -> bool {
+        d.is_done()
+    }
+}
+
+/// A provider reached over HTTP in protocol `W`.
+#[derive(Debug)]
+pub struct Remote<W: Wire> {
+    http: HttpClient,
+    headers: HeaderMap,
+    wire: PhantomData<W>,
+}
+
+impl<W: Wire> Remote<W> {
+    pub fn new(http: HttpClient) -> Self {
+        let headers = W::headers(http.key());
+        Remote {
+            http,
+            headers,
+            wire: PhantomData,
+        }
+    }
+
+    /// Encodes `req`, refusing what the protocol cannot carry.
+    fn encode(&self, req: &ChatRequest, stream: bool) -> Result<Encoded, ProviderError> {
+        W::encode(req, stream).map_err(|e| ProviderError::Unsupported {
+            provider: self.http.provider.clone(),
+            model: req.model.clone(),
+            field: e.field,
+            reason: e.reason,
+        })
+    }
+
+    /// The provider's headers plus the request's own protocol headers (`anthropic-beta`).
+    fn headers_for(&self, sent: &Encoded) -> HeaderMap {
+        if sent.headers.is_empty() {
+            return self.headers.clone();
+        }
+        let mut headers = self.headers.clone();
+        for (name, value) in &sent.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        headers
+    }
+
+    async fn post(
+        &self,
+        sent: &Encoded,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let headers = self.headers_for(sent);
+        self.http
+            .send(
+                reqwest::Method::POST,
+                W::PATH,
+                &headers,
+                Some(Bytes::from(sent.body.clone())),
+                deadline,
+            )
+            .await
+    }
+}
+
+/// An in-stream error as the failure it reports.
+fn stream_failure(
+    provider: &str,
+    redact: &dyn Fn(&str) -> String,
+    f: StreamFailure,
+) -> ProviderError {
+    let provider = provider.to_owned();
+    let message = redact(&f.message);
+    match f.error_type.as_deref() {
+        None => ProviderError::Protocol { provider, message },
+        Some("overloaded_error") => ProviderError::Overloaded {
+            provider,
+            message: format!("the upstream reported an error mid-stream: {message}"),
+        },
+        Some(_) => ProviderError::Protocol {
+            provider,
+            message: format!("the upstream reported an error mid-stream: {message}"),
+        },
+    }
+}
+
+impl<W: Wire> Backend for Remote<W> {
+    fn name(&self) -> &str {
+        &self.http.provider
+    }
+
+    fn protocol(&self) -> Option<Protocol> {
+        Some(W::PROTOCOL)
+    }
+
+    fn chat(&self, req: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
+        Box::pin(async move {
+            let started = StdInstant::now();
+            let deadline = Instant::now() + self.http.policy.total;
+            let sent = self.encode(&req, false)?;
+            let resp = self.post(&sent, deadline).await?;
+            let bytes = self.http.read_body(resp, deadline).await?;
+            let mut answer = W::decode(&bytes, &sent).map_err(|m| self.http.protocol(m))?;
+            answer.model = req.model;
+            answer.provider = self.http.provider.clone();
+            answer.latency = started.elapsed();
+            Ok(answer)
+        })
+    }
+
+    fn chat_stream(&self, req: ChatRequest) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + self.http.policy.total;
+            let sent = self.encode(&req, true)?;
+            let resp = self.post(&sent, deadline).await?;
+            let provider = self.http.provider.clone();
+            let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
+            // Error events quote upstream text, which may echo the key.
+            let redact = self.http.redactor();
+            let mut decoder = W::decoder(&sent);
+            Ok(async_stream::stream! {
+                while let Some(event) = events.next().await {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(e) => { yield Err(e); return; }
+                    };
+                    if event.data.trim().is_empty() {
+                        continue;
+                    }
+                    match W::push(&mut decoder, &event.event, &event.data) {
+                        Ok(out) => for e in out { yield Ok(e); },
+                        Err(f) => { yield Err(stream_failure(&provider, &redact, f)); return; }
+                    }
+                    if W::is_done(&decoder) {
+                        return;
+                    }
+                }
+                match W::finish(&mut decoder) {
+                    Ok(out) => for e in out { yield Ok(e); },
+                    Err(f) => yield Err(stream_failure(&provider, &redact, f)),
+                }
+            }
+            .boxed())
+        })
+    }
+
+    fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>> {
+        Box::pin(self.http.model_ids(&self.headers))
+    }
+}
