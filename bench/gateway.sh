@@ -60,6 +60,32 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hello"}]}'
 LUA
+# A realistic agent request, Claude-Code-sized: a ~40 KB system prompt, 15 tools with JSON
+# schemas, a history of tool calls and results; streamed. (The bench upstream ignores it.)
+python3 - "$dir/agent.lua" <<'PY'
+import json, sys
+system = ("You are an agent working in a repository. Follow the rules below exactly. " * 520)[:40000]
+tools = [{"type": "function", "function": {
+    "name": f"tool_{i}", "description": f"Tool {i}: does step {i} of the work. " * 4,
+    "parameters": {"type": "object", "additionalProperties": False,
+                   "properties": {"path": {"type": "string", "description": "a file"},
+                                  "limit": {"type": "integer", "minimum": 1},
+                                  "flags": {"type": "array", "items": {"type": "string"}}},
+                   "required": ["path"]},
+    "strict": True}} for i in range(15)]
+messages = [{"role": "system", "content": system}, {"role": "user", "content": "Fix the failing test."}]
+for i in range(6):
+    call = f"call_{i:04d}"
+    messages.append({"role": "assistant", "content": None, "tool_calls": [{"id": call, "type": "function",
+        "function": {"name": f"tool_{i}", "arguments": json.dumps({"path": f"src/file_{i}.rs", "limit": 200})}}]})
+    messages.append({"role": "tool", "tool_call_id": call, "content": f"fn step_{i}() {{}}\n" * 40})
+body = json.dumps({"model": "bench", "stream": True, "messages": messages, "tools": tools,
+                   "tool_choice": "auto", "parallel_tool_calls": True, "temperature": 0.2})
+with open(sys.argv[1], "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+    f.write("wrk.body = [==[" + body + "]==]\n")
+print(f"agent request: {len(body) // 1024} KB, {len(tools)} tools, {len(messages)} messages, streamed", file=sys.stderr)
+PY
 # wrk prints latency percentiles with --latency; pick p50/p99 (in ms) and requests/s.
 run_wrk() { # url connections [lua script]
   "${load_cpu[@]}" wrk -t1 -c"$2" -d"${secs}s" --latency -s "${3:-$dir/post.lua}" "$1" 2>/dev/null | python3 -c '
@@ -85,6 +111,15 @@ for _ in $(seq "$rounds"); do
   read -r g50 g99 _ e <<<"$(run_wrk "$gw" 1)"
   c1+=("$d50 $d99 $g50 $g99"); gerr1=$((gerr1 + e))
 done
+a1=()
+aerr=0
+for _ in $(seq "$rounds"); do
+  read -r d50 d99 _ _ <<<"$(run_wrk "$direct" 1 "$dir/agent.lua")"
+  read -r g50 g99 _ e <<<"$(run_wrk "$gw" 1 "$dir/agent.lua")"
+  a1+=("$d50 $d99 $g50 $g99"); aerr=$((aerr + e))
+done
+read -r _ _ adrps _ <<<"$(run_wrk "$direct" 64 "$dir/agent.lua")"
+read -r _ _ agrps aerr64 <<<"$(run_wrk "$gw" 64 "$dir/agent.lua")"
 read -r _ _ drps _ <<<"$(run_wrk "$direct" 64)"
 read -r _ gc99 grps gerr64 <<<"$(run_wrk "$gw" 64 & sleep $((secs / 2)); rss "$gw_pid" > "$dir/loaded_rss"; wait)"
 loaded_rss=$(cat "$dir/loaded_rss")
@@ -110,9 +145,20 @@ print(f"| c=64 requests/s | {drps:,.0f} | {grps:,.0f} | |")
 print(f"| streaming TTFT p50 | {dt50:.3f} ms | {gt50:.3f} ms | {gt50-dt50:+.3f} ms |")
 print(f"| streaming TTFT p99 | {dt99:.3f} ms | {gt99:.3f} ms | {gt99-dt99:+.3f} ms |")
 PY
+python3 - "$adrps" "$agrps" "${a1[@]}" <<'PY'
+import statistics,sys
+drps,grps=map(float,sys.argv[1:3])
+rounds=[list(map(float,r.split())) for r in sys.argv[3:]]
+def col(f):
+    v=[f(r) for r in rounds]; return statistics.median(v),min(v),max(v)
+def fmt(m,sign=""): return f"{m[0]:{sign}.3f} ms ({m[1]:{sign}.3f}–{m[2]:{sign}.3f})"
+print(f"| agent request, c=1 p50 | {fmt(col(lambda r:r[0]))} | {fmt(col(lambda r:r[2]))} | {fmt(col(lambda r:r[2]-r[0]),'+')} |")
+print(f"| agent request, c=1 p99 | {fmt(col(lambda r:r[1]))} | {fmt(col(lambda r:r[3]))} | {fmt(col(lambda r:r[3]-r[1]),'+')} |")
+print(f"| agent request, c=64 requests/s | {drps:,.0f} | {grps:,.0f} | |")
+PY
 echo "| c=64 p99 latency via llm-server | | ${gc99} ms | |"
 echo "| llm-server RSS idle / under c=64 load | | ${idle_rss} MB / ${loaded_rss} MB | |"
-echo "| non-2xx responses via llm-server | | ${gerr1} (c=1), ${gerr64} (c=64) | |"
+echo "| non-2xx responses via llm-server | | ${gerr1} (c=1), ${gerr64} (c=64); agent ${aerr} (c=1), ${aerr64} (c=64) | |"
 
 if command -v litellm >/dev/null; then
   lt_port=$(free_port)

@@ -842,8 +842,24 @@ fn decode_thinking(
             })
             .unwrap_or_default());
     }
+    // A client that rebuilt the message from a stream holds the thinking text in
+    // `reasoning_content` and the signature in a `thinking_blocks` entry with empty text (how
+    // the stream sends it): the signature belongs to that text.
+    let mut reasoning = reasoning.filter(|r| !r.is_empty());
+    let unfilled = blocks
+        .iter()
+        .filter(|b| b.kind == "thinking" && b.thinking.as_deref() == Some(""))
+        .count();
+    let fill = (unfilled == 1).then(|| reasoning.take()).flatten();
+    let mut fill = fill;
     blocks
         .into_iter()
+        .map(|mut b| {
+            if b.kind == "thinking" && b.thinking.as_deref() == Some("") && fill.is_some() {
+                b.thinking = fill.take();
+            }
+            b
+        })
         .enumerate()
         .map(|(j, b)| {
             // Anthropic cannot cache thinking blocks on their own, so LiteLLM's
@@ -2115,6 +2131,9 @@ pub struct StreamEncoder {
     usage: Option<Usage>,
     /// `[DONE]` or an error was sent: nothing may follow.
     finished: bool,
+    /// Tool calls (block index → choice, ordinal) whose arguments so far are empty: a call
+    /// without arguments must still reach the client as `{}`.
+    argless: HashMap<usize, (u32, u32)>,
 }
 
 impl StreamEncoder {
@@ -2130,6 +2149,7 @@ impl StreamEncoder {
             started: BTreeSet::new(),
             usage: None,
             finished: false,
+            argless: HashMap::new(),
         }
     }
 
@@ -2160,6 +2180,7 @@ impl StreamEncoder {
                     BlockKind::ToolUse { id, name } => {
                         let ordinal = self.next_tool(*choice);
                         out.push(self.tool_start(*choice, ordinal, id, name, ""));
+                        self.argless.insert(*index, (*choice, ordinal));
                         Shown::Tool(ordinal)
                     }
                     // Only same-protocol Anthropic requests produce these; an OpenAI client
@@ -2169,7 +2190,7 @@ impl StreamEncoder {
                 self.blocks.insert(*index, (*choice, shown));
             }
             StreamEvent::Delta { index, delta } => self.delta(*index, delta, &mut out),
-            StreamEvent::BlockStop { .. } => {}
+            StreamEvent::BlockStop { index } => self.close_argless(Some(*index), &mut out),
             StreamEvent::Usage(usage) => self.usage = Some(*usage),
             StreamEvent::Logprobs { choice, logprobs } => {
                 self.start(*choice, &mut out);
@@ -2181,6 +2202,7 @@ impl StreamEncoder {
                 out.push(self.chunk(*choice, WireDelta::default(), Some(reason), None));
             }
             StreamEvent::Done(finish) => {
+                self.close_argless(None, &mut out);
                 self.start(0, &mut out);
                 let reason = finish.reason.as_openai().to_owned();
                 out.push(self.chunk(0, WireDelta::default(), Some(reason), None));
@@ -2252,21 +2274,54 @@ impl StreamEncoder {
                 thinking_blocks: Some(vec![thinking_block(String::new(), Some(s.clone()))]),
                 ..WireDelta::default()
             },
-            (Delta::ToolArguments(a), Shown::Tool(ordinal)) if !a.is_empty() => WireDelta {
-                tool_calls: Some(vec![WireToolCallDelta {
-                    index: Some(ordinal.into()),
-                    function: Some(WireFunctionDelta {
-                        name: None,
-                        arguments: Some(Value::String(a.clone())),
-                    }),
-                    ..WireToolCallDelta::default()
-                }]),
-                ..WireDelta::default()
-            },
+            (Delta::ToolArguments(a), Shown::Tool(ordinal)) if !a.is_empty() => {
+                self.argless.remove(&index);
+                WireDelta {
+                    tool_calls: Some(vec![WireToolCallDelta {
+                        index: Some(ordinal.into()),
+                        function: Some(WireFunctionDelta {
+                            name: None,
+                            arguments: Some(Value::String(a.clone())),
+                        }),
+                        ..WireToolCallDelta::default()
+                    }]),
+                    ..WireDelta::default()
+                }
+            }
             // Empty fragments carry nothing, and other protocols' deltas cannot be shown.
             _ => return,
         };
         out.push(self.chunk(choice, wire, None, None));
+    }
+
+    /// Sends `{}` as the arguments of block `index` (or of every open call) when none came:
+    /// Anthropic streams a call without input as one empty `partial_json`, and OpenAI
+    /// clients parse the joined arguments as JSON.
+    fn close_argless(&mut self, index: Option<usize>, out: &mut Vec<SseFrame>) {
+        let mut calls: Vec<(usize, (u32, u32))> = match index {
+            Some(i) => self
+                .argless
+                .remove(&i)
+                .map(|c| (i, c))
+                .into_iter()
+                .collect(),
+            None => self.argless.drain().collect(),
+        };
+        calls.sort_unstable();
+        for (_, (choice, ordinal)) in calls {
+            let delta = WireDelta {
+                tool_calls: Some(vec![WireToolCallDelta {
+                    index: Some(ordinal.into()),
+                    function: Some(WireFunctionDelta {
+                        name: None,
+                        arguments: Some(Value::String("{}".into())),
+                    }),
+                    ..WireToolCallDelta::default()
+                }]),
+                ..WireDelta::default()
+            };
+            out.push(self.chunk(choice, delta, None, None));
+        }
     }
 
     fn next_tool(&mut self, choice: u32) -> u32 {

@@ -174,7 +174,7 @@ impl Deployment {
             return refuse(
                 field,
                 format!(
-                    "is a {} field that this model's provider does not take; remove it or pick a model on a provider of that protocol",
+                    "is an {} field that this model's provider does not take; remove it or pick a model on a provider of that protocol",
                     p.as_str()
                 ),
             );
@@ -186,7 +186,7 @@ impl Deployment {
                 return refuse(
                     &format!("tools[{i}]"),
                     format!(
-                        "is a {} tool that this model's provider cannot run; remove it or pick a model on a provider of that protocol",
+                        "is an {} tool that this model's provider cannot run; remove it or pick a model on a provider of that protocol",
                         protocol.as_str()
                     ),
                 );
@@ -200,7 +200,7 @@ impl Deployment {
                     return refuse(
                         &format!("messages[{i}].content[{j}]"),
                         format!(
-                            "is a {} block that this model's provider cannot read; remove it or pick a model on a provider of that protocol",
+                            "is an {} block that this model's provider cannot read; remove it or pick a model on a provider of that protocol",
                             protocol.as_str()
                         ),
                     );
@@ -233,7 +233,11 @@ impl Deployment {
             return Err(e);
         }
         let _permit = self.permit().await?;
-        let mut resp = self.backend.chat(self.prepare(req)).await?;
+        let mut resp = self
+            .backend
+            .chat(self.prepare(req))
+            .await
+            .map_err(|e| self.named(e))?;
         resp.model = self.model.name.clone();
         resp.provider = self.provider().to_owned();
         Ok(resp)
@@ -245,13 +249,35 @@ impl Deployment {
             return Err(e);
         }
         let permit = self.permit().await?;
-        let stream = self.backend.chat_stream(self.prepare(req)).await?;
+        let stream = self
+            .backend
+            .chat_stream(self.prepare(req))
+            .await
+            .map_err(|e| self.named(e))?;
         Ok(stream
             .map(move |event| {
                 let _held = &permit;
                 event
             })
             .boxed())
+    }
+
+    /// A refusal names the model the client asked for, not its upstream id.
+    fn named(&self, e: ProviderError) -> ProviderError {
+        match e {
+            ProviderError::Unsupported {
+                provider,
+                field,
+                reason,
+                ..
+            } => ProviderError::Unsupported {
+                provider,
+                model: self.model.name.clone(),
+                field,
+                reason,
+            },
+            other => other,
+        }
     }
 
     /// Whether a request may be sent now without waiting for a slot.

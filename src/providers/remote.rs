@@ -193,23 +193,20 @@ impl<W: Wire> Remote<W> {
     }
 }
 
-/// An in-stream error as the failure it reports.
+/// An in-stream error as a protocol failure that quotes the upstream. (An `overloaded_error`
+/// mid-stream is not a cooldown: the deployment answered, and the caller already has part of
+/// the answer; it counts as one failure like any broken stream.)
 fn stream_failure(
     provider: &str,
     redact: &dyn Fn(&str) -> String,
     f: StreamFailure,
 ) -> ProviderError {
-    let provider = provider.to_owned();
     let message = redact(&f.message);
-    match f.error_type.as_deref() {
-        None => ProviderError::Protocol { provider, message },
-        Some("overloaded_error") => ProviderError::Overloaded {
-            provider,
-            message: format!("the upstream reported an error mid-stream: {message}"),
-        },
-        Some(_) => ProviderError::Protocol {
-            provider,
-            message: format!("the upstream reported an error mid-stream: {message}"),
+    ProviderError::Protocol {
+        provider: provider.to_owned(),
+        message: match f.error_type {
+            None => message,
+            Some(_) => format!("the upstream reported an error mid-stream: {message}"),
         },
     }
 }
