@@ -2,15 +2,15 @@
 //! metrics, limits (body size, shedding, timeouts), disconnects, hot reload and draining.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use llm_cooperation::config::{Config, EnvSnapshot, Paths};
-use llm_cooperation::server::{AppState, app, serve};
+use llm_cooperation::server::{AppState, app};
 use serde_json::{Value, json};
 
 use crate::common::TestEnv;
+use crate::common::gateway::InProcess;
 use crate::common::upstream::{Behavior, DEFAULT_TEXT, FakeUpstream};
 
 fn config_text(up: &FakeUpstream, server: &str) -> String {
@@ -52,34 +52,21 @@ tasks = ["chat"]
 
 struct Gateway {
     url: String,
-    state: Arc<AppState>,
-    dir: tempfile::TempDir,
+    gw: InProcess,
     client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Gateway {
     async fn start(config: String, tokens: &[&str]) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
-        let state = AppState::new(config, tokens.iter().map(|t| t.to_string()).collect()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, app(state.clone()), async {
-            let _ = stopped.await;
-        }));
+        let gw = InProcess::start(&config, tokens).await;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
         Gateway {
-            url,
-            state,
-            dir,
+            url: gw.url.clone(),
+            gw,
             client,
-            stop: Some(stop),
         }
     }
 
@@ -109,14 +96,6 @@ impl Gateway {
             .await
             .unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -470,7 +449,8 @@ async fn a_client_that_disconnects_mid_stream_frees_its_slot() {
     let mut body = resp.bytes_stream();
     body.next().await.unwrap().unwrap();
     let in_flight = || {
-        gw.state
+        gw.gw
+            .state
             .live()
             .router
             .health_of("m1")
@@ -515,9 +495,9 @@ async fn reload_swaps_models_and_a_bad_config_keeps_the_old_one() {
     text.push_str(
         "\n[[models]]\nname = \"m2\"\nprovider = \"fake\"\nupstream = \"fake-model-large\"\n",
     );
-    std::fs::write(gw.dir.path().join("config.toml"), &text).unwrap();
-    let config = Config::load(Paths::in_dir(gw.dir.path()), EnvSnapshot::default()).unwrap();
-    gw.state.reload(config).unwrap();
+    std::fs::write(gw.gw.dir.path().join("config.toml"), &text).unwrap();
+    let config = Config::load(Paths::in_dir(gw.gw.dir.path()), EnvSnapshot::default()).unwrap();
+    gw.gw.state.reload(config).unwrap();
     let (_, models) = gw.get("/v1/models").await;
     assert!(models.contains("\"m2\""), "{models}");
     let (status, _, _) = gw
@@ -528,8 +508,12 @@ async fn reload_swaps_models_and_a_bad_config_keeps_the_old_one() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(up.last().body["model"], "fake-model-large");
-    std::fs::write(gw.dir.path().join("config.toml"), "[[models]]\nname = 1\n").unwrap();
-    assert!(Config::load(Paths::in_dir(gw.dir.path()), EnvSnapshot::default()).is_err());
+    std::fs::write(
+        gw.gw.dir.path().join("config.toml"),
+        "[[models]]\nname = 1\n",
+    )
+    .unwrap();
+    assert!(Config::load(Paths::in_dir(gw.gw.dir.path()), EnvSnapshot::default()).is_err());
     let (_, models) = gw.get("/v1/models").await;
     assert!(models.contains("\"m2\""));
 }

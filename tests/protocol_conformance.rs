@@ -3,13 +3,11 @@
 //! streamed, each checked on both sides: the body (and headers) the fake upstream received,
 //! and what the client got. Plain reqwest and serde_json: this is the wire contract.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use llm_cooperation::config::{Config, EnvSnapshot, Paths};
-use llm_cooperation::server::{AppState, app, serve};
 use serde_json::{Value, json};
 
+use crate::common::gateway::InProcess;
 use crate::common::upstream::{Behavior, FakeUpstream, INPUT_TOKENS, Recorded, Reply};
 
 /// An `openai`-kind model.
@@ -93,35 +91,22 @@ struct Gw {
     up: FakeUpstream,
     url: String,
     client: reqwest::Client,
-    _state: Arc<AppState>,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _gw: InProcess,
 }
 
 impl Gw {
     async fn start() -> Gw {
         let up = FakeUpstream::start();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config_text(&up)).unwrap();
-        let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
-        let state = AppState::new(config, Vec::new()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, app(state.clone()), async {
-            let _ = stopped.await;
-        }));
+        let gw = InProcess::start(&config_text(&up), &[]).await;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
         Gw {
             up,
-            url,
+            url: gw.url.clone(),
             client,
-            _state: state,
-            _dir: dir,
-            stop: Some(stop),
+            _gw: gw,
         }
     }
 
@@ -209,14 +194,6 @@ impl Gw {
             "a refused request never reaches the upstream"
         );
         resp.error_message(client)
-    }
-}
-
-impl Drop for Gw {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -29,14 +29,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use llm_cooperation::config::{Config, EnvSnapshot, Paths};
-use llm_cooperation::server::{AppState, app, serve};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use crate::common::gateway::InProcess;
 use crate::common::upstream::{Behavior, FakeUpstream, Recorded, Reply};
 
 /// A client still running after this long is killed and the test fails with its output: a
@@ -121,36 +119,15 @@ tasks = ["chat"]
 /// A gateway served in-process on `127.0.0.1:0`, stopped when dropped.
 struct Gateway {
     url: String,
-    _state: Arc<AppState>,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _gw: InProcess,
 }
 
 impl Gateway {
     async fn start(up: &FakeUpstream) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config_text(up)).unwrap();
-        let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
-        let state = AppState::new(config, Vec::new()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, app(state.clone()), async {
-            let _ = stopped.await;
-        }));
+        let gw = InProcess::start(&config_text(up), &[]).await;
         Gateway {
-            url,
-            _state: state,
-            _dir: dir,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            url: gw.url.clone(),
+            _gw: gw,
         }
     }
 }

@@ -312,7 +312,7 @@ async fn answer(
     })
     .await
     .map_err(|(_, e)| anyhow::Error::from(e))?;
-    if streamed && !collected.text.ends_with('\n') {
+    if streamed && !collected.text().ends_with('\n') {
         ui::line("")?;
     }
     let cost = router
@@ -320,15 +320,18 @@ async fn answer(
         .iter()
         .find(|m| m.name == answered)
         .map_or(0.0, |m| {
-            m.cost(collected.usage.input_tokens, collected.usage.output_tokens)
+            m.cost(
+                collected.usage().input_tokens,
+                collected.usage().output_tokens,
+            )
         });
     Ok(Turn {
         model: answered,
         streamed,
-        input_tokens: collected.usage.input_tokens.into(),
-        output_tokens: collected.usage.output_tokens.into(),
+        input_tokens: collected.usage().input_tokens.into(),
+        output_tokens: collected.usage().output_tokens.into(),
         cost,
         receipt: serde_json::json!({ "attempts": routed.attempts, "decision": &*routed.decision }),
-        text: collected.text,
+        text: collected.text(),
     })
 }

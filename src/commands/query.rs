@@ -255,7 +255,7 @@ async fn stream_answer(
     };
     match collected {
         Ok(c) => {
-            if !c.text.ends_with('\n') {
+            if !c.text().ends_with('\n') {
                 ui::line("")?;
             }
             let mut response = c.into_response();
@@ -266,12 +266,12 @@ async fn stream_answer(
         }
         Err((_, CollectError::Output(e))) => Err(e.into()),
         Err((partial, CollectError::Provider(e))) => {
-            if !partial.text.is_empty() {
+            if !partial.text().is_empty() {
                 let _ = ui::line("");
             }
             Err(anyhow::Error::from(e).context(format!(
                 "The answer from {model} on `{provider}` broke off after {} characters; what was shown is incomplete",
-                partial.text.chars().count()
+                partial.text().chars().count()
             )))
         }
     }

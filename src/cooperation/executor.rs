@@ -1015,14 +1015,15 @@ async fn call_model(
     .await;
     match collected {
         Ok(c) => {
-            let estimated = c.usage.output_tokens == 0 && !c.text.is_empty();
+            let (text, usage) = (c.text(), c.usage());
+            let estimated = usage.output_tokens == 0 && !text.is_empty();
             let (input_tokens, output_tokens) = if estimated {
                 (prompt_tokens, pieces)
             } else {
-                (c.usage.input_tokens, c.usage.output_tokens)
+                (usage.input_tokens, usage.output_tokens)
             };
             Ok(Answered {
-                text: c.text,
+                text,
                 model,
                 provider,
                 input_tokens,

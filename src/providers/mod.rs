@@ -26,7 +26,8 @@ pub use http::HttpPolicy;
 
 use crate::config::{Config, ConfigError, ModelConfig, ProviderConfig, ProviderKind};
 use crate::types::{
-    Assembler, ChatRequest, ChatResponse, ContentPart, FinishReason, Protocol, StreamEvent, Tool,
+    Assembler, ChatRequest, ChatResponse, ContentPart, FinishReason, Protocol, ResponseFormat,
+    StreamEvent, Tool,
 };
 
 /// A stream of answer events; it ends after `Done` or an error.
@@ -387,7 +388,7 @@ fn local_refusal(req: &ChatRequest) -> Option<(String, String)> {
             "is not reported by the local runner",
         ),
         (
-            req.response_format.is_some_and_json(),
+            !matches!(req.response_format, None | Some(ResponseFormat::Text)),
             "response_format",
             "asks for JSON mode, which the local runner cannot guarantee",
         ),
@@ -416,30 +417,29 @@ fn local_refusal(req: &ChatRequest) -> Option<(String, String)> {
     None
 }
 
-/// Whether a response format asks for JSON.
-trait JsonFormat {
-    fn is_some_and_json(&self) -> bool;
-}
-
-impl JsonFormat for Option<crate::types::ResponseFormat> {
-    fn is_some_and_json(&self) -> bool {
-        !matches!(self, None | Some(crate::types::ResponseFormat::Text))
-    }
-}
-
 /// What a consumed stream produced.
 #[derive(Debug, Clone, Default)]
 pub struct Collected {
-    /// Choice 0's text.
-    pub text: String,
-    pub usage: crate::types::Usage,
-    pub finish_reason: Option<FinishReason>,
     pub ttft: Option<Duration>,
     /// Every event, assembled into the whole answer.
     pub answer: Assembler,
 }
 
 impl Collected {
+    /// Choice 0's text.
+    pub fn text(&self) -> String {
+        self.answer.text()
+    }
+
+    pub fn usage(&self) -> crate::types::Usage {
+        self.answer.usage
+    }
+
+    /// How the answer ended; `None` when the stream broke off first.
+    pub fn finish_reason(&self) -> Option<FinishReason> {
+        self.answer.finish.as_ref().map(|f| f.reason.clone())
+    }
+
     /// The answer as a response (model, provider and timings are the caller's to fill).
     pub fn into_response(self) -> ChatResponse {
         let mut resp = self.answer.into_response();
@@ -465,21 +465,13 @@ pub async fn collect_stream(
         if event.is_output() {
             out.ttft.get_or_insert_with(|| started.elapsed());
         }
-        match event {
-            StreamEvent::Delta { .. } => {
-                if let Some(text) = event.text_delta() {
-                    if let Err(e) = on_delta(text) {
-                        return Err((out, CollectError::Output(e)));
-                    }
-                    out.text.push_str(text);
-                }
-            }
-            StreamEvent::Usage(usage) => out.usage = usage,
-            StreamEvent::Done(finish) => {
-                out.finish_reason = Some(finish.reason);
-                break;
-            }
-            _ => {}
+        if let Some(text) = event.text_delta()
+            && let Err(e) = on_delta(text)
+        {
+            return Err((out, CollectError::Output(e)));
+        }
+        if matches!(event, StreamEvent::Done(_)) {
+            break;
         }
     }
     Ok(out)

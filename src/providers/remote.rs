@@ -40,6 +40,37 @@ pub trait Wire: Send + Sync + std::fmt::Debug + 'static {
     fn is_done(d: &Self::Decoder) -> bool;
 }
 
+/// The [`Wire`] items that only name a protocol module's functions (each module offers the
+/// same ones; see `crate::protocol`).
+macro_rules! forward_to {
+    ($module:ident) => {
+        type Decoder = $module::StreamDecoder;
+
+        fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError> {
+            $module::encode_request(req, stream)
+        }
+        fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String> {
+            $module::decode_response(body, sent)
+        }
+        fn decoder(sent: &Encoded) -> Self::Decoder {
+            $module::StreamDecoder::new(sent)
+        }
+        fn push(
+            d: &mut Self::Decoder,
+            event: &str,
+            data: &str,
+        ) -> Result<Vec<StreamEvent>, StreamFailure> {
+            d.push(event, data)
+        }
+        fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure> {
+            d.finish()
+        }
+        fn is_done(d: &Self::Decoder) -> bool {
+            d.is_done()
+        }
+    };
+}
+
 /// OpenAI's chat completions (and every compatible server).
 #[derive(Debug)]
 pub struct OpenAiChat;
@@ -47,7 +78,6 @@ pub struct OpenAiChat;
 impl Wire for OpenAiChat {
     const PROTOCOL: Protocol = Protocol::OpenAiChat;
     const PATH: &'static str = "chat/completions";
-    type Decoder = openai_chat::StreamDecoder;
 
     fn headers(key: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -59,28 +89,7 @@ impl Wire for OpenAiChat {
         }
         headers
     }
-    fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError> {
-        openai_chat::encode_request(req, stream)
-    }
-    fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String> {
-        openai_chat::decode_response(body, sent)
-    }
-    fn decoder(sent: &Encoded) -> Self::Decoder {
-        openai_chat::StreamDecoder::new(sent)
-    }
-    fn push(
-        d: &mut Self::Decoder,
-        event: &str,
-        data: &str,
-    ) -> Result<Vec<StreamEvent>, StreamFailure> {
-        d.push(event, data)
-    }
-    fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure> {
-        d.finish()
-    }
-    fn is_done(d: &Self::Decoder) -> bool {
-        d.is_done()
-    }
+    forward_to!(openai_chat);
 }
 
 /// Anthropic's messages API.
@@ -90,7 +99,6 @@ pub struct AnthropicMessages;
 impl Wire for AnthropicMessages {
     const PROTOCOL: Protocol = Protocol::AnthropicMessages;
     const PATH: &'static str = "messages";
-    type Decoder = anthropic_messages::StreamDecoder;
 
     fn headers(key: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -106,28 +114,7 @@ impl Wire for AnthropicMessages {
         }
         headers
     }
-    fn encode(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryError> {
-        anthropic_messages::encode_request(req, stream)
-    }
-    fn decode(body: &[u8], sent: &Encoded) -> Result<ChatResponse, String> {
-        anthropic_messages::decode_response(body, sent)
-    }
-    fn decoder(sent: &Encoded) -> Self::Decoder {
-        anthropic_messages::StreamDecoder::new(sent)
-    }
-    fn push(
-        d: &mut Self::Decoder,
-        event: &str,
-        data: &str,
-    ) -> Result<Vec<StreamEvent>, StreamFailure> {
-        d.push(event, data)
-    }
-    fn finish(d: &mut Self::Decoder) -> Result<Vec<StreamEvent>, StreamFailure> {
-        d.finish()
-    }
-    fn is_done(d: &Self::Decoder) -> bool {
-        d.is_done()
-    }
+    forward_to!(anthropic_messages);
 }
 
 /// A provider reached over HTTP in protocol `W`.
@@ -175,18 +162,21 @@ impl<W: Wire> Remote<W> {
         headers
     }
 
+    /// Sends the encoded body (taken out of `sent`, which keeps its headers and fold for
+    /// decoding the answer).
     async fn post(
         &self,
-        sent: &Encoded,
+        sent: &mut Encoded,
         deadline: Instant,
     ) -> Result<reqwest::Response, ProviderError> {
         let headers = self.headers_for(sent);
+        let body = Bytes::from(std::mem::take(&mut sent.body));
         self.http
             .send(
                 reqwest::Method::POST,
                 W::PATH,
                 &headers,
-                Some(Bytes::from(sent.body.clone())),
+                Some(body),
                 deadline,
             )
             .await
@@ -224,8 +214,8 @@ impl<W: Wire> Backend for Remote<W> {
         Box::pin(async move {
             let started = StdInstant::now();
             let deadline = Instant::now() + self.http.policy.total;
-            let sent = self.encode(&req, false)?;
-            let resp = self.post(&sent, deadline).await?;
+            let mut sent = self.encode(&req, false)?;
+            let resp = self.post(&mut sent, deadline).await?;
             let bytes = self.http.read_body(resp, deadline).await?;
             let mut answer = W::decode(&bytes, &sent).map_err(|m| self.http.protocol(m))?;
             answer.model = req.model;
@@ -238,8 +228,8 @@ impl<W: Wire> Backend for Remote<W> {
     fn chat_stream(&self, req: ChatRequest) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
         Box::pin(async move {
             let deadline = Instant::now() + self.http.policy.total;
-            let sent = self.encode(&req, true)?;
-            let resp = self.post(&sent, deadline).await?;
+            let mut sent = self.encode(&req, true)?;
+            let resp = self.post(&mut sent, deadline).await?;
             let provider = self.http.provider.clone();
             let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
             // Error events quote upstream text, which may echo the key.

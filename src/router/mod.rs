@@ -1014,28 +1014,15 @@ impl Router {
     }
 }
 
-/// What a request needs beyond text, as bits for the decision cache's key: tools,
-/// reasoning, a JSON schema, and another protocol's fields.
+/// What a request needs beyond text, as bits for the decision cache's key: tools, reasoning,
+/// a JSON schema, and the protocol it came in (whose own fields, blocks and tools only that
+/// protocol's providers take).
 fn needs(req: &ChatRequest) -> u8 {
-    let mut bits = 0;
-    bits |= u8::from(req.uses_tools());
-    bits |= u8::from(req.wants_reasoning()) << 1;
-    bits |= u8::from(req.wants_json_schema()) << 2;
-    if !req.tools.is_empty()
-        || req.messages.iter().any(|m| {
-            m.content
-                .iter()
-                .any(|p| matches!(p, crate::types::ContentPart::Raw { .. }))
-        })
-        || req.passthrough.is_some()
-    {
-        // Raw tools and blocks, and pass-through fields, tie a request to one protocol.
-        bits |= 1 << 3;
-        if let Some((p, _)) = &req.passthrough {
-            bits |= (*p as u8 + 1) << 4;
-        }
-    }
-    bits
+    let origin = req.passthrough.as_ref().map_or(0, |(p, _)| *p as u8 + 1);
+    u8::from(req.uses_tools())
+        | u8::from(req.wants_reasoning()) << 1
+        | u8::from(req.wants_json_schema()) << 2
+        | origin << 3
 }
 
 /// An [`ProviderError::Unsupported`] as an exclusion reason.

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
-use super::openai::{Encoder, encode_stream, mark_cache, mark_origin, session_id, wants_cache};
+use super::openai::{Encoder, encode_stream, mark_cache, session_id, wants_cache};
 use super::{ApiError, AppState, Shape};
 use crate::protocol::{Decoded, SseFrame, anthropic_messages};
 use crate::router::Preferences;
@@ -45,8 +45,8 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Decoded, ApiError> {
     crate::protocol::check_duplicate_keys(body).map_err(|e| ApiError::bad_request(e.0))?;
     let mut decoded =
         anthropic_messages::decode_request(body).map_err(|e| ApiError::bad_request(e.0))?;
+    // The decoder records the protocol (the pass-through is always Anthropic's here).
     let req = &mut decoded.request;
-    mark_origin(req, Protocol::AnthropicMessages);
     let forwarded: Vec<(String, String)> = FORWARDED_HEADERS
         .iter()
         .flat_map(|name| {

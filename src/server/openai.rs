@@ -22,7 +22,7 @@ use super::{ApiError, AppState};
 use crate::protocol::{SseFrame, now_secs, openai_chat};
 use crate::providers::EventStream;
 use crate::router::Preferences;
-use crate::types::{Passthrough, Protocol, StreamEvent};
+use crate::types::StreamEvent;
 
 fn completion_id() -> String {
     format!("chatcmpl-{:024x}", rand::random::<u128>() >> 32)
@@ -52,14 +52,6 @@ pub fn mark_cache(resp: &mut Response, cached: bool) {
         "x-cache",
         axum::http::HeaderValue::from_static(if cached { "hit" } else { "miss" }),
     );
-}
-
-/// Records which protocol a request came in, so what only that protocol carries (its unknown
-/// fields, blocks and headers) goes only to upstreams that speak it.
-pub fn mark_origin(req: &mut crate::types::ChatRequest, protocol: Protocol) {
-    if req.passthrough.is_none() {
-        req.passthrough = Some((protocol, Passthrough::default()));
-    }
 }
 
 /// Frames as axum SSE events.
@@ -129,8 +121,7 @@ pub async fn chat_completions(
         .map_err(|e| ApiError::bad_request(e.0))?;
     let decoded = openai_chat::decode_request(body.get().as_bytes())
         .map_err(|e| ApiError::bad_request(e.0))?;
-    let mut req = decoded.request;
-    mark_origin(&mut req, Protocol::OpenAiChat);
+    let req = decoded.request;
     let cache = wants_cache(&headers, decoded.gateway.cache);
     let include_usage = decoded.gateway.include_usage;
     let session = session_id(&headers, decoded.gateway.session_id);

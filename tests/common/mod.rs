@@ -1,6 +1,7 @@
 //! Shared test helpers: a temporary configuration directory and a way to run the binaries.
 #![allow(dead_code)]
 
+pub mod gateway;
 pub mod upstream;
 
 use std::io::Write;
