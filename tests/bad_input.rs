@@ -268,6 +268,12 @@ fn cases() -> Vec<Case> {
              json_body(json!({ "model": "m1", "max_tokens": 5,
                  "tools": [{ "type": "web_search_20250305", "name": "web_search" }], "messages": user })), 400,
              &["tools[0]", "`m1`"]),
+        case("a thinking block without its signature", MESSAGES,
+             json_body(json!({ "model": "c1", "max_tokens": 5, "messages": [
+                 { "role": "user", "content": "hi" },
+                 { "role": "assistant", "content": [{ "type": "thinking", "thinking": "hm" }, { "type": "text", "text": "a" }] },
+                 { "role": "user", "content": "go on" }] })), 400,
+             &["messages[1].content[0]", "`signature`"]),
         case("missing max_tokens (Anthropic)", MESSAGES,
              json_body(json!({ "model": "c1", "messages": user })), 400, &["`max_tokens` is required"]),
         case("tools to a cooperation", CHAT,

@@ -530,6 +530,23 @@ pub fn decode_request(body: &[u8]) -> Result<Decoded, DecodeError> {
                 )));
             }
         };
+        if let MessageContent::Blocks(blocks) = &m.content
+            && let Some(j) = blocks.iter().position(|b| {
+                matches!(
+                    b,
+                    Block::Known(KnownBlock::Thinking {
+                        signature: None,
+                        ..
+                    })
+                )
+            })
+        {
+            // Anthropic refuses it too; an answer of an OpenAI-kind model comes back with
+            // `"signature": ""`, which is accepted (and not sent to Anthropic upstreams).
+            return Err(DecodeError::new(format!(
+                "`messages[{i}].content[{j}]` is a `thinking` block without its `signature`; send the block back exactly as the answer had it"
+            )));
+        }
         let content = parts_from_content(m.content);
         if role == Role::Assistant
             && let Some(j) = content
