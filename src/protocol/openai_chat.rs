@@ -491,19 +491,11 @@ pub struct WireFunctionDelta {
 
 /// Decodes and validates a client's `/chat/completions` body.
 pub fn decode_request(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        DecodeError::new(format!(
-            "the body is not valid JSON ({e}); send a chat completion request object"
-        ))
-    })?;
-    let Value::Object(fields) = &value else {
-        return Err(DecodeError::new(
-            "the body is not a JSON object; send a chat completion request object",
-        ));
-    };
-    let wire: WireRequest = match serde_json::from_value(value.clone()) {
+    // Straight into the typed structs (one pass over a body that may be 100 KB); only a body
+    // that does not fit them is parsed again, to say which field is wrong.
+    let wire: WireRequest = match serde_json::from_slice(body) {
         Ok(wire) => wire,
-        Err(e) => return Err(locate_error(fields, &e)),
+        Err(e) => return Err(diagnose(body, &e)),
     };
     let WireRequest {
         model,
@@ -666,6 +658,24 @@ pub fn decode_request(body: &[u8]) -> Result<Decoded, DecodeError> {
 
 /// Turns a serde error on the whole body into one that names the field: each top-level field
 /// and each message is tried alone, so the client learns which one is wrong.
+/// Why a body did not deserialise: not JSON, not an object, or which field is wrong.
+fn diagnose(body: &[u8], e: &serde_json::Error) -> DecodeError {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => {
+            return DecodeError::new(format!(
+                "the body is not valid JSON ({e}); send a chat completion request object"
+            ));
+        }
+    };
+    match &value {
+        Value::Object(fields) => locate_error(fields, e),
+        _ => {
+            DecodeError::new("the body is not a JSON object; send a chat completion request object")
+        }
+    }
+}
+
 fn locate_error(fields: &Map<String, Value>, e: &serde_json::Error) -> DecodeError {
     if let Some(Value::Array(messages)) = fields.get("messages") {
         for (i, m) in messages.iter().enumerate() {
@@ -1067,7 +1077,7 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
         Some(n) if is_reasoning_model(&req.model) => (None, Some(n)),
         other => (other, None),
     };
-    let wire = WireRequest {
+    let mut wire = WireRequest {
         model: req.model.clone(),
         messages,
         max_tokens,
@@ -1106,15 +1116,21 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
         cache: None,
         extra: Map::new(),
     };
-    let mut body = serde_json::to_value(&wire)
-        .map_err(|e| CarryError::new("messages", format!("cannot be written as JSON ({e})")))?;
-    if let (Some(fields), Value::Object(body)) = (passthrough_fields, &mut body) {
-        for (key, value) in fields {
-            // A modelled field wins over a passthrough one of the same name.
-            body.entry(key.clone()).or_insert_with(|| value.clone());
-        }
+    if let Some(fields) = passthrough_fields {
+        // Serialised once, through the flattened `extra`. The pass-through holds only fields
+        // the wire structs do not model, and `tool_choice` / `response_format` of shapes they
+        // do not model (then the canonical one is unset); a set modelled field wins.
+        wire.extra = fields
+            .iter()
+            .filter(|(key, _)| match key.as_str() {
+                "tool_choice" => wire.tool_choice.is_none(),
+                "response_format" => wire.response_format.is_none(),
+                _ => true,
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
     }
-    let body = serde_json::to_vec(&body)
+    let body = serde_json::to_vec(&wire)
         .map_err(|e| CarryError::new("messages", format!("cannot be written as JSON ({e})")))?;
     Ok(Encoded {
         body,

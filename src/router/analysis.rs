@@ -481,6 +481,10 @@ const DEPTH_CUES: &[&str] = &[
 
 /// Counts CJK ideographs and other characters in one pass.
 fn char_counts(text: &str) -> (usize, usize) {
+    // Agents' prompts are tens of KB of mostly ASCII: check that at memory speed first.
+    if text.is_ascii() {
+        return (0, text.len());
+    }
     let mut cjk = 0;
     let mut other = 0;
     for c in text.chars() {
