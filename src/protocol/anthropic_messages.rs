@@ -1057,7 +1057,7 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
         }
     }
 
-    let wire = WireRequest {
+    let mut wire = WireRequest {
         model: req.model.clone(),
         messages,
         system,
@@ -1080,32 +1080,31 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
         cache: None,
         extra: Map::new(),
     };
-    let mut body = match serde_json::to_value(&wire) {
-        Ok(Value::Object(body)) => body,
-        // A struct always serialises to an object.
-        _ => Map::new(),
-    };
     let mut headers = Vec::new();
     if let Some(own) = own {
+        // Serialised once, through the flattened `extra`. The pass-through holds fields the
+        // wire structs do not model, `metadata` keys besides `user_id`, and `thinking` /
+        // `output_format` of shapes they do not model (then the canonical one is unset);
+        // what the canonical request sets wins over a stale copy.
         for (key, value) in &own.fields {
-            match (body.get_mut(key), value) {
-                // `metadata` is shared: `user_id` from `user`, the rest from the client.
-                (Some(Value::Object(ours)), Value::Object(theirs)) if key == "metadata" => {
+            match (key.as_str(), value) {
+                ("metadata", Value::Object(theirs)) => {
+                    let ours = wire.metadata.get_or_insert_with(Map::new);
                     for (k, v) in theirs {
                         ours.entry(k.clone()).or_insert_with(|| v.clone());
                     }
                 }
-                // What the canonical request sets wins over a stale copy in the passthrough.
-                (Some(_), _) => {}
-                (None, _) => {
-                    body.insert(key.clone(), value.clone());
+                ("thinking", _) if wire.thinking.is_some() => {}
+                ("output_format", _) if wire.output_format.is_some() => {}
+                _ => {
+                    wire.extra.insert(key.clone(), value.clone());
                 }
             }
         }
         headers.clone_from(&own.headers);
     }
     Ok(Encoded {
-        body: serde_json::to_vec(&body).unwrap_or_default(),
+        body: serde_json::to_vec(&wire).unwrap_or_default(),
         headers,
         fold_tool,
     })
