@@ -12,11 +12,17 @@
 //!
 //! | Upstream fault | Expected behaviour |
 //! |---|---|
-//! | 500 / 502 / 503 once | retried on the same deployment: 200 |
-//! | 5xx on every try | the next replica answers (200); with none, 502 `upstream` (Anthropic `api_error`) |
-//! | 429 with `Retry-After: 1` | retried after the wait; still 429: the caller gets 429 with `Retry-After: 1`, the deployment cools down for that long (503 `overloaded_error` with `Retry-After`, the upstream is not called), then serves again |
+//! | 500 / 502 / 503 once | with a replica: it answers at once (no retry of the failing one); with none, retried on the same deployment: 200 |
+//! | 5xx on every try | the next replica answers (200); with none, 502 `upstream` (Anthropic `api_error`) after `max_retries` |
+//! | 429 with `Retry-After: 1` | not retried: the caller gets 429 with `Retry-After: 1` at once, the deployment cools down for that long (503 `overloaded_error` with `Retry-After`, the upstream is not called), then serves again |
+//! | 429 with `Retry-After: 30` on a replica | the other replica answers at once; the 429'd one cools down for 30 s |
+//! | 400 three times (the caller's fault) | 400 each time; the deployment stays healthy and answers the next request |
+//! | 401 (a rejected key) on a replica | the other replica answers; the deployment is left out until a reload, with the reason in `/models` |
+//! | one of two replicas down for 20 requests | every request answers with at most one extra attempt; the failing one is hit 3 times |
+//! | a probe cancelled (client gone) or its stream dropped early | the next request probes: the slot is free |
+//! | a reload during a cooldown | the cooldown holds; `/routing/stats` runs on |
 //! | connection refused | the next replica answers; with none, 502 `connect` naming the provider, never its address |
-//! | no headers within the first-byte timeout | retried, then the next replica; with none, 504 `timeout` within two first-byte timeouts |
+//! | no headers within the first-byte timeout | the next replica at once; with none, retried, then 504 `timeout` within two first-byte timeouts |
 //! | body stalls mid-way | whole: 504 `timeout` at the total deadline; stream: error event (`timeout`) after one idle gap, no retry |
 //! | malformed JSON | whole: not retried, the next replica answers; with none, 502 `protocol`; stream: error event `protocol` |
 //! | malformed SSE (not UTF-8) | stream: the text so far, then error event `protocol`; whole: 502 `protocol` |
@@ -110,6 +116,25 @@ impl Combo {
     /// A refusing deployment, then the healthy spare.
     fn dead_replicated(&self) -> String {
         format!("{}-dead-ha", self.kind.prefix())
+    }
+}
+
+impl Combo {
+    fn path(&self) -> &'static str {
+        match self.proto {
+            Proto::OpenAi => "/v1/chat/completions",
+            Proto::Anthropic => "/v1/messages",
+        }
+    }
+
+    /// A one-message request for `model` in this cell's protocol.
+    fn body(&self, model: &str) -> Value {
+        match self.proto {
+            Proto::OpenAi => json!({ "model": model, "stream": self.stream,
+                    "messages": [{ "role": "user", "content": "hi" }] }),
+            Proto::Anthropic => json!({ "model": model, "stream": self.stream, "max_tokens": 100,
+                    "messages": [{ "role": "user", "content": "hi" }] }),
+        }
     }
 }
 
@@ -237,18 +262,7 @@ impl Rig {
 
     /// One request from `c`'s client to `model`; the answer is read to its end.
     async fn call(&self, c: Combo, model: &str) -> Outcome {
-        let (path, body) = match c.proto {
-            Proto::OpenAi => (
-                "/v1/chat/completions",
-                json!({ "model": model, "stream": c.stream,
-                        "messages": [{ "role": "user", "content": "hi" }] }),
-            ),
-            Proto::Anthropic => (
-                "/v1/messages",
-                json!({ "model": model, "stream": c.stream, "max_tokens": 100,
-                        "messages": [{ "role": "user", "content": "hi" }] }),
-            ),
-        };
+        let (path, body) = (c.path(), c.body(model));
         let started = Instant::now();
         let resp = self
             .client
@@ -512,17 +526,22 @@ async fn server_errors_are_retried_then_fail_over_then_502() {
     matrix(ROOMY, "", |rig, c| async move {
         rig.up.push([Behavior::status(500)]);
         assert_eq!(rig.call(c, &c.single()).await.answer(), DEFAULT_TEXT);
-        assert_eq!(rig.up.request_count(), 2, "{c:?}: one retry");
+        assert_eq!(rig.up.request_count(), 2, "{c:?}: alone, it is tried again");
 
-        rig.up.push([Behavior::status(502), Behavior::status(503)]);
+        rig.up.push([Behavior::status(502)]);
         let out = rig.call(c, &c.replicated()).await;
         assert_eq!(out.answer(), DEFAULT_TEXT, "{c:?}: the spare answers");
-        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (4, 1));
+        assert_eq!(
+            (rig.up.request_count(), rig.spare.request_count()),
+            (3, 1),
+            "{c:?}: with a spare, the failing one is not retried"
+        );
 
         rig.up.push([Behavior::status(503), Behavior::status(502)]);
         let out = rig.call(c, &c.single()).await;
         let message = out.within(ROOMY.total).error(502, "upstream");
         assert!(message.contains("HTTP 502"), "{c:?}: {message}");
+        assert_eq!(rig.up.request_count(), 5, "{c:?}: one attempt, one retry");
         rig
     })
     .await;
@@ -531,16 +550,11 @@ async fn server_errors_are_retried_then_fail_over_then_502() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_pass_retry_after_on_and_cool_the_deployment_down() {
     matrix(ROOMY, "", |rig, c| async move {
-        rig.up
-            .push([Behavior::rate_limited(1), Behavior::rate_limited(1)]);
+        rig.up.push([Behavior::rate_limited(1)]);
         let out = rig.call(c, &c.single()).await;
         out.within(ROOMY.total).error(429, "rate_limited");
-        assert!(
-            out.elapsed >= Duration::from_millis(950),
-            "{c:?}: the retry waited for Retry-After: {out:?}"
-        );
         assert_eq!(out.retry_after.as_deref(), Some("1"), "{out:?}");
-        assert_eq!(rig.up.request_count(), 2);
+        assert_eq!(rig.up.request_count(), 1, "{c:?}: a 429 is not retried");
 
         // Cooling down for the upstream's `Retry-After`: refused here, not sent there.
         let out = rig.call(c, &c.single()).await;
@@ -549,13 +563,210 @@ async fn rate_limits_pass_retry_after_on_and_cool_the_deployment_down() {
         assert_eq!(out.retry_after.as_deref(), Some("1"), "{out:?}");
         assert_eq!(
             rig.up.request_count(),
-            2,
+            1,
             "{c:?}: nothing sent while cooling"
         );
 
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(rig.call(c, &c.single()).await.answer(), DEFAULT_TEXT);
-        assert_eq!(rig.up.request_count(), 3);
+        assert_eq!(rig.up.request_count(), 2);
+        rig
+    })
+    .await;
+}
+
+/// A long `Retry-After` used to hold the caller while the client slept it out and retried
+/// (over a minute for `Retry-After: 30`); it only sets the cooldown now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_retry_after_answers_at_once_or_fails_over_at_once() {
+    matrix(ROOMY, "", |rig, c| async move {
+        rig.up.push([Behavior::rate_limited(30)]);
+        let out = rig.call(c, &c.replicated()).await;
+        assert_eq!(out.answer(), DEFAULT_TEXT, "{c:?}: the spare answers");
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (1, 1));
+        // The 429'd replica cools down: the spare takes the next one without asking it.
+        assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (1, 2));
+
+        rig.up.push([Behavior::rate_limited(30)]);
+        let out = rig.call(c, &c.single()).await;
+        out.within(Duration::from_secs(5))
+            .error(429, "rate_limited");
+        assert_eq!(out.retry_after.as_deref(), Some("30"), "{out:?}");
+        assert_eq!(rig.up.request_count(), 2, "{c:?}: not retried");
+        rig
+    })
+    .await;
+}
+
+/// The caller's bad request is not the deployment's failure: three 400s used to start a
+/// cooldown that turned every other client away for 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_leave_the_deployment_healthy() {
+    matrix(ROOMY, "", |rig, c| async move {
+        for _ in 0..3 {
+            rig.up
+                .push([Behavior::status_with_message(400, "messages: bad field")]);
+            let out = rig.call(c, &c.single()).await;
+            let message = out.error(400, "bad_request");
+            assert!(message.contains("messages: bad field"), "{c:?}: {message}");
+        }
+        assert_eq!(
+            rig.call(c, &c.single()).await.answer(),
+            DEFAULT_TEXT,
+            "{c:?}"
+        );
+        assert_eq!(rig.up.request_count(), 4);
+        let live = rig.state.live();
+        let health = live.router.health_of(&c.single());
+        assert_eq!(health[0].1.cooldown_secs, None, "{c:?}: {health:?}");
+        rig
+    })
+    .await;
+}
+
+/// A rejected key marks the deployment misconfigured (not cooling down): left out, with the
+/// reason in `/models`, until a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_key_leaves_the_deployment_out_until_a_reload() {
+    matrix(ROOMY, "", |rig, c| async move {
+        rig.up
+            .push([Behavior::status_with_message(401, "invalid x-api-key")]);
+        assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        for _ in 0..3 {
+            assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        }
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (1, 4));
+        let models: Value = rig
+            .client
+            .get(format!("{}/models", rig.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let text = models.to_string();
+        assert!(
+            text.contains("rejected the API key (HTTP 401: invalid x-api-key)"),
+            "{c:?}: {text}"
+        );
+        let live = rig.state.live();
+        let health = live.router.health_of(&c.replicated());
+        assert_eq!(health[0].1.cooldown_secs, None, "not a cooldown");
+        drop(health);
+        drop(live);
+        // A reload (the key may have been fixed) tries it again.
+        let config = rig.state.live().config.clone();
+        rig.state.reload(config).unwrap();
+        assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (2, 4));
+        rig
+    })
+    .await;
+}
+
+/// One of two replicas is down for 20 requests: each request costs at most one extra
+/// attempt, and the failing replica is hit only until its cooldown starts (3 failures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_of_one_replica_costs_at_most_one_extra_attempt() {
+    matrix(ROOMY, "", |rig, c| async move {
+        rig.up.push((0..20).map(|_| Behavior::status(503)));
+        for i in 0..20 {
+            let before = rig.up.request_count() + rig.spare.request_count();
+            assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
+            let sent = rig.up.request_count() + rig.spare.request_count() - before;
+            assert!(
+                sent <= 2,
+                "{c:?}: request {i} cost {sent} upstream requests"
+            );
+        }
+        assert_eq!(rig.up.request_count(), 3, "{c:?}");
+        assert_eq!(rig.spare.request_count(), 20);
+        rig
+    })
+    .await;
+}
+
+/// A probe cancelled before its verdict frees the probe slot: the client going away while
+/// the probe waits, or a streamed probe dropped after its first bytes. The deployment used
+/// to stay unavailable until the next reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_probe_frees_the_slot() {
+    matrix(ROOMY, "", |rig, c| async move {
+        // A 429 with `Retry-After: 1` starts a one-second cooldown.
+        let cool_down = || async {
+            rig.up.push([Behavior::rate_limited(1)]);
+            rig.call(c, &c.single()).await.error(429, "rate_limited");
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        };
+        cool_down().await;
+        rig.up.push([Behavior::Delay {
+            before_headers: Duration::from_secs(3),
+        }]);
+        let gone = rig
+            .client
+            .post(format!("{}{}", rig.url, c.path()))
+            .timeout(Duration::from_millis(200))
+            .json(&c.body(&c.single()))
+            .send()
+            .await;
+        assert!(
+            gone.is_err_and(|e| e.is_timeout()),
+            "{c:?}: the client gave up"
+        );
+        // Once the gateway has seen the client go (nothing in flight), the slot is free.
+        rig.assert_idle().await;
+        assert_eq!(
+            rig.call(c, &c.single()).await.answer(),
+            DEFAULT_TEXT,
+            "{c:?}"
+        );
+
+        if c.stream {
+            cool_down().await;
+            rig.up.push([Behavior::SlowDrip {
+                chunk_delay: Duration::from_millis(300),
+            }]);
+            let mut resp = rig
+                .client
+                .post(format!("{}{}", rig.url, c.path()))
+                .json(&c.body(&c.single()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.chunk().await.unwrap().expect("the first bytes");
+            drop(resp);
+            rig.assert_idle().await;
+            assert_eq!(
+                rig.call(c, &c.single()).await.answer(),
+                DEFAULT_TEXT,
+                "{c:?}"
+            );
+        }
+        rig
+    })
+    .await;
+}
+
+/// A reload builds a new router; the cooldown it found holds, and `/routing/stats` runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_cooldowns_and_stats() {
+    matrix(ROOMY, "", |rig, c| async move {
+        rig.up.push([Behavior::rate_limited(30)]);
+        rig.call(c, &c.single()).await.error(429, "rate_limited");
+        let before = rig.state.live().router.stats().total_requests;
+        let config = rig.state.live().config.clone();
+        rig.state.reload(config).unwrap();
+        let out = rig.call(c, &c.single()).await;
+        out.error(503, "overloaded_error");
+        assert_eq!(
+            rig.up.request_count(),
+            1,
+            "{c:?}: nothing sent while cooling"
+        );
+        assert_eq!(rig.state.live().router.stats().total_requests, before + 1);
         rig
     })
     .await;
@@ -586,10 +797,10 @@ async fn silence_before_the_headers_times_out_then_fails_over() {
         before_headers: Duration::from_secs(10),
     };
     matrix(TIGHT, "", |rig, c| async move {
-        rig.up.push([hang(), hang()]);
+        rig.up.push([hang()]);
         let out = rig.call(c, &c.replicated()).await;
         assert_eq!(out.within(TIGHT.total).answer(), DEFAULT_TEXT, "{c:?}");
-        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (2, 1));
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (1, 1));
 
         rig.up.push([hang(), hang()]);
         let out = rig.call(c, &c.single()).await;
@@ -597,6 +808,11 @@ async fn silence_before_the_headers_times_out_then_fails_over() {
             .within(TIGHT.first_byte * 2 + Duration::from_secs(1))
             .error(504, "timeout");
         assert!(message.contains("within 0.5 s"), "{c:?}: {message}");
+        assert_eq!(
+            rig.up.request_count(),
+            3,
+            "{c:?}: alone, it was tried again"
+        );
         rig
     })
     .await;
@@ -799,18 +1015,20 @@ async fn an_oversized_response_is_cut_off() {
 async fn failures_in_a_row_cool_a_deployment_down() {
     matrix(ROOMY, "", |rig, c| async move {
         for _ in 0..3 {
-            rig.up.push([Behavior::status(500), Behavior::status(500)]);
+            rig.up.push([Behavior::status(500)]);
             assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
         }
-        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (6, 3));
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (3, 3));
         // The failing replica now cools down: skipped without a request.
         assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
-        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (6, 4));
+        assert_eq!((rig.up.request_count(), rig.spare.request_count()), (3, 4));
 
-        for _ in 0..3 {
-            rig.up.push([Behavior::status(500), Behavior::status(500)]);
-            rig.call(c, &c.single()).await.error(502, "upstream");
-        }
+        // Alone: each attempt counts, the retry included (two failures, then the third
+        // starts the cooldown and the retry after it is not sent).
+        rig.up.push([Behavior::status(500), Behavior::status(500)]);
+        rig.call(c, &c.single()).await.error(502, "upstream");
+        rig.up.push([Behavior::status(500)]);
+        rig.call(c, &c.single()).await.error(502, "upstream");
         let out = rig.call(c, &c.single()).await;
         let message = out
             .within(Duration::from_secs(1))
@@ -819,7 +1037,7 @@ async fn failures_in_a_row_cool_a_deployment_down() {
         assert_eq!(out.retry_after.as_deref(), Some("30"), "{out:?}");
         assert_eq!(
             rig.up.request_count(),
-            12,
+            6,
             "{c:?}: nothing sent while cooling"
         );
         rig
@@ -857,4 +1075,220 @@ async fn a_client_that_goes_away_before_the_answer_leaves_nothing_in_flight() {
         rig
     })
     .await;
+}
+
+/// Hostile or careless clients: what one client sends must not reach another's state.
+mod tenants {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use futures::future::BoxFuture;
+    use llm_cooperation::config::{Config, EnvSnapshot, Paths};
+    use llm_cooperation::server::{AppState, app, serve};
+    use llm_cooperation::store::{MemoryState, RateLimits, SharedState, StateHealth};
+    use llm_cooperation::types::Message;
+    use serde_json::json;
+
+    use crate::common::TestEnv;
+    use crate::common::upstream::FakeUpstream;
+
+    /// Memory state that records which token ids rate limits were counted for.
+    #[derive(Debug, Default)]
+    struct Spy {
+        inner: MemoryState,
+        rate_keys: Mutex<Vec<String>>,
+    }
+
+    impl SharedState for Spy {
+        fn session_history<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<Message>> {
+            self.inner.session_history(id)
+        }
+        fn session_append<'a>(
+            &'a self,
+            id: &'a str,
+            messages: Vec<Message>,
+            ttl: Duration,
+            max_messages: usize,
+        ) -> BoxFuture<'a, ()> {
+            self.inner.session_append(id, messages, ttl, max_messages)
+        }
+        fn publish_cooldown<'a>(&'a self, key: &'a str, until_ms: u64) -> BoxFuture<'a, ()> {
+            self.inner.publish_cooldown(key, until_ms)
+        }
+        fn cooldowns(&self) -> BoxFuture<'_, HashMap<String, u64>> {
+            self.inner.cooldowns()
+        }
+        fn rate_acquire<'a>(
+            &'a self,
+            token: &'a str,
+            limits: RateLimits,
+        ) -> BoxFuture<'a, Result<(), Duration>> {
+            self.rate_keys.lock().unwrap().push(token.to_owned());
+            self.inner.rate_acquire(token, limits)
+        }
+        fn rate_add_tokens<'a>(&'a self, token: &'a str, tokens: u64) -> BoxFuture<'a, ()> {
+            self.rate_keys.lock().unwrap().push(token.to_owned());
+            self.inner.rate_add_tokens(token, tokens)
+        }
+        fn cache_get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>> {
+            self.inner.cache_get(key)
+        }
+        fn cache_put<'a>(
+            &'a self,
+            key: &'a str,
+            value: String,
+            ttl: Duration,
+        ) -> BoxFuture<'a, ()> {
+            self.inner.cache_put(key, value, ttl)
+        }
+        fn counters_add<'a>(&'a self, deltas: Vec<(String, u64)>) -> BoxFuture<'a, ()> {
+            self.inner.counters_add(deltas)
+        }
+        fn counters(&self) -> BoxFuture<'_, HashMap<String, u64>> {
+            self.inner.counters()
+        }
+        fn health(&self) -> StateHealth {
+            self.inner.health()
+        }
+    }
+
+    /// A gateway over `up` with tokens `alpha` and `beta`, two requests per minute each.
+    async fn gateway(up: &FakeUpstream, spy: Arc<Spy>) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "[server]\nrate_limit_requests_per_minute = 2\n\n[providers.up]\nkind = \"openai\"\nbase_url = \"{}\"\nneeds_key = false\n\n[[models]]\nname = \"m\"\nprovider = \"up\"\nupstream = \"fake-model\"\n",
+                up.base_url()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
+        let state = AppState::with_state(config, vec!["alpha".into(), "beta".into()], spy).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(serve(listener, app(state), std::future::pending()));
+        (dir, url)
+    }
+
+    async fn chat(url: &str, token: &str, session: &str, text: &str) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(token)
+            .header("x-session-id", session)
+            .json(&json!({ "model": "m", "messages": [{ "role": "user", "content": text }] }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Authentication runs before rate limiting: a wrong token is a 401 that counts nothing
+    /// (it used to write a rate counter, into Redis with replicas).
+    #[tokio::test]
+    async fn a_wrong_token_touches_no_rate_counter() {
+        let up = FakeUpstream::start();
+        let spy = Arc::new(Spy::default());
+        let (_dir, url) = gateway(&up, spy.clone()).await;
+        for i in 0..5 {
+            assert_eq!(chat(&url, "wrong", &format!("s{i}"), "hi").await, 401);
+        }
+        assert!(
+            spy.rate_keys.lock().unwrap().is_empty(),
+            "{:?}",
+            spy.rate_keys
+        );
+        assert_eq!(up.request_count(), 0);
+        assert_eq!(chat(&url, "alpha", "a", "hi").await, 200);
+        assert_eq!(chat(&url, "alpha", "a", "hi").await, 200);
+        assert_eq!(chat(&url, "alpha", "a", "hi").await, 429, "alpha's limit");
+        assert_eq!(chat(&url, "beta", "b", "hi").await, 200, "beta's own limit");
+    }
+
+    /// The same session id under two tokens is two sessions: one tenant cannot pull
+    /// another's history into its prompt.
+    #[tokio::test]
+    async fn session_ids_do_not_cross_tokens() {
+        let up = FakeUpstream::start();
+        let (_dir, url) = gateway(&up, Arc::new(Spy::default())).await;
+        assert_eq!(chat(&url, "alpha", "shared", "my secret is 42").await, 200);
+        assert_eq!(
+            chat(&url, "beta", "shared", "what is my secret?").await,
+            200
+        );
+        let seen = up.last().body["messages"].to_string();
+        assert!(!seen.contains("42"), "beta saw alpha's history: {seen}");
+        assert_eq!(up.last().body["messages"].as_array().unwrap().len(), 1);
+        // Alpha's own session goes on.
+        assert_eq!(up.request_count(), 2);
+        let _ = chat(&url, "alpha", "shared", "and again?").await;
+        let seen = up.last().body["messages"].to_string();
+        assert!(seen.contains("my secret is 42"), "{seen}");
+    }
+
+    /// `[server]` values that would panic or starve the server are exit code 2 naming the
+    /// key, before anything starts (`-1` used to panic in `Duration::from_secs_f64`).
+    #[test]
+    fn bad_server_values_are_exit_code_2_naming_the_key() {
+        for (line, key) in [
+            (
+                "[server]\nrequest_timeout_secs = -1",
+                "server.request_timeout_secs",
+            ),
+            (
+                "[server]\nrequest_timeout_secs = inf",
+                "server.request_timeout_secs",
+            ),
+            (
+                "[server]\nsession_ttl_minutes = nan",
+                "server.session_ttl_minutes",
+            ),
+            ("[server]\nmax_concurrency = 0", "server.max_concurrency"),
+            (
+                "[server]\nshutdown_grace_secs = -3",
+                "server.shutdown_grace_secs",
+            ),
+            ("[server]\nmax_body_bytes = 10", "server.max_body_bytes"),
+            (
+                "[router]\nmax_retry_wait_secs = -1",
+                "router.max_retry_wait_secs",
+            ),
+            (
+                "[router]\ncooldown_secs = 100\nmax_cooldown_secs = 10",
+                "router.cooldown_secs",
+            ),
+        ] {
+            let env = TestEnv::new();
+            env.write_config(line);
+            let mut child = env
+                .cmd("llm-server")
+                .args(["--port", "0"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // A server that starts despite the value would never exit: bounded wait.
+            let started = std::time::Instant::now();
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                if started.elapsed() > Duration::from_secs(20) {
+                    child.kill().unwrap();
+                    panic!("{line}: llm-server started instead of refusing the value");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let run = crate::common::Run::from(child.wait_with_output().unwrap());
+            assert_eq!(status.code(), Some(2), "{line}: {}", run.stderr);
+            assert!(run.stderr.contains(key), "{line}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("out of range") || run.stderr.contains("longer than"),
+                "{line}: {}",
+                run.stderr
+            );
+        }
+    }
 }

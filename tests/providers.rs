@@ -1,5 +1,6 @@
-//! The upstream clients against the fake upstream: answers, streams, request mapping, retries,
-//! timeouts, error classification, concurrency caps and key redaction, for both protocols.
+//! The upstream clients against the fake upstream: answers, streams, request mapping, one
+//! attempt per call (the router retries), timeouts, error classification, concurrency caps and
+//! key redaction, for both protocols.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -234,61 +235,31 @@ async fn anthropic_request_has_api_key_version_and_top_level_system() {
     assert_eq!(r.body.get("stream"), None);
 }
 
+/// One call is one attempt: a 429 comes back at once with its `Retry-After` (the router
+/// decides whether to wait, fail over or answer 429; the client never sleeps).
 #[tokio::test]
-async fn rate_limit_waits_for_retry_after_then_succeeds() {
+async fn a_rate_limit_comes_back_at_once_with_its_retry_after() {
     both(|kind| async move {
         let up = FakeUpstream::start();
-        up.push([Behavior::rate_limited(1)]);
-        let started = Instant::now();
-        let resp = client(&up, kind, None, policy()).chat(request()).await;
-        let elapsed = started.elapsed();
-        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT);
-        assert_eq!(up.request_count(), 2);
-        // The backoff alone is at most 40 ms: a wait near one second is the `Retry-After`.
+        up.push([Behavior::rate_limited(30)]);
+        let err = client(&up, kind, None, policy())
+            .chat(request())
+            .await
+            .unwrap_err();
         assert!(
-            elapsed >= Duration::from_millis(950) && elapsed < Duration::from_secs(3),
-            "{kind}: waited {elapsed:?}"
+            matches!(err, ProviderError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(30)),
+            "{kind}: {err:?}"
         );
+        assert_eq!(up.request_count(), 1, "{kind}: not retried by the client");
     })
     .await;
 }
 
 #[tokio::test]
-async fn server_errors_are_retried_until_success() {
-    both(|kind| async move {
-        let up = FakeUpstream::start();
-        up.push([Behavior::status(500), Behavior::status(503)]);
-        let resp = client(&up, kind, None, policy()).chat(request()).await;
-        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT, "{kind}");
-        assert_eq!(up.request_count(), 3);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_stream_is_retried_while_nothing_has_been_returned() {
+async fn a_server_error_is_one_attempt_with_the_upstream_error() {
     both(|kind| async move {
         let up = FakeUpstream::start();
         up.push([Behavior::status(502)]);
-        let stream = client(&up, kind, None, policy())
-            .chat_stream(request())
-            .await
-            .unwrap();
-        assert_eq!(text_of(&drain(stream).await), DEFAULT_TEXT, "{kind}");
-        assert_eq!(up.request_count(), 2);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn exhausted_retries_give_the_upstream_error() {
-    both(|kind| async move {
-        let up = FakeUpstream::start();
-        up.push([
-            Behavior::status(502),
-            Behavior::status(502),
-            Behavior::status(502),
-        ]);
         let err = client(&up, kind, None, policy())
             .chat(request())
             .await
@@ -298,8 +269,9 @@ async fn exhausted_retries_give_the_upstream_error() {
             "{kind}: {err:?}"
         );
         assert_eq!(err.kind(), "upstream");
+        assert!(err.is_retriable(), "the router may try again");
         assert!(err.to_string().contains("fake failure 502"), "{err}");
-        assert_eq!(up.request_count(), 3, "one attempt and two retries");
+        assert_eq!(up.request_count(), 1, "the router retries, not the client");
     })
     .await;
 }
@@ -347,7 +319,7 @@ async fn bad_requests_are_not_retried() {
 }
 
 #[tokio::test]
-async fn refused_connections_are_connect_errors_after_retries() {
+async fn refused_connections_are_connect_errors() {
     both(|kind| async move {
         let url = refused_url();
         let b = backend("dead", &provider(kind, &url), None, policy()).unwrap();
@@ -402,26 +374,6 @@ async fn silence_before_the_headers_is_a_bounded_first_byte_timeout() {
     .await;
 }
 
-#[tokio::test]
-async fn a_first_byte_timeout_is_retried() {
-    both(|kind| async move {
-        let up = FakeUpstream::start();
-        up.push([Behavior::Delay {
-            before_headers: Duration::from_secs(10),
-        }]);
-        let policy = HttpPolicy {
-            first_byte: Duration::from_millis(300),
-            ..policy()
-        };
-        let resp = client(&up, kind, None, policy).chat(request()).await;
-        assert_eq!(resp.unwrap().text(), DEFAULT_TEXT, "{kind}");
-        assert_eq!(up.request_count(), 2);
-    })
-    .await;
-}
-
-/// The first-byte timeout also bounds the gap between streamed chunks; once text has
-/// reached the caller the request is not repeated.
 #[tokio::test]
 async fn a_stalled_stream_times_out_without_a_retry() {
     both(|kind| async move {

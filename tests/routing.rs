@@ -85,11 +85,17 @@ mod over_fake_upstreams {
         }
     }
 
-    /// A router over `deps` (one provider each), no client retries, short timeouts.
+    /// A router over `deps` (one provider each), no retries, short timeouts.
     fn router(deps: &[Dep], router_settings: &str) -> (tempfile::TempDir, Arc<Router>) {
+        let (dir, config) = config(deps, "max_retries = 0", router_settings);
+        (dir, Arc::new(Router::new(&config).unwrap()))
+    }
+
+    /// The configuration of [`router`], with `defaults` in `[defaults]`.
+    fn config(deps: &[Dep], defaults: &str, router_settings: &str) -> (tempfile::TempDir, Config) {
         let dir = tempfile::tempdir().unwrap();
         let mut text = format!(
-            "[defaults]\nmax_retries = 0\nconnect_timeout_secs = 1.0\nfirst_byte_timeout_secs = 3.0\ntotal_timeout_secs = 10.0\n\n[router]\n{router_settings}\n\n"
+            "[defaults]\n{defaults}\nconnect_timeout_secs = 1.0\nfirst_byte_timeout_secs = 3.0\ntotal_timeout_secs = 10.0\n\n[router]\n{router_settings}\n\n"
         );
         for (i, d) in deps.iter().enumerate() {
             text.push_str(&format!(
@@ -99,7 +105,7 @@ mod over_fake_upstreams {
         }
         std::fs::write(dir.path().join("config.toml"), text).unwrap();
         let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
-        (dir, Arc::new(Router::new(&config).unwrap()))
+        (dir, config)
     }
 
     fn ask(model: &str) -> ChatRequest {
@@ -316,5 +322,153 @@ mod over_fake_upstreams {
         for s in slow {
             s.await.unwrap().unwrap();
         }
+    }
+
+    /// With no other deployment, one that may recover (a 5xx) is tried again after a short
+    /// backoff, up to `max_retries`, whole and streamed; the HTTP client itself never retries.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_only_deployment_is_tried_again_up_to_max_retries() {
+        use futures::StreamExt;
+        let up = FakeUpstream::start();
+        let (_dir, config) = config(
+            &[dep("solo", up.base_url())],
+            "max_retries = 2",
+            "failures_before_cooldown = 5\nmax_retry_wait_secs = 0.05",
+        );
+        let router = Arc::new(Router::new(&config).unwrap());
+        let prefs = Preferences::default();
+        up.push([Behavior::status(500), Behavior::status(503)]);
+        let routed = router.chat(ask("solo"), &prefs).await.unwrap();
+        assert_eq!(up.request_count(), 3, "one attempt and two retries");
+        let kinds: Vec<_> = routed.attempts.iter().map(|a| a.error_kind).collect();
+        assert_eq!(kinds, [Some("upstream"), Some("upstream"), None]);
+
+        up.push([Behavior::status(502)]);
+        let routed = router.chat_stream(ask("solo"), &prefs).await.unwrap();
+        let events: Vec<_> = routed.value.collect().await;
+        assert!(events.iter().all(Result::is_ok), "{events:?}");
+        assert_eq!(up.request_count(), 5);
+
+        // Past `max_retries` the error comes back: three attempts in all.
+        up.push((0..3).map(|_| Behavior::status(502)));
+        let err = router.chat(ask("solo"), &prefs).await.unwrap_err();
+        assert_eq!(err.attempts().len(), 3, "{err}");
+        assert_eq!(up.request_count(), 8);
+    }
+
+    /// A failure fails over at once when another deployment exists: the failing one gets
+    /// one attempt per request, never a retry, and after `failures_before_cooldown` none.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_a_second_deployment_a_failure_fails_over_at_once() {
+        let bad = FakeUpstream::start();
+        let good = FakeUpstream::start();
+        bad.push((0..20).map(|_| Behavior::status(503)));
+        let (_dir, config) = config(
+            &[
+                Dep {
+                    weight: 1e6,
+                    ..dep("m", bad.base_url())
+                },
+                Dep {
+                    weight: 1e-6,
+                    ..dep("m", good.base_url())
+                },
+            ],
+            "max_retries = 2",
+            "balance = \"weighted\"",
+        );
+        let router = Arc::new(Router::new(&config).unwrap());
+        for i in 0..20 {
+            let routed = router
+                .chat(ask("m"), &Preferences::default())
+                .await
+                .unwrap();
+            assert_eq!(routed.value.provider, "p1");
+            assert!(
+                routed.attempts.len() <= 2,
+                "request {i}: {:?}",
+                routed.attempts
+            );
+        }
+        assert_eq!(good.request_count(), 20);
+        assert_eq!(bad.request_count(), 3, "three failures start the cooldown");
+    }
+
+    /// A probe whose future is dropped before its verdict (its client went away, a
+    /// cooperation failed fast, a stream was dropped before its end) frees the probe slot:
+    /// it used to leave the deployment unavailable until the next reload.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_dropped_before_its_verdict_frees_the_slot() {
+        use futures::StreamExt;
+        let up = FakeUpstream::start();
+        let (_dir, router) = router(
+            &[dep("solo", up.base_url())],
+            "failures_before_cooldown = 1\ncooldown_secs = 0.2",
+        );
+        let prefs = Preferences::default();
+        let cool_down = || async {
+            up.push([Behavior::status(500)]);
+            router.chat(ask("solo"), &prefs).await.unwrap_err();
+            let err = router.chat(ask("solo"), &prefs).await.unwrap_err();
+            assert!(matches!(err, RouteError::AllCoolingDown { .. }), "{err}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+
+        // A whole answer's probe, cancelled while waiting for the headers.
+        cool_down().await;
+        up.push([Behavior::Delay {
+            before_headers: Duration::from_secs(5),
+        }]);
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(100), router.chat(ask("solo"), &prefs))
+                .await;
+        assert!(cancelled.is_err(), "the probe was still waiting");
+        router
+            .chat(ask("solo"), &prefs)
+            .await
+            .expect("the next request probes");
+
+        // A stream's probe, dropped after its first event.
+        cool_down().await;
+        up.push([Behavior::SlowDrip {
+            chunk_delay: Duration::from_millis(200),
+        }]);
+        let mut stream = router.chat_stream(ask("solo"), &prefs).await.unwrap().value;
+        stream.next().await.unwrap().unwrap();
+        drop(stream);
+        router
+            .chat(ask("solo"), &prefs)
+            .await
+            .expect("the next request probes");
+    }
+
+    /// A reload builds a new router; the deployments both configurations share keep their
+    /// health (a cooldown holds) and the counters run on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rebuilt_router_keeps_health_and_counters() {
+        let up = FakeUpstream::start();
+        let other = FakeUpstream::start();
+        up.push([Behavior::rate_limited(30)]);
+        let (_dir, config) = config(&[dep("solo", up.base_url())], "max_retries = 0", "");
+        let router = Router::new(&config).unwrap();
+        let prefs = Preferences::default();
+        router.chat(ask("solo"), &prefs).await.unwrap_err();
+        let (_dir2, changed) = config_pair(&up, &other);
+        let rebuilt = Router::rebuild(&changed, &BTreeMap::new(), Some(&router)).unwrap();
+        let err = rebuilt.chat(ask("solo"), &prefs).await.unwrap_err();
+        assert!(matches!(err, RouteError::AllCoolingDown { .. }), "{err}");
+        assert_eq!(up.request_count(), 1, "nothing sent while cooling");
+        // The added model starts fresh and answers.
+        rebuilt.chat(ask("added"), &prefs).await.unwrap();
+        assert_eq!(rebuilt.stats().total_requests, 3, "counters run on");
+    }
+
+    /// `solo` on `up` (the same deployment as before) and a new model `added` on `other`.
+    fn config_pair(up: &FakeUpstream, other: &FakeUpstream) -> (tempfile::TempDir, Config) {
+        config(
+            &[dep("solo", up.base_url()), dep("added", other.base_url())],
+            "max_retries = 0",
+            "",
+        )
     }
 }

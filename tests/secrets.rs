@@ -295,24 +295,6 @@ async fn planted_keys_never_appear_in_any_output_of_a_cli_and_server_session() {
         ),
         (
             "echo",
-            "/v1/chat/completions",
-            Some(openai(&gpt, false)),
-            Some(Behavior::status_with_message(
-                401,
-                &format!("Incorrect API key provided: {OPENAI_KEY}"),
-            )),
-        ),
-        (
-            "echo",
-            "/v1/messages",
-            Some(anthropic(&claude, false)),
-            Some(Behavior::status_with_message(
-                401,
-                &format!("invalid x-api-key {ANTHROPIC_ENV_KEY}"),
-            )),
-        ),
-        (
-            "echo",
             "/v1/messages",
             Some(anthropic(&claude, true)),
             Some(Behavior::ErrorMidStream {
@@ -334,6 +316,24 @@ async fn planted_keys_never_appear_in_any_output_of_a_cli_and_server_session() {
             Some(Behavior::status_with_message(
                 400,
                 &format!("malformed request from {ANTHROPIC_ENV_KEY}"),
+            )),
+        ),
+        (
+            "echo",
+            "/v1/chat/completions",
+            Some(openai(&gpt, false)),
+            Some(Behavior::status_with_message(
+                401,
+                &format!("Incorrect API key provided: {OPENAI_KEY}"),
+            )),
+        ),
+        (
+            "echo",
+            "/v1/messages",
+            Some(anthropic(&claude, false)),
+            Some(Behavior::status_with_message(
+                401,
+                &format!("invalid x-api-key {ANTHROPIC_ENV_KEY}"),
             )),
         ),
         ("get", "/status", None, None),
@@ -383,6 +383,12 @@ async fn planted_keys_never_appear_in_any_output_of_a_cli_and_server_session() {
         assert_eq!(resp.status(), 401);
         http.push((format!("HTTP 401 {path}"), resp.text().await.unwrap()));
     }
+    // The 401s left both models out (their keys were rejected); a reload tries them again.
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // A credentials file that became readable by others is refused on reload, naming the fix;
     // the server keeps its configuration and goes on serving.
     let credentials = env.config_dir().join("credentials.toml");

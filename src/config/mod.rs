@@ -324,11 +324,68 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
     ] {
         check_timeout(value).map_err(|m| invalid(format!("router.{field}"), m))?;
     }
-    if r.failures_before_cooldown == Some(0) {
+    if let Some(n) = r.failures_before_cooldown
+        && !(1..=1000).contains(&n)
+    {
         return Err(invalid(
             "router.failures_before_cooldown".into(),
-            "must be at least 1".into(),
+            format!("{n} is out of range; use 1 to 1000 failures in a row"),
         ));
+    }
+    if let (Some(first), Some(max)) = (r.cooldown_secs, r.max_cooldown_secs)
+        && first > max
+    {
+        return Err(invalid(
+            "router.cooldown_secs".into(),
+            format!(
+                "{first} is longer than `max_cooldown_secs` ({max}); lower it or raise the maximum"
+            ),
+        ));
+    }
+    if let Some(v) = r.max_retry_wait_secs
+        && !(v.is_finite() && (0.0..=600.0).contains(&v))
+    {
+        return Err(invalid(
+            "router.max_retry_wait_secs".into(),
+            format!("{v} is out of range; use seconds between 0 and 600"),
+        ));
+    }
+    if let Some(ms) = r.decision_cache_ttl_ms
+        && ms > 3_600_000
+    {
+        return Err(invalid(
+            "router.decision_cache_ttl_ms".into(),
+            format!("{ms} is out of range; use 0 (no cache) to 3600000 ms"),
+        ));
+    }
+    if let Some(n) = r.affinity_imbalance
+        && n > 1_000_000
+    {
+        return Err(invalid(
+            "router.affinity_imbalance".into(),
+            format!("{n} is out of range; use 0 to 1000000 requests"),
+        ));
+    }
+    check_server(&settings.server)
+        .map_err(|(field, message)| invalid(format!("server.{field}"), message))?;
+    for (key, retries) in std::iter::once((
+        "defaults.max_retries".to_owned(),
+        settings.defaults.max_retries,
+    ))
+    .chain(
+        settings
+            .providers
+            .iter()
+            .map(|(name, p)| (format!("providers.{name}.max_retries"), p.max_retries)),
+    ) {
+        if let Some(n) = retries
+            && n > 10
+        {
+            return Err(invalid(
+                key,
+                format!("{n} is out of range; use 0 to 10 retries"),
+            ));
+        }
     }
     for (field, value) in [
         (
@@ -455,6 +512,101 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
             format!(
                 "`{model}` is not a configured model; add it with `llm-config add-model` or change the default"
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// `[server]`: every duration, size and count within sane bounds, so that building the
+/// server from them cannot panic (a negative or infinite duration would) or starve it.
+fn check_server(s: &ServerSettings) -> Result<(), (&'static str, String)> {
+    let range = |field: &'static str, v: Option<f64>, lo: f64, hi: f64, unit: &str| match v {
+        Some(v) if !(v.is_finite() && v > lo && v <= hi) => Err((
+            field,
+            format!("{v} is out of range; use {unit} greater than {lo} and at most {hi}"),
+        )),
+        _ => Ok(()),
+    };
+    let count = |field: &'static str, v: Option<u64>, lo: u64, hi: u64, what: &str| match v {
+        Some(v) if !(lo..=hi).contains(&v) => Err((
+            field,
+            format!("{v} is out of range; use {lo} to {hi} {what}"),
+        )),
+        _ => Ok(()),
+    };
+    let usize_ = |v: Option<usize>| v.map(|v| v as u64);
+    range(
+        "request_timeout_secs",
+        s.request_timeout_secs,
+        0.0,
+        86_400.0,
+        "seconds",
+    )?;
+    range(
+        "response_cache_ttl_secs",
+        s.response_cache_ttl_secs,
+        0.0,
+        30.0 * 86_400.0,
+        "seconds",
+    )?;
+    range(
+        "session_ttl_minutes",
+        s.session_ttl_minutes,
+        0.0,
+        365.0 * 24.0 * 60.0,
+        "minutes",
+    )?;
+    if let Some(v) = s.shutdown_grace_secs
+        && !(v.is_finite() && (0.0..=3600.0).contains(&v))
+    {
+        return Err((
+            "shutdown_grace_secs",
+            format!("{v} is out of range; use seconds between 0 and 3600"),
+        ));
+    }
+    count(
+        "max_body_bytes",
+        usize_(s.max_body_bytes),
+        1024,
+        1 << 30,
+        "bytes (1 KiB to 1 GiB)",
+    )?;
+    count(
+        "max_concurrency",
+        usize_(s.max_concurrency),
+        1,
+        1_000_000,
+        "requests",
+    )?;
+    count("workers", usize_(s.workers), 1, 1024, "threads")?;
+    count(
+        "session_max_messages",
+        usize_(s.session_max_messages),
+        2,
+        1_000_000,
+        "messages",
+    )?;
+    count(
+        "rate_limit_requests_per_minute",
+        s.rate_limit_requests_per_minute,
+        1,
+        u64::MAX / 2,
+        "requests (omit it for no limit)",
+    )?;
+    count(
+        "rate_limit_tokens_per_minute",
+        s.rate_limit_tokens_per_minute,
+        1,
+        u64::MAX / 2,
+        "tokens (omit it for no limit)",
+    )?;
+    if let Some(state) = &s.state
+        && state != "memory"
+        && !(state.starts_with("redis://") || state.starts_with("rediss://"))
+    {
+        return Err((
+            "state",
+            format!("`{state}` is not a state store; use `memory` or `redis://host:port/db`"),
         ));
     }
     Ok(())

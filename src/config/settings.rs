@@ -207,6 +207,11 @@ pub struct RouterSettings {
     /// Extra in-flight requests a prefix-affine replica may carry before spilling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity_imbalance: Option<u32>,
+    /// Longest wait, in seconds, before retrying a deployment that failed when no other
+    /// deployment can serve the request (default 2). With another candidate, a failure
+    /// fails over at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_wait_secs: Option<f64>,
 }
 
 impl RouterSettings {

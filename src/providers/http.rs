@@ -1,6 +1,6 @@
-//! The HTTP layer both protocols share: one pooled client per provider, timeouts, retries
-//! with exponential backoff and jitter honouring `Retry-After`, bounded bodies, and the
-//! classification of failures into [`ProviderError`].
+//! The HTTP layer both protocols share: one pooled client per provider, timeouts, bounded
+//! bodies, and the classification of failures into [`ProviderError`]. Each call is one
+//! attempt; the router retries (with the backoff this policy computes) or fails over.
 
 use std::time::Duration;
 
@@ -23,9 +23,9 @@ pub struct HttpPolicy {
     pub connect: Duration,
     /// Until the response headers, and between streamed chunks.
     pub first_byte: Duration,
-    /// The whole request, retries and body included.
+    /// The whole request, body included.
     pub total: Duration,
-    /// Retries after the first attempt.
+    /// Retries of the same deployment after the first attempt, when no other can serve.
     pub max_retries: u32,
     /// First backoff; doubles each retry, with jitter, up to `backoff_max`.
     pub backoff_base: Duration,
@@ -154,8 +154,9 @@ impl HttpClient {
         move |text| redact_key(key.as_deref(), text)
     }
 
-    /// Sends a request until it gets a success status, retrying what may succeed next time
-    /// within the total deadline. Returns the response with its body unread.
+    /// Sends a request once, within the deadline, and classifies a failure. Returns the
+    /// response with its body unread. Retrying is the router's job: it knows whether another
+    /// deployment can serve the request instead.
     pub async fn send(
         &self,
         method: reqwest::Method,
@@ -165,54 +166,30 @@ impl HttpClient {
         deadline: Instant,
     ) -> Result<reqwest::Response, ProviderError> {
         let url = self.url(path);
-        let mut retry = 0;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(self.timeout(TimeoutPhase::Total));
-            }
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .headers(headers.clone());
-            if let Some(body) = &body {
-                request = request
-                    .header(
-                        reqwest::header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    )
-                    .body(body.clone());
-            }
-            let wait = self.policy.first_byte.min(remaining);
-            let error = match tokio::time::timeout(wait, request.send()).await {
-                Err(_) => self.timeout(if wait < self.policy.first_byte {
-                    TimeoutPhase::Total
-                } else {
-                    TimeoutPhase::FirstByte
-                }),
-                Ok(Err(e)) => self.transport_error(&url, &e),
-                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
-                Ok(Ok(resp)) => self.status_error(resp, deadline).await,
-            };
-            if !error.is_retriable() || retry >= self.policy.max_retries {
-                return Err(error);
-            }
-            retry += 1;
-            let delay = error
-                .retry_after()
-                .unwrap_or_else(|| self.policy.backoff(retry));
-            if Instant::now() + delay >= deadline {
-                return Err(error);
-            }
-            tracing::info!(
-                provider = %self.provider,
-                error = %error,
-                retry,
-                delay_ms = delay.as_millis() as u64,
-                "retrying upstream request"
-            );
-            tokio::time::sleep(delay).await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.timeout(TimeoutPhase::Total));
         }
+        let mut request = self.client.request(method, &url).headers(headers.clone());
+        if let Some(body) = body {
+            request = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
+                .body(body);
+        }
+        let wait = self.policy.first_byte.min(remaining);
+        Err(match tokio::time::timeout(wait, request.send()).await {
+            Err(_) => self.timeout(if wait < self.policy.first_byte {
+                TimeoutPhase::Total
+            } else {
+                TimeoutPhase::FirstByte
+            }),
+            Ok(Err(e)) => self.transport_error(&url, &e),
+            Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+            Ok(Ok(resp)) => self.status_error(resp, deadline).await,
+        })
     }
 
     /// `GET /models` in the shape both protocols share: `{"data": [{"id": …}, …]}`.

@@ -83,6 +83,9 @@ pub struct Deployment {
     limiter: Option<Arc<Semaphore>>,
     /// Bound on waiting for a concurrency slot.
     queue_timeout: Duration,
+    /// How often, and after what backoff, the router tries this deployment again when no
+    /// other can serve (`max_retries`; none unless set with [`Deployment::with_retries`]).
+    pub retry: HttpPolicy,
 }
 
 impl Deployment {
@@ -101,7 +104,17 @@ impl Deployment {
             backend,
             limiter,
             queue_timeout,
+            retry: HttpPolicy {
+                max_retries: 0,
+                ..HttpPolicy::default()
+            },
         }
+    }
+
+    /// The provider's retry settings (`max_retries`, backoff) for the router to apply.
+    pub fn with_retries(mut self, policy: HttpPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
     pub fn provider(&self) -> &str {
@@ -333,12 +346,15 @@ impl Registry {
                     &config.settings.defaults,
                     &config.settings.providers[&model.provider],
                 );
-                registry.deployments.push(Deployment::new(
-                    model.clone(),
-                    config.settings.providers[&model.provider].kind,
-                    backend.clone(),
-                    policy.total,
-                ));
+                registry.deployments.push(
+                    Deployment::new(
+                        model.clone(),
+                        config.settings.providers[&model.provider].kind,
+                        backend.clone(),
+                        policy.total,
+                    )
+                    .with_retries(policy),
+                );
             }
         }
         Ok(registry)

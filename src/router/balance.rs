@@ -1,7 +1,5 @@
 //! Load balancing among the deployments of one model name.
 
-use std::hash::{Hash, Hasher};
-
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -115,18 +113,16 @@ pub fn order(
 }
 
 fn mix(a: u64, b: u64) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (a, b).hash(&mut h);
-    h.finish()
+    crate::store::hash::hash64("replica", &[&a.to_le_bytes(), &b.to_le_bytes()])
 }
 
 /// The affinity key of a request: its session (or user), else its first 1 KiB of text.
 pub fn affinity_key(req: &crate::types::ChatRequest) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use crate::store::hash::{StableHasher, hash64};
     if let Some(session) = req.metadata.get("session_id").or(req.user.as_ref()) {
-        ("session", session).hash(&mut h);
-        return h.finish();
+        return hash64("affinity-session", &[session.as_bytes()]);
     }
+    let mut h = StableHasher::new("affinity-prefix");
     let mut taken = 0;
     for m in &req.messages {
         let text = m.joined_text();
@@ -136,7 +132,7 @@ pub fn affinity_key(req: &crate::types::ChatRequest) -> u64 {
             .map(|(i, _)| i)
             .find(|&i| i >= room)
             .unwrap_or(text.len());
-        text[..cut].hash(&mut h);
+        h.write(&text.as_bytes()[..cut]);
         taken += cut;
         if taken >= 1024 {
             break;

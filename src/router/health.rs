@@ -4,7 +4,12 @@
 //! A cooldown starts after `failures_before_cooldown` failures in a row, or at once on a 429
 //! (for its `Retry-After`, when given). While it lasts, routing skips the deployment without
 //! sending anything; when it ends, exactly one request probes it. A failed probe doubles the
-//! cooldown, up to `max_cooldown`.
+//! cooldown, up to `max_cooldown`. The probe slot belongs to the request's [`InFlight`] guard:
+//! a probe dropped before its verdict (the client went away, a cooperation failed fast, a
+//! stream was dropped early) frees the slot for the next request.
+//!
+//! A 401/403 marks the deployment misconfigured (its key is wrong) instead: it is left out
+//! until the configuration is reloaded, with the upstream's reason, and never probed.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,6 +58,8 @@ struct State {
     /// The cooldown to use next time (doubles after a failed probe).
     next_cooldown: Option<Duration>,
     probing: bool,
+    /// Set by a 401/403: (status, the upstream's message); cleared by a reload.
+    misconfigured: Option<(u16, String)>,
     requests: u64,
     failures: u64,
 }
@@ -75,15 +82,39 @@ pub struct HealthSnapshot {
     pub failures: u64,
     /// Seconds of cooldown left, if cooling down.
     pub cooldown_secs: Option<f64>,
+    /// Why the deployment is left out until a reload (the upstream rejected its key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub misconfigured: Option<String>,
 }
 
-/// Decrements the in-flight count when dropped (also when a request is cancelled).
+/// A request on a deployment: decrements the in-flight count when dropped (also when the
+/// request is cancelled), and frees the probe slot if this request was the probe and ended
+/// without a verdict.
 #[derive(Debug)]
-pub struct InFlight(Arc<Health>);
+pub struct InFlight {
+    health: Arc<Health>,
+    probe: bool,
+}
+
+impl InFlight {
+    /// Whether this request is the probe after a cooldown.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The verdict was recorded: dropping the guard no longer frees the probe slot (a later
+    /// request may be probing by then).
+    pub fn settle(&mut self) {
+        self.probe = false;
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.health.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.probe {
+            self.health.release_probe();
+        }
     }
 }
 
@@ -95,8 +126,13 @@ fn ewma(old: Option<f64>, sample: f64, alpha: f64) -> Option<f64> {
 }
 
 impl Health {
-    pub fn availability(&self, now: Instant) -> Availability {
+    /// Whether a request may go now; takes the probe slot when the cooldown is over. Prefer
+    /// [`Health::admit`], whose guard gives the slot back.
+    fn availability(&self, now: Instant) -> Availability {
         let mut s = self.state.lock().expect("health lock");
+        if s.misconfigured.is_some() {
+            return Availability::CoolingDown(Duration::MAX);
+        }
         match s.cooldown_until {
             None => Availability::Available,
             Some(until) if now < until => Availability::CoolingDown(until - now),
@@ -108,10 +144,44 @@ impl Health {
         }
     }
 
-    /// Marks a request as in flight until the guard drops.
-    pub fn start(self: &Arc<Self>) -> InFlight {
+    /// Admits a request, in flight until the guard drops (the guard holds the probe slot
+    /// when this request is the probe), or says how long the deployment cools down for
+    /// (`Duration::MAX` while misconfigured).
+    pub fn admit(self: &Arc<Self>, now: Instant) -> Result<InFlight, Duration> {
+        let probe = match self.availability(now) {
+            Availability::Available => false,
+            Availability::Probe => true,
+            Availability::CoolingDown(d) => return Err(d),
+        };
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        Ok(InFlight {
+            health: self.clone(),
+            probe,
+        })
+    }
+
+    /// Marks the deployment misconfigured (its key was rejected) until a reload. Returns
+    /// whether it was not already (so the caller logs it once).
+    pub fn mark_misconfigured(&self, status: u16, message: &str) -> bool {
+        let mut s = self.state.lock().expect("health lock");
+        s.probing = false;
+        s.misconfigured
+            .replace((status, message.to_owned()))
+            .is_none()
+    }
+
+    /// The rejected key's status and message, while misconfigured.
+    pub fn misconfigured(&self) -> Option<(u16, String)> {
+        self.state
+            .lock()
+            .expect("health lock")
+            .misconfigured
+            .clone()
+    }
+
+    /// A reload may have fixed the key: try the deployment again.
+    pub fn clear_misconfigured(&self) {
+        self.state.lock().expect("health lock").misconfigured = None;
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -171,7 +241,7 @@ impl Health {
     }
 
     /// A probe that ended without a verdict (e.g. cancelled) lets another request probe.
-    pub fn release_probe(&self) {
+    fn release_probe(&self) {
         self.state.lock().expect("health lock").probing = false;
     }
 
@@ -188,6 +258,9 @@ impl Health {
                 .cooldown_until
                 .filter(|u| *u > now)
                 .map(|u| (u - now).as_secs_f64()),
+            misconfigured: s.misconfigured.as_ref().map(|(status, message)| {
+                format!("the upstream rejected the API key (HTTP {status}: {message})")
+            }),
         }
     }
 }
@@ -248,11 +321,62 @@ mod tests {
     #[test]
     fn in_flight_guard_counts() {
         let h = Arc::new(Health::default());
-        let a = h.start();
-        let b = h.start();
+        let a = h.admit(Instant::now()).unwrap();
+        let b = h.admit(Instant::now()).unwrap();
         assert_eq!(h.in_flight(), 2);
         drop(a);
         drop(b);
         assert_eq!(h.in_flight(), 0);
+    }
+
+    /// A probe cancelled before its verdict (its guard dropped) lets the next request probe;
+    /// it used to leave the deployment unavailable until the next reload.
+    #[test]
+    fn a_dropped_probe_frees_the_slot() {
+        let h = Arc::new(Health::default());
+        let p = policy();
+        let t0 = Instant::now();
+        h.record_failure(&p, t0, false, None);
+        h.record_failure(&p, t0, false, None);
+        let later = t0 + Duration::from_secs(11);
+        let probe = h.admit(later).unwrap();
+        assert!(probe.is_probe());
+        assert!(h.admit(later).is_err(), "one probe at a time");
+        drop(probe);
+        let next = h.admit(later).expect("the slot is free again");
+        assert!(next.is_probe());
+    }
+
+    /// A settled probe's guard does not free a later probe's slot.
+    #[test]
+    fn a_settled_probe_keeps_its_hands_off_the_next_one() {
+        let h = Arc::new(Health::default());
+        let p = policy();
+        let t0 = Instant::now();
+        h.record_failure(&p, t0, false, None);
+        h.record_failure(&p, t0, false, None);
+        let later = t0 + Duration::from_secs(11);
+        let mut first = h.admit(later).unwrap();
+        h.record_failure(&p, later, false, None);
+        first.settle();
+        let much_later = later + Duration::from_secs(21);
+        let second = h.admit(much_later).unwrap();
+        assert!(second.is_probe());
+        drop(first);
+        assert!(h.admit(much_later).is_err(), "still one probe at a time");
+        drop(second);
+    }
+
+    #[test]
+    fn a_rejected_key_leaves_the_deployment_out_until_cleared() {
+        let h = Arc::new(Health::default());
+        assert!(h.mark_misconfigured(401, "invalid x-api-key"));
+        assert!(!h.mark_misconfigured(401, "invalid x-api-key"), "once");
+        assert_eq!(h.admit(Instant::now()).unwrap_err(), Duration::MAX);
+        let snap = h.snapshot(Instant::now());
+        assert!(snap.misconfigured.unwrap().contains("HTTP 401"));
+        assert_eq!(snap.cooldown_secs, None, "not a cooldown");
+        h.clear_misconfigured();
+        assert!(h.admit(Instant::now()).is_ok());
     }
 }

@@ -115,6 +115,10 @@ pub enum Exclusion {
     CoolingDown {
         secs: f64,
     },
+    /// Every deployment's key was rejected (401/403); left out until a reload.
+    Misconfigured {
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Exclusion {
@@ -127,6 +131,9 @@ impl std::fmt::Display for Exclusion {
                 write!(f, "context window {window} < {needed} tokens needed")
             }
             Exclusion::CoolingDown { secs } => write!(f, "cooling down for {:.0} s", secs.ceil()),
+            Exclusion::Misconfigured { why } => {
+                write!(f, "{why}; fix the key and reload the configuration")
+            }
         }
     }
 }
@@ -316,11 +323,17 @@ pub struct Router {
     balance: BalancePolicy,
     affinity_imbalance: u32,
     health_policy: HealthPolicy,
+    /// Longest wait before retrying a deployment that failed when no other could serve.
+    max_retry_wait: Duration,
     total_deadline: Duration,
     cache_ttl: Duration,
     cache: Mutex<Cache>,
     turns: AtomicU64,
-    stats: Stats,
+    /// Shared with the router a reload replaces, so `/routing/stats` runs on.
+    stats: Arc<Stats>,
+    /// Index-aligned with `registry.deployments`: what identifies a deployment across reloads
+    /// (provider, base URL, upstream id, model name), so its health outlives a reload.
+    keys: Vec<String>,
     /// Where new cooldowns are announced (deployment key, until in Unix ms), for other replicas.
     cooldown_sink: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, u64)>>>,
 }
@@ -336,12 +349,53 @@ impl Router {
         config: &Config,
         backends: &BTreeMap<String, Arc<dyn crate::providers::Backend>>,
     ) -> Result<Router, ConfigError> {
+        Self::rebuild(config, backends, None)
+    }
+
+    /// A router for a new configuration that keeps `previous`'s health (cooldowns, latency
+    /// averages) for every deployment both have, and its counters. A rejected key is tried
+    /// again: the reload may have fixed it.
+    pub fn rebuild(
+        config: &Config,
+        backends: &BTreeMap<String, Arc<dyn crate::providers::Backend>>,
+        previous: Option<&Router>,
+    ) -> Result<Router, ConfigError> {
         let registry = Registry::with_backends(config, backends)?;
         let r = &config.settings.router;
-        let health = registry
+        let keys: Vec<String> = registry
             .deployments
             .iter()
-            .map(|_| Arc::new(Health::default()))
+            .map(|d| {
+                let base_url = config
+                    .settings
+                    .providers
+                    .get(d.provider())
+                    .map_or("", |p| p.base_url.as_str());
+                format!(
+                    "{}\u{1f}{base_url}\u{1f}{}\u{1f}{}",
+                    d.provider(),
+                    d.model.upstream,
+                    d.model.name
+                )
+            })
+            .collect();
+        let health = keys
+            .iter()
+            .map(|key| {
+                let kept = previous.and_then(|p| {
+                    p.keys
+                        .iter()
+                        .position(|k| k == key)
+                        .map(|i| p.health[i].clone())
+                });
+                match kept {
+                    Some(h) => {
+                        h.clear_misconfigured();
+                        h
+                    }
+                    None => Arc::new(Health::default()),
+                }
+            })
             .collect();
         let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, d) in registry.deployments.iter().enumerate() {
@@ -390,11 +444,13 @@ impl Router {
                 max_cooldown: secs(r.max_cooldown_secs, defaults.max_cooldown),
                 alpha: defaults.alpha,
             },
+            max_retry_wait: secs(r.max_retry_wait_secs, Duration::from_secs(2)),
             total_deadline,
             cache_ttl: Duration::from_millis(r.decision_cache_ttl_ms.unwrap_or(2000)),
             cache: Mutex::new(HashMap::new()),
             turns: AtomicU64::new(0),
-            stats: Stats::default(),
+            stats: previous.map_or_else(Arc::default, |p| p.stats.clone()),
+            keys,
             cooldown_sink: Mutex::new(None),
         })
     }
@@ -583,11 +639,15 @@ impl Router {
             } else {
                 let mut cooling = f64::MAX;
                 let mut any = false;
+                let mut misconfigured = None;
                 for &i in &self.by_name[&m.name] {
                     let snap = self.health[i].snapshot(now);
-                    match snap.cooldown_secs {
-                        Some(s) => cooling = cooling.min(s),
-                        None => any = true,
+                    match (snap.misconfigured, snap.cooldown_secs) {
+                        (Some(why), _) => {
+                            misconfigured.get_or_insert(why);
+                        }
+                        (None, Some(s)) => cooling = cooling.min(s),
+                        (None, None) => any = true,
                     }
                     let l = if strategy == Strategy::Fastest {
                         snap.ttft_ms.or(snap.latency_ms)
@@ -600,9 +660,13 @@ impl Router {
                 }
                 if any {
                     None
-                } else {
+                } else if cooling < f64::MAX {
                     soonest_back = soonest_back.min(cooling);
                     Some(Exclusion::CoolingDown { secs: cooling })
+                } else {
+                    Some(Exclusion::Misconfigured {
+                        why: misconfigured.unwrap_or_default(),
+                    })
                 }
             };
             rows.push((mi, cost, latency, excluded));
@@ -753,10 +817,32 @@ impl Router {
         }
     }
 
-    fn record_failure(&self, i: usize, e: &ProviderError) {
-        // Refused before sending: the request's doing, not the deployment's.
-        if matches!(e, ProviderError::Unsupported { .. }) {
-            return;
+    /// Records a failed attempt in the deployment's health, as far as it is the deployment's
+    /// doing, and settles the attempt's probe.
+    fn record_failure(&self, i: usize, e: &ProviderError, attempt: &mut health::InFlight) {
+        attempt.settle();
+        match e {
+            // The request's doing, not the deployment's: refused before sending, or called
+            // malformed (400, 404, 413, 422 …) by the upstream. Another caller's request
+            // would have fared no worse.
+            ProviderError::Unsupported { .. } | ProviderError::BadRequest { .. } => return,
+            // A rejected key: misconfigured until a reload, not cooling down.
+            ProviderError::Auth {
+                status, message, ..
+            } => {
+                if self.health[i].mark_misconfigured(*status, message) {
+                    let d = &self.registry.deployments[i];
+                    tracing::error!(
+                        model = %d.model.name,
+                        provider = d.provider(),
+                        status,
+                        error = %e,
+                        "the upstream rejected the API key; this deployment is left out until the configuration is reloaded"
+                    );
+                }
+                return;
+            }
+            _ => {}
         }
         let rate_limited = matches!(
             e,
@@ -817,13 +903,14 @@ impl Router {
             .attempt_all(&decision, &req, started, |d, req| Box::pin(d.chat(req)))
             .await;
         match result {
-            Ok((i, resp, attempts, _)) => {
+            Ok((i, resp, attempts, mut in_flight)) => {
                 // A whole answer's first token arrives with its last: its latency is its TTFT.
                 self.health[i].record_success(
                     &self.health_policy,
                     resp.latency,
                     Some(resp.latency),
                 );
+                in_flight.settle();
                 self.count_end(Some(&resp.model), &attempts, started);
                 Ok(Routed {
                     value: resp,
@@ -863,15 +950,16 @@ impl Router {
         let router = self.clone();
         let model = self.registry.deployments[i].model.name.clone();
         let attempts_done = attempts.clone();
+        // The guard travels with the stream: dropped before a verdict (the client went away,
+        // the upstream closed early), it frees the probe slot if this was the probe.
         let wrapped = async_stream::stream! {
-            let _in_flight = in_flight;
+            let mut in_flight = in_flight;
             let mut ttft = None;
-            let mut finished = false;
             while let Some(event) = stream.next().await {
                 match &event {
                     Ok(StreamEvent::Done(_)) => {
-                        finished = true;
                         router.health[i].record_success(&router.health_policy, started.elapsed(), ttft);
+                        in_flight.settle();
                         router.count_end(Some(&model), &attempts_done, started);
                     }
                     Ok(e) => {
@@ -880,16 +968,11 @@ impl Router {
                         }
                     }
                     Err(e) => {
-                        finished = true;
-                        router.record_failure(i, e);
+                        router.record_failure(i, e, &mut in_flight);
                         router.count_end(None, &attempts_done, started);
                     }
                 }
                 yield event;
-            }
-            if !finished {
-                // Ended without a verdict (the upstream closed): not the deployment's success.
-                router.health[i].release_probe();
             }
         };
         Ok(Routed {
@@ -900,6 +983,12 @@ impl Router {
     }
 
     /// Tries each model of the decision, each replica in balance order, until one succeeds.
+    ///
+    /// Retries belong here, not to the HTTP client: a failure fails over to the next candidate
+    /// at once. Only when every candidate has been tried does a deployment that may recover
+    /// (a 5xx, a timeout, a refused connection) get another attempt, after a backoff capped
+    /// by `max_retry_wait_secs`, up to its provider's `max_retries`. A 429 is never retried
+    /// here: its `Retry-After` starts the deployment's cooldown, and the caller gets the 429.
     async fn attempt_all<T>(
         &self,
         decision: &Decision,
@@ -913,70 +1002,55 @@ impl Router {
         >,
     ) -> Result<(usize, T, Vec<Attempt>, health::InFlight), RouteError> {
         let deadline = started + self.total_deadline;
-        let mut attempts: Vec<Attempt> = Vec::new();
-        let mut last: Option<ProviderError> = None;
-        let mut cooling = Duration::MAX;
+        let mut tries = Tries {
+            attempts: Vec::new(),
+            last: None,
+            cooling: Duration::MAX,
+            misconfigured: None,
+        };
+        let mut again: Vec<usize> = Vec::new();
         for model in decision.order() {
             for i in self.replicas(model, req) {
-                match self.health[i].availability(Instant::now()) {
-                    Availability::CoolingDown(d) => {
-                        cooling = cooling.min(d);
-                        continue;
-                    }
-                    Availability::Available | Availability::Probe => {}
-                }
-                let d = &self.registry.deployments[i];
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    self.health[i].release_probe();
-                    return Err(RouteError::Deadline {
-                        deadline: self.total_deadline,
-                        attempts,
-                    });
-                }
-                let in_flight = self.health[i].start();
-                let result = tokio::time::timeout(remaining, call(d, req.clone())).await;
-                let mut attempt = Attempt {
-                    model: d.model.name.clone(),
-                    provider: d.provider().to_owned(),
-                    error: None,
-                    error_kind: None,
-                };
-                match result {
-                    Ok(Ok(value)) => {
-                        attempts.push(attempt);
-                        return Ok((i, value, attempts, in_flight));
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(model = %d.model.name, provider = d.provider(), error = %e, "attempt failed");
-                        self.record_failure(i, &e);
-                        attempt.error = Some(e.to_string());
-                        attempt.error_kind = Some(e.kind());
-                        attempts.push(attempt);
-                        // A request the upstream calls malformed will not fare better elsewhere
-                        // (one a deployment refused before sending may suit the next one).
-                        if matches!(e, ProviderError::BadRequest { .. }) {
-                            return Err(RouteError::Exhausted {
-                                attempts,
-                                source: e,
-                            });
-                        }
-                        last = Some(e);
-                    }
-                    Err(_) => {
-                        self.health[i].release_probe();
-                        attempt.error = Some("request deadline reached".into());
-                        attempt.error_kind = Some("timeout");
-                        attempts.push(attempt);
-                        return Err(RouteError::Deadline {
-                            deadline: self.total_deadline,
-                            attempts,
-                        });
-                    }
+                match self.attempt(i, req, deadline, &call, &mut tries).await? {
+                    Step::Done(done) => return Ok(done),
+                    Step::Failed { may_recover: true } => again.push(i),
+                    Step::Failed { .. } | Step::Skipped => {}
                 }
             }
         }
-        match last {
+        // Nothing else can serve: the deployments that may recover get another attempt each.
+        let mut round = 0;
+        loop {
+            round += 1;
+            again.retain(|&i| round <= self.registry.deployments[i].retry.max_retries);
+            if again.is_empty() {
+                break;
+            }
+            let wait = self.registry.deployments[again[0]]
+                .retry
+                .backoff(round)
+                .min(self.max_retry_wait);
+            if Instant::now() + wait >= deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            let mut next = Vec::new();
+            for i in again {
+                match self.attempt(i, req, deadline, &call, &mut tries).await? {
+                    Step::Done(done) => return Ok(done),
+                    Step::Failed { may_recover: true } => next.push(i),
+                    Step::Failed { .. } | Step::Skipped => {}
+                }
+            }
+            again = next;
+        }
+        let Tries {
+            attempts,
+            last,
+            cooling,
+            misconfigured,
+        } = tries;
+        match last.or(misconfigured) {
             Some(source) => Err(RouteError::Exhausted { attempts, source }),
             None if cooling < Duration::MAX => Err(RouteError::AllCoolingDown {
                 retry_after: cooling,
@@ -984,6 +1058,93 @@ impl Router {
             None => Err(RouteError::NoCandidate(
                 "no deployment could be tried".into(),
             )),
+        }
+    }
+
+    /// One attempt on deployment `i`, recorded in `tries`; an error when the request must not
+    /// go on (the deadline passed, or the upstream called it malformed).
+    async fn attempt<T>(
+        &self,
+        i: usize,
+        req: &ChatRequest,
+        deadline: Instant,
+        call: &impl for<'d> Fn(
+            &'d Deployment,
+            ChatRequest,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'd>,
+        >,
+        tries: &mut Tries,
+    ) -> Result<Step<T>, RouteError> {
+        let d = &self.registry.deployments[i];
+        let mut in_flight = match self.health[i].admit(Instant::now()) {
+            Ok(guard) => guard,
+            Err(wait) if wait == Duration::MAX => {
+                if let Some((status, message)) = self.health[i].misconfigured() {
+                    tries.misconfigured.get_or_insert(ProviderError::Auth {
+                        provider: d.provider().to_owned(),
+                        status,
+                        message,
+                    });
+                }
+                return Ok(Step::Skipped);
+            }
+            Err(wait) => {
+                tries.cooling = tries.cooling.min(wait);
+                return Ok(Step::Skipped);
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(RouteError::Deadline {
+                deadline: self.total_deadline,
+                attempts: std::mem::take(&mut tries.attempts),
+            });
+        }
+        let result = tokio::time::timeout(remaining, call(d, req.clone())).await;
+        let mut attempt = Attempt {
+            model: d.model.name.clone(),
+            provider: d.provider().to_owned(),
+            error: None,
+            error_kind: None,
+        };
+        match result {
+            Ok(Ok(value)) => {
+                tries.attempts.push(attempt);
+                Ok(Step::Done((
+                    i,
+                    value,
+                    std::mem::take(&mut tries.attempts),
+                    in_flight,
+                )))
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(model = %d.model.name, provider = d.provider(), error = %e, "attempt failed");
+                self.record_failure(i, &e, &mut in_flight);
+                attempt.error = Some(e.to_string());
+                attempt.error_kind = Some(e.kind());
+                tries.attempts.push(attempt);
+                // A request the upstream calls malformed will not fare better elsewhere
+                // (one a deployment refused before sending may suit the next one).
+                if matches!(e, ProviderError::BadRequest { .. }) {
+                    return Err(RouteError::Exhausted {
+                        attempts: std::mem::take(&mut tries.attempts),
+                        source: e,
+                    });
+                }
+                let may_recover = may_recover(&e);
+                tries.last = Some(e);
+                Ok(Step::Failed { may_recover })
+            }
+            Err(_) => {
+                attempt.error = Some("request deadline reached".into());
+                attempt.error_kind = Some("timeout");
+                tries.attempts.push(attempt);
+                Err(RouteError::Deadline {
+                    deadline: self.total_deadline,
+                    attempts: std::mem::take(&mut tries.attempts),
+                })
+            }
         }
     }
 
@@ -1012,6 +1173,39 @@ impl Router {
             model_failures: counts.failures.clone(),
         }
     }
+}
+
+/// What [`Router::attempt_all`] has gathered so far.
+struct Tries {
+    attempts: Vec<Attempt>,
+    /// The latest failure.
+    last: Option<ProviderError>,
+    /// The shortest cooldown of a deployment skipped for it.
+    cooling: Duration,
+    /// A rejected key of a deployment skipped for it.
+    misconfigured: Option<ProviderError>,
+}
+
+/// Whether the same deployment may answer if asked again: a server error, a timeout before
+/// the answer, a refused connection. Not a 429 (its cooldown says when), not a garbled or
+/// refused answer.
+fn may_recover(e: &ProviderError) -> bool {
+    matches!(
+        e,
+        ProviderError::Connect { .. }
+            | ProviderError::Upstream { .. }
+            | ProviderError::Timeout { .. }
+    ) && e.is_retriable()
+}
+
+/// How one attempt went.
+enum Step<T> {
+    Done((usize, T, Vec<Attempt>, health::InFlight)),
+    /// Not sent: cooling down or misconfigured.
+    Skipped,
+    Failed {
+        may_recover: bool,
+    },
 }
 
 /// What a request needs beyond text, as bits for the decision cache's key: tools, reasoning,

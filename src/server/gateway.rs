@@ -1,7 +1,6 @@
 //! What both protocols and the native API share around a routed request: sessions, the
 //! response cache, token accounting for rate limits, usage/TTFT metrics and cluster counters.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,13 +162,8 @@ fn cache_key(req: &ChatRequest) -> String {
         (req.logprobs, req.top_logprobs, &req.passthrough),
     ))
     .unwrap_or_default();
-    let half = |salt: u8| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        salt.hash(&mut h);
-        body.hash(&mut h);
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(1), half(2))
+    let mut h = crate::store::hash::StableHasher::new("response-cache");
+    format!("{:032x}", h.write(body.as_bytes()).finish128())
 }
 
 impl AppState {
@@ -178,8 +172,13 @@ impl AppState {
             .then(|| cache_key(&c.req))
     }
 
-    /// Loads the session into the request; returns the messages to record afterwards.
+    /// Loads the session into the request; returns the messages to record afterwards. A
+    /// session belongs to the token that opened it: the same id under another token is
+    /// another session (without gateway tokens, ids are shared as they come).
     async fn open_session(&self, c: &mut Completion) -> Vec<Message> {
+        if let (Some(id), Some(token)) = (&mut c.session, &c.token) {
+            *id = format!("{}:{id}", token.0);
+        }
         let new: Vec<Message> = c
             .req
             .messages

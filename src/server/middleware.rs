@@ -1,5 +1,6 @@
-//! One layer around every route: request id, auth, load shedding, the per-request timeout,
-//! metrics and one log line per request.
+//! The layers around every route, each its own function (see [`layered`] for the order):
+//! request id with one log line per request, authentication, per-token rate limits, load
+//! shedding, the per-request deadline, and the in-flight metrics.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,29 +15,53 @@ use futures::StreamExt;
 
 use super::gateway::TokenId;
 use super::metrics::{ErrorLabels, RequestLabels, RouteLabel, RouteModel};
-use super::{ApiError, AppState, ErrorKind, Shape, authorized, presented_token};
+use super::{ApiError, AppState, ErrorKind, Shape, authorized_token};
 
 /// A short, stable id for a token: rate-limit counters never hold the token itself.
 fn token_id(token: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    ("llm-gateway-token", token).hash(&mut h);
-    format!("{:016x}", h.finish())
+    format!(
+        "{:016x}",
+        crate::store::hash::hash64("gateway-token", &[token.as_bytes()])
+    )
 }
 
 /// The model that served a request, set by handlers for logs and metrics.
 #[derive(Debug, Clone)]
 pub struct ModelUsed(pub String);
 
-pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// The id of a request: the client's `x-request-id` (up to 128 bytes) or a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The layers around every route, outermost first, each a separate function:
+/// request id (and the access log and request counters, so refused requests are counted too)
+/// → authentication → rate limit → load shedding → deadline → in-flight metrics → handler.
+/// A request refused by one layer never reaches the next: a wrong token writes no rate
+/// counter, a rate-limited request takes no concurrency slot.
+pub fn layered(
+    router: axum::Router<Arc<AppState>>,
+    state: &Arc<AppState>,
+) -> axum::Router<Arc<AppState>> {
+    use axum::middleware::from_fn_with_state as layer;
+    // `layer` wraps everything added before it: the last one added runs first.
+    router
+        .layer(layer(state.clone(), in_flight))
+        .layer(layer(state.clone(), deadline))
+        .layer(layer(state.clone(), shed))
+        .layer(layer(state.clone(), rate_limit))
+        .layer(layer(state.clone(), authenticate))
+        .layer(layer(state.clone(), request_id))
+}
+
+/// Outermost: names the request, and counts, times and logs it whatever the layers inside
+/// answer.
+async fn request_id(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let path = req.uri().path().to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |m| m.as_str())
         .to_owned();
-    let shape = Shape::of_path(&path);
     let method = req.method().clone();
     let id = req
         .headers()
@@ -47,126 +72,8 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             || format!("req-{:016x}", rand::random::<u64>()),
             str::to_owned,
         );
-
-    let public = (path == "/health" && state.limits.public_health)
-        || (path == "/metrics" && state.limits.public_metrics);
-    let mut req = req;
-    let token = presented_token(req.headers()).map(|t| TokenId(token_id(t)));
-    let limited = match &token {
-        // Only requests that reach models count: health checks and stats are free.
-        Some(t)
-            if !state.tokens.is_empty()
-                && !state.policies.rate_limits.is_unlimited()
-                && method == axum::http::Method::POST =>
-        {
-            state
-                .shared
-                .rate_acquire(&t.0, state.policies.rate_limits)
-                .await
-                .err()
-        }
-        _ => None,
-    };
-    if let Some(t) = token {
-        req.extensions_mut().insert(t);
-    }
-    let mut resp = if !public && !authorized(&state, req.headers()) {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "Missing or invalid API key: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
-        )
-        .into_shape(shape)
-    } else if let Some(wait) = limited {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            "This API token has used its requests or tokens for this minute; retry after the `Retry-After` seconds",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        e.into_shape(shape)
-    } else {
-        match state.limits.concurrency.clone().try_acquire_owned() {
-            Err(_) => {
-                state.metrics.shed.inc();
-                let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded_error",
-                    format!(
-                        "The gateway is at its limit of {} concurrent requests; retry shortly",
-                        state.limits.max_concurrency
-                    ),
-                );
-                e.retry_after = Some(1);
-                e.into_shape(shape)
-            }
-            Ok(permit) => {
-                state.total_requests.fetch_add(1, Ordering::Relaxed);
-                let gauge = state
-                    .metrics
-                    .in_flight
-                    .get_or_create(&RouteLabel {
-                        route: route.clone(),
-                    })
-                    .clone();
-                gauge.inc();
-                // A guard, not a `dec()` after the await: a client that goes away before the
-                // answer drops this future, and the gauge must still come down (and the
-                // request is counted and logged as abandoned).
-                let mut in_flight = InFlight {
-                    gauge,
-                    state: state.clone(),
-                    id: id.clone(),
-                    route: route.clone(),
-                    started,
-                    finished: false,
-                };
-                let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
-                let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
-                    Ok(resp) => resp,
-                    Err(_) => ApiError::new(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "timeout",
-                        format!(
-                            "The request took longer than {:.0} s",
-                            state.limits.request_timeout.as_secs_f64()
-                        ),
-                    )
-                    .into_shape(shape),
-                };
-                if is_stream(&resp) {
-                    // A stream holds its slot and counts as in flight until its body ends
-                    // (or the client goes away, which drops the body and the upstream with it).
-                    // The request deadline covers the stream too: past it, the stream ends
-                    // with an error event the client can read, and the upstream is dropped.
-                    let (parts, body) = resp.into_parts();
-                    let held = (permit, in_flight);
-                    let timeout = state.limits.request_timeout;
-                    let mut data = body.into_data_stream();
-                    let body = Body::from_stream(async_stream::stream! {
-                        let mut held = held;
-                        loop {
-                            match tokio::time::timeout_at(deadline, data.next()).await {
-                                Ok(Some(chunk)) => yield chunk,
-                                Ok(None) => break,
-                                Err(_) => {
-                                    yield Ok::<_, axum::Error>(timeout_event(shape, timeout));
-                                    break;
-                                }
-                            }
-                        }
-                        held.1.finished = true;
-                    });
-                    Response::from_parts(parts, body)
-                } else {
-                    in_flight.finished = true;
-                    drop(in_flight);
-                    drop(permit);
-                    resp
-                }
-            }
-        }
-    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
 
     let status = resp.status().as_u16();
     let model = resp
@@ -224,6 +131,191 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         );
     }
     resp
+}
+
+/// Checks the token. An accepted one (when the gateway has tokens) goes on as a [`TokenId`],
+/// which rate limits, token accounting and sessions are keyed by.
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let public = (path == "/health" && state.limits.public_health)
+        || (path == "/metrics" && state.limits.public_metrics);
+    if state.tokens.is_empty() {
+        return next.run(req).await;
+    }
+    match authorized_token(&state, req.headers()) {
+        Some(token) => {
+            let id = TokenId(token_id(token));
+            req.extensions_mut().insert(id);
+            next.run(req).await
+        }
+        None if public => next.run(req).await,
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "Missing or invalid API key: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
+        )
+        .into_shape(Shape::of_path(path)),
+    }
+}
+
+/// Per-token request limits, for authenticated requests that reach models (`POST`s; health
+/// checks and stats are free).
+async fn rate_limit(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let token = req.extensions().get::<TokenId>();
+    let limited = match token {
+        Some(t)
+            if !state.policies.rate_limits.is_unlimited()
+                && req.method() == axum::http::Method::POST =>
+        {
+            state
+                .shared
+                .rate_acquire(&t.0, state.policies.rate_limits)
+                .await
+                .err()
+        }
+        _ => None,
+    };
+    match limited {
+        None => next.run(req).await,
+        Some(wait) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "This API token has used its requests or tokens for this minute; retry after the `Retry-After` seconds",
+            );
+            e.retry_after = Some(wait.as_secs().max(1));
+            e.into_shape(Shape::of_path(req.uri().path()))
+        }
+    }
+}
+
+/// Sheds load beyond `max_concurrency` with a 503 and `Retry-After`. A stream keeps its slot
+/// until its body ends (or the client goes away).
+async fn shed(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match state.limits.concurrency.clone().try_acquire_owned() {
+        Ok(permit) => hold_until_the_body_ends(next.run(req).await, permit),
+        Err(_) => {
+            state.metrics.shed.inc();
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                format!(
+                    "The gateway is at its limit of {} concurrent requests; retry shortly",
+                    state.limits.max_concurrency
+                ),
+            );
+            e.retry_after = Some(1);
+            e.into_shape(Shape::of_path(req.uri().path()))
+        }
+    }
+}
+
+/// `request_timeout_secs` over the whole request, streams included: past it, a whole answer
+/// is a 504 and a stream ends with an error event the client can read (the upstream is
+/// dropped either way).
+async fn deadline(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let shape = Shape::of_path(req.uri().path());
+    let timeout = state.limits.request_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let resp = match tokio::time::timeout_at(deadline, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!(
+                    "The request took longer than {:.0} s",
+                    timeout.as_secs_f64()
+                ),
+            )
+            .into_shape(shape);
+        }
+    };
+    if !is_stream(&resp) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let mut data = body.into_data_stream();
+    let body = Body::from_stream(async_stream::stream! {
+        loop {
+            match tokio::time::timeout_at(deadline, data.next()).await {
+                Ok(Some(chunk)) => yield chunk,
+                Ok(None) => break,
+                Err(_) => {
+                    yield Ok::<_, axum::Error>(timeout_event(shape, timeout));
+                    break;
+                }
+            }
+        }
+    });
+    Response::from_parts(parts, body)
+}
+
+/// Innermost: the in-flight gauge and the abandoned-requests counter. A guard, not a `dec()`
+/// after the await: a client that goes away before the answer drops this future, and the
+/// gauge must still come down (and the request is counted and logged as abandoned).
+async fn in_flight(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    state.total_requests.fetch_add(1, Ordering::Relaxed);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(String::new, |r| r.0.clone());
+    let gauge = state
+        .metrics
+        .in_flight
+        .get_or_create(&RouteLabel {
+            route: route.clone(),
+        })
+        .clone();
+    gauge.inc();
+    let mut guard = InFlight {
+        gauge,
+        state: state.clone(),
+        id,
+        route,
+        started: Instant::now(),
+        finished: false,
+    };
+    let resp = next.run(req).await;
+    if !is_stream(&resp) {
+        guard.finished = true;
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let mut data = body.into_data_stream();
+    let body = Body::from_stream(async_stream::stream! {
+        let mut guard = guard;
+        while let Some(chunk) = data.next().await {
+            yield chunk;
+        }
+        guard.finished = true;
+    });
+    Response::from_parts(parts, body)
+}
+
+/// Keeps `held` until a streamed body ends (or is dropped); a whole answer lets it go now.
+fn hold_until_the_body_ends<T: Send + 'static>(resp: Response, held: T) -> Response {
+    if !is_stream(&resp) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let mut data = body.into_data_stream();
+    let body = Body::from_stream(async_stream::stream! {
+        let _held = held;
+        while let Some(chunk) = data.next().await {
+            yield chunk;
+        }
+    });
+    Response::from_parts(parts, body)
 }
 
 /// The event that ends a stream cut off at the request deadline, in the route's protocol.

@@ -160,7 +160,10 @@ impl AppState {
     pub fn reload(&self, config: Config) -> Result<(), ConfigError> {
         crate::config::validate(&config.settings, &config.paths.config_file)?;
         let backends = self.local.sync(&config)?;
-        let router = Arc::new(Router::with_backends(&config, &backends)?);
+        // Health (cooldowns, latency averages) and counters carry over for the deployments
+        // both configurations have.
+        let previous = self.live();
+        let router = Arc::new(Router::rebuild(&config, &backends, Some(&previous.router))?);
         router.announce_cooldowns(self.cooldown_sink.clone());
         self.live.store(Arc::new(Live { config, router }));
         Ok(())
@@ -218,7 +221,7 @@ pub fn spawn_background(state: &Arc<AppState>, sweep: impl Fn() -> usize + Send 
 /// metrics, behind auth, load shedding, a per-request timeout, a body limit and request logs.
 pub fn app(state: Arc<AppState>) -> axum::Router {
     let body_limit = state.limits.max_body_bytes;
-    axum::Router::new()
+    let routes = axum::Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/api/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
@@ -241,11 +244,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::guard,
-        ))
+        .method_not_allowed_fallback(method_not_allowed);
+    middleware::layered(routes, &state)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -373,15 +373,19 @@ pub fn decode_anthropic_request(body: &[u8]) -> Result<crate::types::ChatRequest
 
 /// Checks the presented token against the configured ones in constant time.
 pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    if state.tokens.is_empty() {
-        return true;
-    }
-    let Some(presented) = presented_token(headers) else {
-        return false;
-    };
-    state.tokens.iter().fold(false, |ok, t| {
-        ok | constant_time_eq(t.as_bytes(), presented.as_bytes())
-    })
+    state.tokens.is_empty() || authorized_token(state, headers).is_some()
+}
+
+/// The presented token when it is one of the configured ones (compared in constant time).
+pub fn authorized_token<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    let presented = presented_token(headers)?;
+    state
+        .tokens
+        .iter()
+        .fold(false, |ok, t| {
+            ok | constant_time_eq(t.as_bytes(), presented.as_bytes())
+        })
+        .then_some(presented)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -135,9 +135,14 @@ fn model_health(router: &Router) -> Vec<Value> {
                 .iter()
                 .filter(|(_, h)| h.cooldown_secs.is_some())
                 .count();
-            let health = match (deployments.len(), cooling) {
+            let misconfigured = deployments
+                .iter()
+                .filter(|(_, h)| h.misconfigured.is_some())
+                .count();
+            let health = match (deployments.len(), cooling + misconfigured) {
                 (0, _) => "unusable",
-                (n, c) if c == n => "down",
+                (n, _) if misconfigured == n => "misconfigured",
+                (n, out) if out >= n => "down",
                 (_, 0) => "ready",
                 _ => "degraded",
             };

@@ -7,6 +7,7 @@
 //! Nothing here sits on the routing hot path: cooldowns are published when they start and
 //! pulled in periodically by each replica (see `server::sync_cooldowns`).
 
+pub mod hash;
 pub mod history;
 mod memory;
 mod redis;

@@ -19,7 +19,8 @@ const OP_TIMEOUT: Duration = Duration::from_millis(300);
 /// Least time between two attempts to connect while Redis is away.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
-const PREFIX: &str = "llmc";
+/// Every key starts with this; the version changes with the format (see [`super::hash`]).
+const PREFIX: &str = "llmc:v2";
 
 /// Shared state in Redis with a local fallback.
 #[derive(Debug)]
@@ -352,5 +353,17 @@ impl SharedState for RedisState {
             backend: "redis",
             connected: self.connected.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The key prefix names the shared-state format version the stable hash belongs to.
+    #[test]
+    fn the_key_prefix_carries_the_format_version() {
+        assert_eq!(
+            super::PREFIX,
+            format!("llmc:v{}", super::super::hash::FORMAT_VERSION)
+        );
     }
 }
