@@ -6,6 +6,8 @@
 # an injected fault or not), p50/p99 latency, RSS after start, after warm-up, peak and end,
 # and the in-flight gauges after the load; exits non-zero on any unexplained error, RSS
 # growth of 10% or more, a gauge not back at zero, or an unclean exit (see benches/soak.rs).
+# Also: four gateway tokens and 3% of requests with a fresh wrong one (must be 401), and a
+# SIGHUP reload every 5 s under load.
 # Usage: bash bench/soak.sh [seconds (default 60)] [workers (default 16)] [seed (default 1)]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -21,12 +21,16 @@
 //!
 //! Each worker loops until the deadline: either protocol, streamed or not, 5% native
 //! `/query`, 10% with a session id from a small pool, and 10% of requests abandoned by the
-//! client (before the answer, or after the first streamed chunk). After a warm-up, RSS is read
+//! client (before the answer, or after the first streamed chunk). The gateway requires
+//! tokens (four valid ones, with per-token rate limits high enough never to bind): each
+//! request presents one at random, and 3% present a fresh invalid one (token churn), which must
+//! be a 401 and nothing else. Every `--reload-every` seconds (default 5) the server gets SIGHUP
+//! and reloads its whole configuration under load: no request may fail for it. After a warm-up, RSS is read
 //! from `/proc`; at the end the load stops, and the in-flight gauges of `/metrics` and the
 //! routers' in-flight counts must be back at zero, and the server must exit 0 on SIGTERM.
 //!
 //! `cargo bench --bench soak -- --server target/release/llm-server [--secs 60] [--workers 16]
-//! [--warmup 5] [--seed 1] [--oversized 1|0]` prints the report and exits non-zero unless there are no
+//! [--warmup 5] [--seed 1] [--oversized 1|0] [--reload-every 5]` prints the report and exits non-zero unless there are no
 //! unexplained errors, RSS grew by less than 10%, and the gauges are at zero. Without
 //! `--server` (as under a plain `cargo bench`) it prints this usage and exits.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -47,7 +51,15 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use upstream::{Behavior, FakeUpstream, refused_url};
 
-const USAGE: &str = "usage: soak --server PATH [--secs 60] [--workers 16] [--warmup 5] [--seed 1] [--oversized 1|0] (see bench/soak.sh)";
+const USAGE: &str = "usage: soak --server PATH [--secs 60] [--workers 16] [--warmup 5] [--seed 1] [--oversized 1|0] [--reload-every 5] (see bench/soak.sh)";
+
+/// The gateway's tokens; requests pick one at random.
+const TOKENS: [&str; 4] = [
+    "soak-token-a",
+    "soak-token-b",
+    "soak-token-c",
+    "soak-token-d",
+];
 
 struct Options {
     server: String,
@@ -58,6 +70,8 @@ struct Options {
     /// Whether 2% of the faulty upstream's answers are 9 MiB (`--oversized 0` leaves them
     /// out, to tell the allocator's high-water mark from a leak).
     oversized: bool,
+    /// Seconds between SIGHUP reloads during the load (0: none).
+    reload_every: u64,
 }
 
 fn options() -> Option<Options> {
@@ -72,6 +86,7 @@ fn options() -> Option<Options> {
         warmup: 5,
         seed: 1,
         oversized: true,
+        reload_every: 5,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -83,6 +98,7 @@ fn options() -> Option<Options> {
             "--warmup" => o.warmup = value.parse().ok()?,
             "--seed" => o.seed = value.parse().ok()?,
             "--oversized" => o.oversized = value != "0",
+            "--reload-every" => o.reload_every = value.parse().ok()?,
             _ => return None,
         }
     }
@@ -154,6 +170,9 @@ total_timeout_secs = 6.0
 request_timeout_secs = 8.0
 max_concurrency = 512
 session_ttl_minutes = 1.0
+rate_limit_requests_per_minute = 100000000
+public_health = true
+public_metrics = true
 
 [router]
 failures_before_cooldown = 5
@@ -238,6 +257,8 @@ enum Class {
     Steady,
     Flaky,
     Ha,
+    /// A request with an invalid token: a 401 is the only right answer.
+    WrongToken,
 }
 
 #[derive(Default)]
@@ -266,6 +287,7 @@ fn explained(class: Class, stream: bool, cause: &str) -> bool {
     ];
     match class {
         Class::Steady => false,
+        Class::WrongToken => cause == "http 401 authentication_error",
         Class::Flaky => INJECTED.iter().any(|k| cause.ends_with(k)),
         // Only a fault after the first streamed byte may get through failover.
         Class::Ha => stream && cause.starts_with("stream "),
@@ -310,6 +332,15 @@ async fn one(
         )
     };
     let mut req = client.post(format!("{base}{path}")).json(&body);
+    let (class, token) = if rng.random_bool(0.03) {
+        (
+            Class::WrongToken,
+            format!("soak-wrong-{:016x}", rng.random::<u64>()),
+        )
+    } else {
+        (class, TOKENS[rng.random_range(0..TOKENS.len())].to_owned())
+    };
+    req = req.bearer_auth(token);
     if rng.random_bool(0.1) {
         req = req.header("x-session-id", format!("soak-{}", rng.random_range(0..10)));
     }
@@ -335,6 +366,14 @@ async fn one(
         Ok(Ok(resp)) => resp,
     };
     let status = resp.status().as_u16();
+    if class == Class::WrongToken && status == 200 {
+        return (
+            model,
+            class,
+            stream,
+            Outcome::Error("a wrong token was served".into()),
+        );
+    }
     if status != 200 {
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         let kind = v["error"]["type"].as_str().unwrap_or("?").to_owned();
@@ -518,6 +557,7 @@ async fn soak(opts: Options) -> bool {
     let log_path = dir.path().join("server.log");
     let mut server = Command::new(&opts.server)
         .args(["--port", &port.to_string()])
+        .args(TOKENS.iter().flat_map(|t| ["--token", t]))
         .env("LLM_COOP_CONFIG_DIR", dir.path())
         .env("LOG_LEVEL", "warn")
         .stdout(Stdio::null())
@@ -526,8 +566,15 @@ async fn soak(opts: Options) -> bool {
         .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", opts.server));
     let pid = server.id();
     let base = format!("http://127.0.0.1:{port}");
+    // Monitoring calls (`/models`) present the first token; load requests their own.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", TOKENS[0]).parse().unwrap(),
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(opts.workers)
+        .default_headers(auth)
         .build()
         .unwrap();
     let started = Instant::now();
@@ -565,8 +612,29 @@ async fn soak(opts: Options) -> bool {
             samples
         })
     };
+    // Reloads under load: SIGHUP every `reload_every` seconds until the load ends.
+    let reloads = {
+        let every = opts.reload_every;
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            if every == 0 {
+                return sent;
+            }
+            loop {
+                tokio::time::sleep(Duration::from_secs(every)).await;
+                if Instant::now() >= until {
+                    return sent;
+                }
+                let _ = Command::new("kill")
+                    .args(["-HUP", &pid.to_string()])
+                    .status();
+                sent += 1;
+            }
+        })
+    };
     run_load(&client, &base, opts.workers, until, opts.seed, &tally).await;
     let load_secs = load_started.elapsed().as_secs_f64();
+    let reloads = reloads.await.unwrap();
     let rss_samples = rss_samples.await.unwrap();
     let rss_peak = rss_samples.iter().copied().fold(0.0, f64::max);
 
@@ -662,6 +730,10 @@ async fn soak(opts: Options) -> bool {
     println!("| | |");
     println!("|---|---|");
     println!("| requests | {total} ({:.0}/s) |", total as f64 / load_secs);
+    println!(
+        "| reloads (SIGHUP) during the load | {reloads}; {} tokens, 3% of requests with a fresh wrong one |",
+        TOKENS.len()
+    );
     println!("| answered | {} |", t.ok);
     println!(
         "| abandoned by the client (on purpose) | {} (the server's `llm_gateway_abandoned_total`, warm-up included: {server_abandoned}) |",

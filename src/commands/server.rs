@@ -24,14 +24,7 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
         .or_else(|| config.settings.server.host.clone())
         .unwrap_or_else(|| "127.0.0.1".to_owned());
     let port = cli.port.or(config.settings.server.port).unwrap_or(8080);
-    let grace = Duration::from_secs_f64(
-        config
-            .settings
-            .server
-            .shutdown_grace_secs
-            .unwrap_or(30.0)
-            .max(0.0),
-    );
+    let grace = crate::server::Policies::shutdown_grace(&config.settings.server);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli
         .workers

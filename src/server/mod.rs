@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 pub use error::{ApiError, ErrorKind, Shape};
 pub use metrics::Metrics;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ServerSettings};
 use crate::router::Router;
 use crate::store::{MemoryState, RateLimits, SharedState};
 
@@ -55,6 +55,22 @@ pub struct Limits {
     pub public_metrics: bool,
 }
 
+impl Limits {
+    /// From `[server]`, defaults filled in. The values must have passed
+    /// [`crate::config::validate`] (a negative or infinite duration would panic here).
+    pub fn from_settings(s: &ServerSettings) -> Limits {
+        let max_concurrency = s.max_concurrency.unwrap_or(1024).max(1);
+        Limits {
+            max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
+            request_timeout: Duration::from_secs_f64(s.request_timeout_secs.unwrap_or(600.0)),
+            concurrency: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
+            public_health: s.public_health,
+            public_metrics: s.public_metrics,
+        }
+    }
+}
+
 /// How sessions and the response cache behave (fixed at start-up).
 #[derive(Debug, Clone, Copy)]
 pub struct Policies {
@@ -65,6 +81,27 @@ pub struct Policies {
     pub cache_ttl: Duration,
     /// Per gateway token.
     pub rate_limits: RateLimits,
+}
+
+impl Policies {
+    /// From `[server]`, defaults filled in (validated values, as for [`Limits::from_settings`]).
+    pub fn from_settings(s: &ServerSettings) -> Policies {
+        Policies {
+            session_ttl: Duration::from_secs_f64(s.session_ttl_minutes.unwrap_or(30.0) * 60.0),
+            session_max_messages: s.session_max_messages.unwrap_or(100).max(2),
+            cache_by_default: s.response_cache,
+            cache_ttl: Duration::from_secs_f64(s.response_cache_ttl_secs.unwrap_or(300.0)),
+            rate_limits: RateLimits {
+                requests_per_minute: s.rate_limit_requests_per_minute,
+                tokens_per_minute: s.rate_limit_tokens_per_minute,
+            },
+        }
+    }
+
+    /// `shutdown_grace_secs`, default 30 s.
+    pub fn shutdown_grace(s: &ServerSettings) -> Duration {
+        Duration::from_secs_f64(s.shutdown_grace_secs.unwrap_or(30.0).max(0.0))
+    }
 }
 
 /// What every handler shares.
@@ -114,26 +151,8 @@ impl AppState {
         let router = Arc::new(Router::with_backends(&config, &backends)?);
         let (cooldown_sink, events) = tokio::sync::mpsc::unbounded_channel();
         router.announce_cooldowns(cooldown_sink.clone());
-        let s = &config.settings.server;
-        let max_concurrency = s.max_concurrency.unwrap_or(1024).max(1);
-        let limits = Limits {
-            max_body_bytes: s.max_body_bytes.unwrap_or(4 * 1024 * 1024),
-            request_timeout: Duration::from_secs_f64(s.request_timeout_secs.unwrap_or(600.0)),
-            concurrency: Arc::new(Semaphore::new(max_concurrency)),
-            max_concurrency,
-            public_health: s.public_health,
-            public_metrics: s.public_metrics,
-        };
-        let policies = Policies {
-            session_ttl: Duration::from_secs_f64(s.session_ttl_minutes.unwrap_or(30.0) * 60.0),
-            session_max_messages: s.session_max_messages.unwrap_or(100).max(2),
-            cache_by_default: s.response_cache,
-            cache_ttl: Duration::from_secs_f64(s.response_cache_ttl_secs.unwrap_or(300.0)),
-            rate_limits: RateLimits {
-                requests_per_minute: s.rate_limit_requests_per_minute,
-                tokens_per_minute: s.rate_limit_tokens_per_minute,
-            },
-        };
+        let limits = Limits::from_settings(&config.settings.server);
+        let policies = Policies::from_settings(&config.settings.server);
         Ok(Arc::new(AppState {
             live: ArcSwap::from_pointee(Live { config, router }),
             tokens: tokens.into_iter().filter(|t| !t.is_empty()).collect(),
