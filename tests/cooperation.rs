@@ -542,6 +542,41 @@ prompt = "Draft: {{input}}"
         assert_eq!(s[3], ("answers".into(), StepStatus::Skipped));
     }
 
+    /// A member that was its deployment's probe and is cancelled by fail-fast frees the probe
+    /// slot: the next request probes (it used to find the deployment unavailable until the
+    /// next reload).
+    #[tokio::test]
+    async fn a_probe_cancelled_by_fail_fast_frees_its_slot() {
+        use llm_cooperation::router::{Preferences, RouteError};
+        use llm_cooperation::types::ChatRequest;
+        let f = Fleet::plain(&["a", "b"]);
+        let ask = || ChatRequest::simple("a", None, "q");
+        // A 429 with `Retry-After: 1` cools `a` down for a second; then `a`'s next request
+        // is the probe.
+        f.up("a").push([Behavior::rate_limited(1)]);
+        f.router
+            .chat(ask(), &Preferences::default())
+            .await
+            .unwrap_err();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        f.up("a").set_delay(Duration::from_secs(3));
+        f.up("b").set_default(Behavior::status(500));
+        let mut spec = ModeSpec::new(Mode::Parallel, ["a", "b"]);
+        spec.integration = Some(Integration::Concat);
+        let opts = ExecOptions {
+            policy: FailurePolicy::FailFast,
+            ..ExecOptions::default()
+        };
+        run_with(&f, &spec, "q", opts).await.unwrap_err();
+        f.up("a").set_delay(Duration::ZERO);
+        let next = f.router.chat(ask(), &Preferences::default()).await;
+        assert!(
+            !matches!(next, Err(RouteError::AllCoolingDown { .. })),
+            "the cancelled probe still holds the slot"
+        );
+        next.unwrap();
+    }
+
     #[tokio::test]
     async fn cancellation_returns_a_partial_receipt() {
         let f = Fleet::plain(&["fast", "slow"]);
