@@ -651,6 +651,20 @@ async fn a_rejected_key_leaves_the_deployment_out_until_a_reload() {
             text.contains("rejected the API key (HTTP 401: invalid x-api-key)"),
             "{c:?}: {text}"
         );
+        let status: Value = rig
+            .client
+            .get(format!("{}/status", rig.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            status["misconfigured"][0]["model"],
+            c.replicated(),
+            "{status}"
+        );
         let live = rig.state.live();
         let health = live.router.health_of(&c.replicated());
         assert_eq!(health[0].1.cooldown_secs, None, "not a cooldown");

@@ -183,8 +183,25 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     } else {
         "healthy"
     };
+    // Deployments left out because their key was rejected, with the upstream's reason.
+    let misconfigured: Vec<Value> = live
+        .router
+        .model_configs()
+        .iter()
+        .flat_map(|m| {
+            live.router
+                .health_of(&m.name)
+                .into_iter()
+                .filter_map(|(d, h)| {
+                    h.misconfigured.map(
+                        |why| json!({ "model": m.name, "provider": d.provider(), "reason": why }),
+                    )
+                })
+        })
+        .collect();
     Json(json!({
         "system_health": system_health,
+        "misconfigured": misconfigured,
         "active_models": active,
         "configured_models": models.len(),
         "total_requests": state.total_requests.load(Ordering::Relaxed),
