@@ -179,7 +179,7 @@ ensemble\t'Mixture-of-agents: layers of proposers, then an aggregator'
 cascade\t'Cheap models first; the strong one only when they disagree or are rejected'"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l integration -d 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version' -r -f -a "concat\t'Every answer, one after another, headed by its model'
-synthesize\t'An aggregator model merges the answers into one'
+synthesize\t'An aggregator model merges the answers into one (`ensemble` in the original system)'
 best\t'A judge model picks the best answer and says why'"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l judge -d 'The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`), breaks voting ties, integrates `sequential` answers, or verifies a `cascade`\'s cheap answer. Default: the highest-tier model, where one is needed' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l rounds -d 'Voting rounds: after the first, models see the tally and vote again while they disagree' -r

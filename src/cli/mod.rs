@@ -486,8 +486,9 @@ pub struct AddModelArgs {
     /// Provider (default: `global`).
     #[arg(long)]
     pub provider: Option<String>,
-    /// What the model is good at (comma-separated or repeated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "chat")]
+    /// What the model is good at: space- or comma-separated, or repeated
+    /// (`--tasks reasoning math`, `--tasks reasoning,math`).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1.., default_value = "chat")]
     pub tasks: Vec<Task>,
     /// Quality tier, 1 (weakest) to 5 (strongest).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
