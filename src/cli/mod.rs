@@ -56,8 +56,9 @@ pub struct CooperationCli {
 pub enum CooperationCommand {
     /// Ask one model a question.
     ///
-    /// The prompt comes from the arguments, `--query`, or standard input when it is piped.
-    /// On a terminal the answer streams as it is written.
+    /// The prompt comes from the arguments or `--query`; piped standard input comes before it
+    /// (`cat notes.txt | llm-cooperation query "Summarise this"`), or is the whole prompt. On
+    /// a terminal the answer streams as it is written.
     #[command(visible_alias = "ask")]
     Query(QueryArgs),
     /// Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`;
@@ -76,8 +77,8 @@ pub enum CooperationCommand {
     /// Make several models work on one task: sequential, parallel, voting, pipeline,
     /// ensemble (mixture-of-agents) or cascade.
     ///
-    /// The task comes from the arguments, `--query`, or standard input when it is piped. On a
-    /// terminal, one line per model shows its progress, and a table of every step (model,
+    /// The task comes from the arguments or `--query`; piped standard input comes before it, or
+    /// is the whole task. On a terminal, one line per model shows its progress, and a table of every step (model,
     /// latency, tokens, cost, votes) follows the answer. `--json` prints the answer with its
     /// receipt. Ctrl-C cancels the run and prints the partial receipt (exit code 130); a
     /// second Ctrl-C exits at once. Exit codes: 0 success, 1 the models failed (the partial
