@@ -22,7 +22,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --color 'When to use colour'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -62,7 +62,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -90,7 +90,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -109,7 +109,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --continue 'Resume the most recent chat session'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -127,7 +127,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand show 'Everything recorded about one run, its receipt included'
@@ -140,7 +140,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -151,7 +151,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -173,7 +173,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Same as `--format json`'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -184,7 +184,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -197,7 +197,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Machine-readable output'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -224,7 +224,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -239,7 +239,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --json 'Print the structured result (facts, analysis, findings, receipt) as JSON'
             cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
             cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -235,3 +235,43 @@ fn history_problems_are_warnings_and_the_switch_turns_it_off() {
     env.write_config(&text);
     assert!(logs(&env, &[]).is_empty());
 }
+
+/// `LLM_COOP_NO_LOG=1`, as the README documents it, failed every command with `invalid
+/// value '1' for '--no-log'`: boolean variables take 1/0, true/false, yes/no, on/off, empty.
+#[test]
+fn no_log_variable_takes_the_usual_boolean_spellings() {
+    let (env, _up) = setup();
+    for value in ["1", "true", "yes", "ON"] {
+        env.run_env(
+            "llm-cooperation",
+            &["query", "not recorded"],
+            &[("LLM_COOP_NO_LOG", value)],
+        )
+        .expect(0);
+    }
+    assert!(
+        logs(&env, &[]).is_empty(),
+        "LLM_COOP_NO_LOG=1 records nothing"
+    );
+    for value in ["0", "false", "no", "off", ""] {
+        env.run_env(
+            "llm-cooperation",
+            &["query", &format!("recorded with `{value}`")],
+            &[("LLM_COOP_NO_LOG", value)],
+        )
+        .expect(0);
+    }
+    assert_eq!(logs(&env, &[]).len(), 5);
+    let run = env
+        .run_env(
+            "llm-cooperation",
+            &["query", "hi"],
+            &[("LLM_COOP_NO_LOG", "maybe")],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains("`maybe` is not a boolean") && run.stderr.contains("yes/no"),
+        "{}",
+        run.stderr
+    );
+}

@@ -45,8 +45,9 @@ pub enum ColorChoice {
 pub struct CooperationCli {
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// Do not record this run in the history (`llm-cooperation logs`).
-    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG)]
+    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
+    /// 1/0, true/false, yes/no or on/off; empty is false.
+    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
     pub no_log: bool,
     #[command(subcommand)]
     pub command: CooperationCommand,
