@@ -492,3 +492,153 @@ fn cli_examples_run_as_written() {
         "{list}"
     );
 }
+
+/// The `curl` commands of the README's code blocks, continuation lines joined.
+fn readme_curl_commands() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut commands = Vec::new();
+    let mut in_code = false;
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            continue;
+        }
+        let line = line.trim();
+        match &mut current {
+            Some(cmd) => cmd.push_str(line.trim_end_matches('\\')),
+            None if line.starts_with("curl ") => {
+                current = Some(line.trim_end_matches('\\').to_owned());
+            }
+            None => continue,
+        }
+        if !line.ends_with('\\') {
+            commands.extend(current.take());
+        }
+    }
+    commands
+}
+
+/// Every `curl` example in the README, run as written (plain `-d`, so no JSON content type)
+/// against a gateway on the examples' models and token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_examples_answer() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `curl` is not installed");
+        return;
+    }
+    let commands = readme_curl_commands();
+    assert!(
+        commands.len() >= 6
+            && commands.iter().any(|c| c.contains("/v1/messages"))
+            && commands.iter().any(|c| c.contains(" -d '")),
+        "the README's curl examples were not found: {commands:?}"
+    );
+    let up = FakeUpstream::start();
+    up.set_default(Behavior::ok(ANSWER));
+    let mut config = format!(
+        "[defaults]\nmax_retries = 0\ntotal_timeout_secs = 10.0\n\n[providers.fake]\nkind = \"openai\"\nbase_url = \"{}\"\nneeds_key = false\n",
+        up.base_url()
+    );
+    for name in ["gpt-4o-mini", "claude-haiku-4-5"] {
+        config.push_str(&format!(
+            "\n[[models]]\nname = \"{name}\"\nprovider = \"fake\"\nupstream = \"fake-model\"\ntasks = [\"chat\", \"math\"]\n"
+        ));
+    }
+    let gw = InProcess::start(&config, &["SECRET"]).await;
+    for command in &commands {
+        assert!(command.contains("http://127.0.0.1:8080"), "{command}");
+        let command = command.replace("http://127.0.0.1:8080", &gw.url);
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} -sS -w '\\n%{{http_code}}'"))
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (body, status) = stdout.trim_end().rsplit_once('\n').unwrap_or(("", &stdout));
+        assert!(
+            out.status.success() && status == "200",
+            "{command}\nstatus {status}\n{body}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if command.contains("\"stream\":true") {
+            assert!(
+                body.contains("chat.completion.chunk") && body.trim_end().ends_with("data: [DONE]"),
+                "{command}\n{body}"
+            );
+        } else {
+            let v: Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{command}: not JSON ({e}): {body}"));
+            assert!(v.get("error").is_none(), "{command}: {v}");
+        }
+    }
+}
+
+/// Every JSON route reads its body without `content-type: application/json` (they answered
+/// 415 before), and with the one `curl -d` sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_route_reads_a_body_without_a_json_content_type() {
+    let up = FakeUpstream::start();
+    up.set_default(Behavior::ok(ANSWER));
+    let gw = InProcess::start(&config(&up), &[]).await;
+    let client = reqwest::Client::new();
+    let user = json!([{ "role": "user", "content": "hi" }]);
+    let routes = [
+        (
+            "/v1/chat/completions",
+            json!({ "model": "qwen3_8b", "messages": user }),
+        ),
+        (
+            "/api/v1/chat/completions",
+            json!({ "model": "qwen3_8b", "messages": user }),
+        ),
+        (
+            "/v1/messages",
+            json!({ "model": "qwen3_8b", "max_tokens": 20, "messages": user }),
+        ),
+        (
+            "/api/v1/messages",
+            json!({ "model": "qwen3_8b", "max_tokens": 20, "messages": user }),
+        ),
+        (
+            "/v1/messages/count_tokens",
+            json!({ "model": "qwen3_8b", "messages": user }),
+        ),
+        (
+            "/api/v1/messages/count_tokens",
+            json!({ "model": "qwen3_8b", "messages": user }),
+        ),
+        ("/query", json!({ "query": "hi" })),
+        (
+            "/service",
+            json!({ "service_type": "document_analysis", "content": "Short text." }),
+        ),
+        (
+            "/cooperation/task",
+            json!({ "query": "hi", "models": ["qwen3_8b", "qwen3_32b"] }),
+        ),
+    ];
+    for content_type in [None, Some("application/x-www-form-urlencoded")] {
+        for (path, body) in &routes {
+            let mut req = client
+                .post(format!("{}{path}", gw.url))
+                .body(body.to_string());
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(status, 200, "{path} with {content_type:?}: {v}");
+        }
+    }
+}

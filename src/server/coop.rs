@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
 use crate::config::ConfigError;
@@ -376,10 +376,10 @@ fn original_fields(result: &services::ServiceResult) -> serde_json::Map<String, 
 
 pub async fn service(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<ServiceBody>, JsonRejection>,
+    body: Result<JsonBody<ServiceBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let service = <Service as clap::ValueEnum>::from_str(&body.service_type.replace('_', "-"), true)
         .map_err(|_| {
             usage(format!(

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
@@ -70,10 +70,10 @@ fn request_id() -> String {
 pub async fn query(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
-    body: Result<Json<QueryRequest>, JsonRejection>,
+    body: Result<JsonBody<QueryRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Json(q) = body?;
+    let JsonBody(q) = body?;
     if q.query.trim().is_empty() {
         return Err(ApiError::bad_request("`query` is empty"));
     }
