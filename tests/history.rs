@@ -275,3 +275,29 @@ fn no_log_variable_takes_the_usual_boolean_spellings() {
         run.stderr
     );
 }
+
+/// `/mode bogus a,b` said only "Cannot build the cooperation plan": the reason is shown now,
+/// and `/mode voting` without models says what is missing.
+#[test]
+fn chat_mode_errors_say_why() {
+    let (env, up) = setup();
+    let run = env
+        .run_stdin(
+            "llm-cooperation",
+            &["chat"],
+            "/mode bogus m1,m2\n/mode voting\n/mode voting m1,ghost\n",
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("Unknown mode `bogus`") && run.stderr.contains("voting"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("`/mode voting` needs the models too"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`ghost`"), "{}", run.stderr);
+    assert_eq!(up.request_count(), 0);
+}
