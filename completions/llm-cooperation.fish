@@ -107,8 +107,11 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s n -l count -d 'How many runs to list, newest first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s m -l model -d 'Only runs answered by this model' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l mode -d 'Only runs of this cooperation mode or service type' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l kind -d 'Only `query`, `chat`, `cooperate` or `service` runs' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l mode -d 'Only runs of this cooperation mode, or of this service (`decision-support`) or service type (`decision-support/comparison`)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l kind -d 'Only runs of this kind' -r -f -a "query\t''
+chat\t''
+cooperate\t''
+service\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s q -l search -d 'Only runs whose prompt or answer contains this text' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
@@ -133,7 +136,8 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l all -d 'Delete the whole history'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l all -d 'Delete the whole history (on a terminal, after asking)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask before `--all` deletes the history'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'

@@ -252,11 +252,12 @@ pub struct LogsArgs {
     /// Only runs answered by this model.
     #[arg(short, long)]
     pub model: Option<String>,
-    /// Only runs of this cooperation mode or service type.
+    /// Only runs of this cooperation mode, or of this service (`decision-support`) or service
+    /// type (`decision-support/comparison`).
     #[arg(long)]
     pub mode: Option<String>,
-    /// Only `query`, `chat`, `cooperate` or `service` runs.
-    #[arg(long)]
+    /// Only runs of this kind.
+    #[arg(long, value_parser = ["query", "chat", "cooperate", "service"])]
     pub kind: Option<String>,
     /// Only runs whose prompt or answer contains this text.
     #[arg(short = 'q', long, value_name = "TEXT")]
@@ -275,11 +276,15 @@ pub enum LogsAction {
     },
     /// Delete runs by id, or all of them.
     Rm {
+        /// The runs' ids (first column of `logs`).
         #[arg(required_unless_present = "all")]
         ids: Vec<i64>,
-        /// Delete the whole history.
+        /// Delete the whole history (on a terminal, after asking).
         #[arg(long, conflicts_with = "ids")]
         all: bool,
+        /// Do not ask before `--all` deletes the history.
+        #[arg(short, long, requires = "all")]
+        yes: bool,
     },
 }
 
