@@ -77,7 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The model id sent upstream')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'The model id sent upstream')
             [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'Provider (default: `global`)')
-            [CompletionResult]::new('--tasks', '--tasks', [CompletionResultType]::ParameterName, 'What the model is good at (comma-separated or repeated)')
+            [CompletionResult]::new('--tasks', '--tasks', [CompletionResultType]::ParameterName, 'What the model is good at: space- or comma-separated, or repeated (`--tasks reasoning math`, `--tasks reasoning,math`)')
             [CompletionResult]::new('--tier', '--tier', [CompletionResultType]::ParameterName, 'Quality tier, 1 (weakest) to 5 (strongest)')
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Default most tokens to generate')
             [CompletionResult]::new('--temperature', '--temperature', [CompletionResultType]::ParameterName, 'Default temperature, 0.0 to 2.0')

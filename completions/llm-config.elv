@@ -71,7 +71,7 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand -p 'The model id sent upstream'
             cand --path 'The model id sent upstream'
             cand --provider 'Provider (default: `global`)'
-            cand --tasks 'What the model is good at (comma-separated or repeated)'
+            cand --tasks 'What the model is good at: space- or comma-separated, or repeated (`--tasks reasoning math`, `--tasks reasoning,math`)'
             cand --tier 'Quality tier, 1 (weakest) to 5 (strongest)'
             cand --max-tokens 'Default most tokens to generate'
             cand --temperature 'Default temperature, 0.0 to 2.0'

@@ -65,7 +65,7 @@ complete -c llm-config -n "__fish_llm_config_using_subcommand global" -s h -l he
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -s n -l name -d 'The name requests use' -r
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -s p -l path -d 'The model id sent upstream' -r
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l provider -d 'Provider (default: `global`)' -r
-complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l tasks -d 'What the model is good at (comma-separated or repeated)' -r -f -a "chat\t''
+complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l tasks -d 'What the model is good at: space- or comma-separated, or repeated (`--tasks reasoning math`, `--tasks reasoning,math`)' -r -f -a "chat\t''
 code\t''
 math\t''
 reasoning\t''

@@ -457,7 +457,7 @@ _llm__cooperation() {
                     return 0
                     ;;
                 --kind)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "query chat cooperate service" -- "${cur}"))
                     return 0
                     ;;
                 --search)
@@ -540,7 +540,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__logs__subcmd__rm)
-            opts="-v -h --all --json --config --verbose --color --no-log --help"
+            opts="-y -v -h --all --yes --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -2,13 +2,14 @@
 
 /// Overrides the configuration directory (`config.toml`, `credentials.toml`).
 pub const LLM_COOP_CONFIG_DIR: &str = "LLM_COOP_CONFIG_DIR";
-/// `0` or `false`: never start `llm-server` for local models (like `[local] autostart = false`).
+/// A false value (`0`, `false`, `no`, `off`): never start `llm-server` for local models (like
+/// `[local] autostart = false`).
 pub const LLM_COOP_AUTOSTART: &str = "LLM_COOP_AUTOSTART";
 /// Where local model files are looked for first.
 pub const LLM_COOP_MODELS_DIR: &str = "LLM_COOP_MODELS_DIR";
 /// Overrides the data directory (`history.db`, `models/`, `llm-server.log`).
 pub const LLM_COOP_DATA_DIR: &str = "LLM_COOP_DATA_DIR";
-/// Set to `1`/`true` to record nothing in the history (like `--no-log`).
+/// A true value (`1`, `true`, `yes`, `on`) records nothing in the history (like `--no-log`).
 pub const LLM_COOP_NO_LOG: &str = "LLM_COOP_NO_LOG";
 /// The model used when a command names none.
 pub const LLM_COOP_MODEL: &str = "LLM_COOP_MODEL";
@@ -43,3 +44,41 @@ pub const SERVER_PORT: &str = "SERVER_PORT";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Set to `1` to rewrite `completions/` and `man/` instead of checking them.
 pub const LLM_COOP_REGENERATE: &str = "LLM_COOP_REGENERATE";
+
+/// Reads a boolean variable as people write them: `1`, `true`, `yes`, `on`, `y`, `t` or `0`,
+/// `false`, `no`, `off`, `n`, `f`, in any case, around spaces. Empty is `None` (the
+/// default, as if unset).
+pub fn parse_bool(value: &str) -> Result<Option<bool>, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" | "n" | "f" => Ok(Some(false)),
+        other => Err(format!(
+            "`{other}` is not a boolean; use 1/0, true/false, yes/no or on/off"
+        )),
+    }
+}
+
+/// [`parse_bool`] for a flag that is off by default: empty is `false`.
+pub fn parse_flag(value: &str) -> Result<bool, String> {
+    parse_bool(value).map(|v| v.unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_as_people_write_them() {
+        for v in ["1", "true", "TRUE", "yes", "Yes", "on", " y "] {
+            assert_eq!(parse_bool(v), Ok(Some(true)), "{v}");
+        }
+        for v in ["0", "false", "False", "no", "NO", "off", "n"] {
+            assert_eq!(parse_bool(v), Ok(Some(false)), "{v}");
+        }
+        assert_eq!(parse_bool(""), Ok(None));
+        assert_eq!(parse_flag(" "), Ok(false));
+        let e = parse_bool("maybe").unwrap_err();
+        assert!(e.contains("`maybe` is not a boolean"), "{e}");
+    }
+}

@@ -297,17 +297,18 @@ fn cases() -> Vec<Case> {
         case("thousands of messages, no model fits", CHAT,
              json_body(json!({ "model": "auto", "messages": messages(5000) })), 400,
              &["No configured model can take this request", "context window 8192"]),
+        // A body is read as JSON whatever its content type (as OpenAI's and Anthropic's APIs
+        // do), so one that is not JSON is a 400 that says so, not a 415.
         Case {
-            name: "text/plain",
+            name: "text/plain, not JSON",
             content_type: Some("text/plain"),
-            ..case("", CHAT, json_body(json!({ "model": "m1", "messages": user })), 415,
-                   &["Content-Type: application/json"])
+            ..case("", CHAT, "hello", 400, &["Failed to parse the request body as JSON", "expected value"])
         },
         Case {
-            name: "no content type (Anthropic)",
+            name: "no content type, truncated (Anthropic)",
             content_type: None,
-            ..case("", MESSAGES, json_body(json!({ "model": "c1", "max_tokens": 5, "messages": user })),
-                   415, &["Content-Type: application/json"])
+            ..case("", MESSAGES, r#"{"model": "c1", "max_tokens": 5"#, 400,
+                   &["Failed to parse the request body as JSON", "EOF"])
         },
         Case {
             name: "GET on a POST route",

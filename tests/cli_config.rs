@@ -522,3 +522,92 @@ fn a_closed_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `add-model` accepted names that requests cannot use: `auto` (the router), `coop/…`
+/// (virtual cooperation models), names with commas (model lists) or spaces.
+#[test]
+fn add_model_refuses_names_requests_cannot_use() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    for (name, says) in [
+        ("auto", "`auto` asks the router"),
+        ("AUTO", "is reserved"),
+        ("coop/voting:a,b", "starts with `coop/`"),
+        ("a,b", "contains a comma"),
+        ("my model", "contains whitespace"),
+    ] {
+        let run = env
+            .run("llm-config", &["add-model", "--name", name, "--path", "x"])
+            .expect(2);
+        assert!(
+            run.stderr.contains(&format!("The model name `{name}`")) && run.stderr.contains(says),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    let run = env
+        .run(
+            "llm-config",
+            &["add-model", "--name", "my model", "--path", "x"],
+        )
+        .expect(2);
+    assert!(run.stderr.contains("e.g. `my-model`"), "{}", run.stderr);
+    assert!(
+        !env.read_config().contains("[[models]]"),
+        "{}",
+        env.read_config()
+    );
+    // A hand-edited file with such a name is an error naming the key.
+    let mut text = env.read_config();
+    text.push_str("\n[[models]]\nname = \"a,b\"\nprovider = \"global\"\nupstream = \"x\"\n");
+    env.write_config(&text);
+    let run = env.run("llm-config", &["list"]).expect(2);
+    assert!(
+        run.stderr.contains("models[0].name") && run.stderr.contains("contains a comma"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `remove-model --name m --provider other` suggested adding a model named
+/// "m (on `other`)"; it now says which providers `m` is on.
+#[test]
+fn remove_model_from_a_provider_it_is_not_on_says_where_it_is() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    env.run("llm-config", &["add-model", "--name", "m", "--path", "x"])
+        .expect(0);
+    let run = env
+        .run(
+            "llm-config",
+            &["remove-model", "--name", "m", "--provider", "elsewhere"],
+        )
+        .expect(2);
+    assert!(
+        run.stderr
+            .contains("Model `m` has no deployment on provider `elsewhere`; it is on: global"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("(on `"), "{}", run.stderr);
+    let run = env
+        .run(
+            "llm-config",
+            &["remove-model", "--name", "ghost", "--provider", "global"],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains("Unknown model `ghost`")
+            && run.stderr.contains("add-model --name ghost --path"),
+        "{}",
+        run.stderr
+    );
+}

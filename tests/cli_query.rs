@@ -380,3 +380,54 @@ fn a_prompt_that_is_not_utf8_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
     assert_eq!(up.request_count(), 0);
 }
+
+/// `cat notes.txt | llm-cooperation query "Summarise this"` used to send only "Summarise
+/// this": piped input was dropped whenever a prompt was given. Now stdin comes first, then
+/// the prompt, for `query` (arguments or `-q`) and `cooperate`.
+#[test]
+fn piped_stdin_and_a_prompt_both_reach_the_model() {
+    let (env, up) = setup();
+    let notes = "Meeting notes\nShip on Friday.\n";
+    env.run_stdin("llm-cooperation", &["query", "Summarise this"], notes)
+        .expect(0);
+    assert_eq!(
+        last_prompt(&up),
+        "Meeting notes\nShip on Friday.\n\nSummarise this"
+    );
+    env.run_stdin("llm-cooperation", &["query", "-q", "In French"], notes)
+        .expect(0);
+    assert_eq!(
+        last_prompt(&up),
+        "Meeting notes\nShip on Friday.\n\nIn French"
+    );
+    // Blank piped input leaves the prompt alone.
+    env.run_stdin("llm-cooperation", &["query", "Just this"], "\n  \n")
+        .expect(0);
+    assert_eq!(last_prompt(&up), "Just this");
+
+    let before = up.request_count();
+    env.run_stdin(
+        "llm-cooperation",
+        &[
+            "cooperate",
+            "--mode",
+            "parallel",
+            "--models",
+            "m1,c1",
+            "--integration",
+            "concat",
+            "Summarise this",
+        ],
+        notes,
+    )
+    .expect(0);
+    let members = &up.requests()[before..];
+    assert_eq!(members.len(), 2);
+    for r in members {
+        let sent = r.body["messages"].to_string();
+        assert!(
+            sent.contains("Meeting notes\\nShip on Friday.\\n\\nSummarise this"),
+            "{sent}"
+        );
+    }
+}

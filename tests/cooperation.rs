@@ -1020,6 +1020,57 @@ mod cli {
         assert!(ups.values().all(|u| u.request_count() == 0));
     }
 
+    /// `--quorum` larger than the members was accepted (and silently lowered), and `--plan`
+    /// printed the default quorum instead of the one given.
+    #[test]
+    fn quorum_is_checked_against_the_members_and_shown_in_the_plan() {
+        let (env, ups) = trio();
+        let voting = ["cooperate", "--mode", "voting", "--models", "a,b,c"];
+        let with = |extra: &[&'static str]| [&voting[..], extra].concat();
+        let run = env
+            .run("llm-cooperation", &with(&["--quorum", "4", "6 × 7?"]))
+            .expect(2);
+        assert!(
+            run.stderr
+                .contains("`--quorum 4` is more than the 3 answers step")
+                && run.stderr.contains("use 1 to 3"),
+            "{}",
+            run.stderr
+        );
+        let run = env
+            .run("llm-cooperation", &with(&["--plan", "--quorum", "3"]))
+            .expect(0);
+        assert!(run.stdout.contains("tally ≥3/3"), "{}", run.stdout);
+        let run = env.run("llm-cooperation", &with(&["--plan"])).expect(0);
+        assert!(
+            run.stdout.contains("tally ≥2/3"),
+            "the default: {}",
+            run.stdout
+        );
+        let run = env
+            .run(
+                "llm-cooperation",
+                &[
+                    "cooperate",
+                    "--mode",
+                    "sequential",
+                    "--models",
+                    "a,b",
+                    "--quorum",
+                    "1",
+                    "x",
+                ],
+            )
+            .expect(2);
+        assert!(
+            run.stderr
+                .contains("`--quorum` applies to steps that gather several answers"),
+            "{}",
+            run.stderr
+        );
+        assert!(ups.values().all(|u| u.request_count() == 0));
+    }
+
     #[test]
     fn a_bad_workflow_file_exits_2_naming_the_step() {
         let (env, ups) = trio();

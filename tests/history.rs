@@ -235,3 +235,155 @@ fn history_problems_are_warnings_and_the_switch_turns_it_off() {
     env.write_config(&text);
     assert!(logs(&env, &[]).is_empty());
 }
+
+/// `LLM_COOP_NO_LOG=1`, as the README documents it, failed every command with `invalid
+/// value '1' for '--no-log'`: boolean variables take 1/0, true/false, yes/no, on/off, empty.
+#[test]
+fn no_log_variable_takes_the_usual_boolean_spellings() {
+    let (env, _up) = setup();
+    for value in ["1", "true", "yes", "ON"] {
+        env.run_env(
+            "llm-cooperation",
+            &["query", "not recorded"],
+            &[("LLM_COOP_NO_LOG", value)],
+        )
+        .expect(0);
+    }
+    assert!(
+        logs(&env, &[]).is_empty(),
+        "LLM_COOP_NO_LOG=1 records nothing"
+    );
+    for value in ["0", "false", "no", "off", ""] {
+        env.run_env(
+            "llm-cooperation",
+            &["query", &format!("recorded with `{value}`")],
+            &[("LLM_COOP_NO_LOG", value)],
+        )
+        .expect(0);
+    }
+    assert_eq!(logs(&env, &[]).len(), 5);
+    let run = env
+        .run_env(
+            "llm-cooperation",
+            &["query", "hi"],
+            &[("LLM_COOP_NO_LOG", "maybe")],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains("`maybe` is not a boolean") && run.stderr.contains("yes/no"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `/mode bogus a,b` said only "Cannot build the cooperation plan": the reason is shown now,
+/// and `/mode voting` without models says what is missing.
+#[test]
+fn chat_mode_errors_say_why() {
+    let (env, up) = setup();
+    let run = env
+        .run_stdin(
+            "llm-cooperation",
+            &["chat"],
+            "/mode bogus m1,m2\n/mode voting\n/mode voting m1,ghost\n",
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("Unknown mode `bogus`") && run.stderr.contains("voting"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("`/mode voting` needs the models too"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`ghost`"), "{}", run.stderr);
+    assert_eq!(up.request_count(), 0);
+}
+
+/// `logs --mode decision-support` found nothing (runs were stored as
+/// `decision-support/default`, the default type as `default`); `logs --kind bogus` silently
+/// listed nothing.
+#[test]
+fn logs_filter_services_by_name_and_type_and_reject_unknown_kinds() {
+    let (env, _up) = setup();
+    for (service, kind) in [
+        ("decision-support", None),
+        ("data-insight", Some("anomalies")),
+    ] {
+        let mut args = vec!["service", service];
+        args.extend(kind.map(|k| ["--type", k]).iter().flatten());
+        env.run_stdin("llm-cooperation", &args, "A or B? sales: 1, 2, 3, 40")
+            .expect(0);
+    }
+    let decisions = logs(&env, &["--mode", "decision-support"]);
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        decisions[0]["mode"], "decision-support/recommendation",
+        "the default type that ran is recorded"
+    );
+    assert_eq!(
+        logs(&env, &["--mode", "decision-support/recommendation"]).len(),
+        1
+    );
+    assert_eq!(logs(&env, &["--mode", "data-insight/anomalies"]).len(), 1);
+    assert_eq!(logs(&env, &["--mode", "data"]).len(), 0, "whole names only");
+    let run = env
+        .run("llm-cooperation", &["logs", "--kind", "bogus"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("bogus") && run.stderr.contains("query, chat, cooperate, service"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `logs rm --all` deleted every run on a terminal without asking. It asks now (answering
+/// no keeps them); `--yes` and scripts do not ask. The terminal is `script`'s pseudo-terminal.
+#[test]
+fn logs_rm_all_asks_on_a_terminal() {
+    let (env, _up) = setup();
+    env.run("llm-cooperation", &["query", "keep me"]).expect(0);
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped the terminal part: `script` is not installed");
+    } else {
+        let bin = crate::common::bin("llm-cooperation");
+        // `script` runs the binary on a pseudo-terminal, in the test's clean environment.
+        let template = env.cmd("llm-cooperation");
+        let mut child = std::process::Command::new("script");
+        child
+            .env_clear()
+            .envs(template.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .current_dir(env.cwd.path())
+            .args([
+                "-qec",
+                &format!("{} logs rm --all", bin.display()),
+                "/dev/null",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = child.spawn().unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("Delete every run in the history") && shown.contains("Nothing deleted"),
+            "{shown}"
+        );
+        assert_eq!(logs(&env, &[]).len(), 1, "answering no keeps the runs");
+    }
+    let run = env
+        .run("llm-cooperation", &["logs", "rm", "--all", "--yes"])
+        .expect(0);
+    assert_eq!(run.stdout, "Removed 1 run\n");
+    assert!(logs(&env, &[]).is_empty());
+}

@@ -9,6 +9,7 @@ mod cli_query;
 mod cli_router;
 mod common;
 mod cooperation;
+mod documented_interface;
 mod faults;
 mod gateway;
 mod gateway_coop;

@@ -45,8 +45,9 @@ pub enum ColorChoice {
 pub struct CooperationCli {
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// Do not record this run in the history (`llm-cooperation logs`).
-    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG)]
+    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
+    /// 1/0, true/false, yes/no or on/off; empty is false.
+    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
     pub no_log: bool,
     #[command(subcommand)]
     pub command: CooperationCommand,
@@ -56,8 +57,9 @@ pub struct CooperationCli {
 pub enum CooperationCommand {
     /// Ask one model a question.
     ///
-    /// The prompt comes from the arguments, `--query`, or standard input when it is piped.
-    /// On a terminal the answer streams as it is written.
+    /// The prompt comes from the arguments or `--query`; piped standard input comes before it
+    /// (`cat notes.txt | llm-cooperation query "Summarise this"`), or is the whole prompt. On
+    /// a terminal the answer streams as it is written.
     #[command(visible_alias = "ask")]
     Query(QueryArgs),
     /// Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`;
@@ -76,8 +78,8 @@ pub enum CooperationCommand {
     /// Make several models work on one task: sequential, parallel, voting, pipeline,
     /// ensemble (mixture-of-agents) or cascade.
     ///
-    /// The task comes from the arguments, `--query`, or standard input when it is piped. On a
-    /// terminal, one line per model shows its progress, and a table of every step (model,
+    /// The task comes from the arguments or `--query`; piped standard input comes before it, or
+    /// is the whole task. On a terminal, one line per model shows its progress, and a table of every step (model,
     /// latency, tokens, cost, votes) follows the answer. `--json` prints the answer with its
     /// receipt. Ctrl-C cancels the run and prints the partial receipt (exit code 130); a
     /// second Ctrl-C exits at once. Exit codes: 0 success, 1 the models failed (the partial
@@ -250,11 +252,12 @@ pub struct LogsArgs {
     /// Only runs answered by this model.
     #[arg(short, long)]
     pub model: Option<String>,
-    /// Only runs of this cooperation mode or service type.
+    /// Only runs of this cooperation mode, or of this service (`decision-support`) or service
+    /// type (`decision-support/comparison`).
     #[arg(long)]
     pub mode: Option<String>,
-    /// Only `query`, `chat`, `cooperate` or `service` runs.
-    #[arg(long)]
+    /// Only runs of this kind.
+    #[arg(long, value_parser = ["query", "chat", "cooperate", "service"])]
     pub kind: Option<String>,
     /// Only runs whose prompt or answer contains this text.
     #[arg(short = 'q', long, value_name = "TEXT")]
@@ -273,11 +276,15 @@ pub enum LogsAction {
     },
     /// Delete runs by id, or all of them.
     Rm {
+        /// The runs' ids (first column of `logs`).
         #[arg(required_unless_present = "all")]
         ids: Vec<i64>,
-        /// Delete the whole history.
+        /// Delete the whole history (on a terminal, after asking).
         #[arg(long, conflicts_with = "ids")]
         all: bool,
+        /// Do not ask before `--all` deletes the history.
+        #[arg(short, long, requires = "all")]
+        yes: bool,
     },
 }
 
@@ -486,8 +493,9 @@ pub struct AddModelArgs {
     /// Provider (default: `global`).
     #[arg(long)]
     pub provider: Option<String>,
-    /// What the model is good at (comma-separated or repeated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "chat")]
+    /// What the model is good at: space- or comma-separated, or repeated
+    /// (`--tasks reasoning math`, `--tasks reasoning,math`).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1.., default_value = "chat")]
     pub tasks: Vec<Task>,
     /// Quality tier, 1 (weakest) to 5 (strongest).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]

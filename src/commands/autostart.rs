@@ -19,8 +19,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 /// Makes sure the local model server answers when `model` (a name, `auto`, or `None` for the
 /// default) may be served by a local provider.
 pub fn ensure_local_server(config: &Config, model: Option<&str>) -> anyhow::Result<()> {
-    let off =
-        std::env::var(crate::env_vars::LLM_COOP_AUTOSTART).is_ok_and(|v| v == "0" || v == "false");
+    let off = std::env::var(crate::env_vars::LLM_COOP_AUTOSTART)
+        .is_ok_and(|v| crate::env_vars::parse_bool(&v) == Ok(Some(false)));
     if off || config.settings.local.autostart == Some(false) {
         return Ok(());
     }

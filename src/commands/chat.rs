@@ -181,9 +181,13 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                             ui::note(&format!("{} of {}", spec.mode, spec.models.join(", ")));
                             mode = Some(spec);
                         }
-                        Err(e) => ui::warn(&format!("{e:#}")),
+                        // The reason is in the error's sources (the mode, a model, an option).
+                        Err(e) => ui::warn(&format!("{:#}", anyhow::Error::from(e))),
                     }
                 }
+                (Some("mode"), Some(m), None) => ui::warn(&format!(
+                    "`/mode {m}` needs the models too, comma-separated: `/mode {m} a,b,c` (or `/mode off`)"
+                )),
                 _ => ui::warn(&format!("Unknown command `/{command}`; /help lists them")),
             }
             continue;

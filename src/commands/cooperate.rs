@@ -12,13 +12,43 @@ use tokio::sync::mpsc;
 use crate::cli::{CooperateArgs, GlobalArgs};
 use crate::config::ConfigError;
 use crate::cooperation::{
-    Cancel, CoopError, ExecOptions, FailurePolicy, Mode, ModeSpec, Receipt, Workflow, compile,
-    execute,
+    Cancel, CoopError, ExecOptions, FailurePolicy, Mode, ModeSpec, Plan, Receipt, StepKind,
+    Workflow, compile, execute,
 };
 use crate::router::Router;
 use crate::store::history::NewRun;
 use crate::ui;
 use crate::ui::progress::CooperationView;
+
+/// Sets `--quorum` on every step that gathers answers, so `--plan` shows the quorum that will
+/// apply. A quorum larger than a step's answers could never be met (it was silently lowered
+/// before), and one on a plan without such steps would do nothing: both are usage errors.
+fn apply_quorum(plan: &mut Plan, quorum: usize) -> Result<(), ConfigError> {
+    let mut gathering = 0;
+    for step in &mut plan.steps {
+        if let StepKind::Concat { inputs, min, .. } | StepKind::Tally { inputs, min } =
+            &mut step.kind
+        {
+            if quorum > inputs.len() {
+                return Err(ConfigError::Usage(format!(
+                    "`--quorum {quorum}` is more than the {} answers step `{}` gathers; use 1 to {}, or leave it out for at least half",
+                    inputs.len(),
+                    step.id,
+                    inputs.len()
+                )));
+            }
+            *min = quorum;
+            gathering += 1;
+        }
+    }
+    if gathering == 0 {
+        return Err(ConfigError::Usage(format!(
+            "`--quorum` applies to steps that gather several answers (parallel, voting, ensemble); this `{}` plan has none, so leave it out",
+            plan.mode
+        )));
+    }
+    Ok(())
+}
 
 /// Exit code of an interrupted run.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -64,7 +94,10 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
         max_tokens: args.max_tokens,
         temperature: args.temperature,
     };
-    let plan = compile(&spec, &router)?;
+    let mut plan = compile(&spec, &router)?;
+    if let Some(q) = args.quorum {
+        apply_quorum(&mut plan, q as usize)?;
+    }
     if args.plan {
         if args.json {
             ui::json(&plan)?;

@@ -56,7 +56,20 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Some(LogsAction::Rm { ids, all }) => {
+        Some(LogsAction::Rm { ids, all, yes }) => {
+            // A person at a terminal confirms; a script (no terminal) or `--yes` does not.
+            if all
+                && !yes
+                && ui::stdin_is_terminal()
+                && ui::stderr_is_terminal()
+                && !ui::confirm(&format!(
+                    "Delete every run in the history `{}`?",
+                    history.path.display()
+                ))?
+            {
+                ui::note("Nothing deleted.");
+                return Ok(ExitCode::SUCCESS);
+            }
             let n = if all {
                 history.clear()?
             } else {

@@ -61,32 +61,40 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("Failed to start the async runtime")
 }
 
-/// A command's text input: `--query`, else the words given as arguments, else piped
-/// standard input. Empty input, or input that is not UTF-8, is a usage error (`missing` says
-/// how to give it).
+/// A command's text input: piped standard input, then the prompt (`--query`, else the words
+/// given as arguments), separated by a blank line, as `cat notes.txt | llm "Summarise this"`
+/// works. Either alone is the whole input. Empty input, or input that is not UTF-8, is a
+/// usage error (`missing` says how to give it).
 pub fn read_input(query: Option<&str>, words: &[String], missing: &str) -> anyhow::Result<String> {
-    use std::io::Read;
-    let text = if let Some(q) = query {
-        q.to_owned()
-    } else if !words.is_empty() {
-        words.join(" ")
-    } else if !crate::ui::stdin_is_terminal() {
-        let mut text = String::new();
-        match std::io::stdin().read_to_string(&mut text) {
-            Ok(_) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(crate::config::ConfigError::Usage(
-                    "The input on standard input is not UTF-8 text; convert it first (e.g. `iconv -t UTF-8`)".into(),
-                )
-                .into());
-            }
-            Err(e) => return Err(anyhow::Error::from(e).context("Failed to read standard input")),
-        }
-    } else {
+    let prompt = query
+        .map(str::to_owned)
+        .or_else(|| (!words.is_empty()).then(|| words.join(" ")));
+    let piped = if crate::ui::stdin_is_terminal() {
         String::new()
+    } else {
+        read_stdin()?
+    };
+    let text = match prompt {
+        Some(prompt) if !piped.trim().is_empty() => format!("{}\n\n{prompt}", piped.trim_end()),
+        Some(prompt) => prompt,
+        None => piped,
     };
     if text.trim().is_empty() {
         return Err(crate::config::ConfigError::Usage(missing.to_owned()).into());
     }
     Ok(text)
+}
+
+/// All of standard input, as UTF-8 text.
+fn read_stdin() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    match std::io::stdin().read_to_string(&mut text) {
+        Ok(_) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(crate::config::ConfigError::Usage(
+            "The input on standard input is not UTF-8 text; convert it first (e.g. `iconv -t UTF-8`)".into(),
+        )
+        .into()),
+        Err(e) => Err(anyhow::Error::from(e).context("Failed to read standard input")),
+    }
 }

@@ -44,6 +44,8 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Resu
         parameters: serde_json::Value::Object(parameters),
     };
     let prepared = services::prepare(&router, &req)?;
+    // The type that runs (the default included), so `logs --mode data-insight/trends` finds it.
+    let mode = format!("{}/{}", prepared.service, prepared.kind);
     let req_content = req.content.clone();
     let cancel = Cancel::new();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -69,11 +71,6 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Resu
         }
     });
     let history = super::history::open(&config, no_log);
-    let mode = format!(
-        "{}/{}",
-        args.service,
-        args.kind.as_deref().unwrap_or("default")
-    );
     match result {
         Ok(r) => {
             if args.json {

@@ -170,7 +170,9 @@ impl Config {
             .or_else(|| env.get(env_vars::MODEL));
         if let Some(model) = model {
             let known = self.settings.models.iter().any(|m| m.name == model);
-            if !known && self.settings.providers.contains_key(GLOBAL_PROVIDER) {
+            // `auto` and virtual cooperation names are not upstream ids.
+            let usable = check_model_name(model).is_ok();
+            if !known && usable && self.settings.providers.contains_key(GLOBAL_PROVIDER) {
                 // `MODEL` names an upstream id on the `global` provider, as in the original system.
                 self.settings.models.push(ModelConfig {
                     name: model.to_owned(),
@@ -278,6 +280,46 @@ impl std::fmt::Display for KeySource {
 }
 
 /// Checks values serde cannot: references between tables, ranges, URLs.
+/// Whether requests can name a model `name`: not `auto` (the router's pick), not a virtual
+/// cooperation model (`coop/…`), and no commas or whitespace (lists of models split on
+/// them). The error says why and what to do.
+pub fn check_model_name(name: &str) -> Result<(), String> {
+    let problem = if name.trim().is_empty() {
+        "is empty"
+    } else if name.eq_ignore_ascii_case("auto") {
+        "is reserved: `auto` asks the router to pick a model"
+    } else if name.starts_with(crate::cooperation::VIRTUAL_PREFIX) {
+        "starts with `coop/`, which names a cooperation of several models"
+    } else if name.contains(',') {
+        "contains a comma, which separates models in `--models a,b`"
+    } else if name.chars().any(char::is_whitespace) {
+        "contains whitespace"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "the model name `{name}` {problem}; choose another, e.g. `{}`",
+        suggested_name(name)
+    ))
+}
+
+/// `name` made usable: whitespace and commas become `-`, a `coop/` prefix and `auto` are
+/// renamed.
+fn suggested_name(name: &str) -> String {
+    let base = name
+        .trim()
+        .trim_start_matches(crate::cooperation::VIRTUAL_PREFIX)
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if base.is_empty() || base.eq_ignore_ascii_case("auto") {
+        format!("my-{}", if base.is_empty() { "model" } else { "auto" })
+    } else {
+        base
+    }
+}
+
 pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), ConfigError> {
     let invalid = |key: String, message: String| ConfigError::Invalid {
         path: path.to_owned(),
@@ -408,6 +450,7 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
                 "must not be empty".into(),
             ));
         }
+        check_model_name(&m.name).map_err(|message| invalid(key("name"), message))?;
         if !settings.providers.contains_key(&m.provider) {
             let available: Vec<_> = settings.providers.keys().map(String::as_str).collect();
             return Err(invalid(

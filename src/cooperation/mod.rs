@@ -134,7 +134,9 @@ impl FromStr for Mode {
 pub enum Integration {
     /// Every answer, one after another, headed by its model.
     Concat,
-    /// An aggregator model merges the answers into one.
+    /// An aggregator model merges the answers into one (`ensemble` in the original system).
+    #[serde(alias = "ensemble")]
+    #[value(alias = "ensemble")]
     Synthesize,
     /// A judge model picks the best answer and says why.
     Best,
@@ -161,9 +163,11 @@ impl FromStr for Integration {
         ]
         .into_iter()
         .find(|i| i.as_str() == s)
+        // The original system's name for merging by an aggregator.
+        .or((s == "ensemble").then_some(Integration::Synthesize))
         .ok_or_else(|| {
             usage(format!(
-                "Unknown integration `{s}`; use `concat`, `synthesize` or `best`"
+                "Unknown integration `{s}`; use `concat`, `synthesize` (or `ensemble`) or `best`"
             ))
         })
     }

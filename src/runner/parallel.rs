@@ -211,9 +211,11 @@ impl Placement {
         }
     }
 
-    /// Packed f32 products unless `LLM_COOP_PACKED_F32=0` (to compare with libtorch's).
+    /// Packed f32 products unless `LLM_COOP_PACKED_F32` is false (`0`, `false`, `no`, `off`),
+    /// to compare with libtorch's.
     pub fn packed_f32_default() -> bool {
-        std::env::var(crate::env_vars::LLM_COOP_PACKED_F32).map_or(true, |v| v != "0")
+        std::env::var(crate::env_vars::LLM_COOP_PACKED_F32)
+            .map_or(true, |v| crate::env_vars::parse_bool(&v) != Ok(Some(false)))
     }
 
     /// This rank's `[start, len)` of `n` items split as evenly as possible (earlier ranks

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::openai::{Encoder, encode_stream, mark_cache, session_id, wants_cache};
@@ -69,7 +69,7 @@ pub async fn messages(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
-    body: Result<Json<Box<RawValue>>, JsonRejection>,
+    body: Result<JsonBody<Box<RawValue>>, ApiError>,
 ) -> Response {
     match handle(state, token.map(|t| t.0), headers, body).await {
         Ok(resp) => resp,
@@ -81,9 +81,9 @@ async fn handle(
     state: Arc<AppState>,
     token: Option<TokenId>,
     headers: HeaderMap,
-    body: Result<Json<Box<RawValue>>, JsonRejection>,
+    body: Result<JsonBody<Box<RawValue>>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let decoded = decode(body.get().as_bytes(), &headers)?;
     let cache = wants_cache(&headers, decoded.gateway.cache);
     let session = session_id(&headers, decoded.gateway.session_id);
@@ -125,9 +125,9 @@ async fn handle(
 /// four other characters, tools' schemas included), as tokenizers differ by model.
 pub async fn count_tokens(
     headers: HeaderMap,
-    body: Result<Json<Box<RawValue>>, JsonRejection>,
+    body: Result<JsonBody<Box<RawValue>>, ApiError>,
 ) -> Response {
-    let result = body.map_err(ApiError::from).and_then(|Json(raw)| {
+    let result = body.and_then(|JsonBody(raw)| {
         // The endpoint takes a messages request without `max_tokens`.
         let mut value: serde_json::Map<String, Value> = serde_json::from_str(raw.get())
             .map_err(|e| ApiError::bad_request(format!("the body is not a JSON object: {e}")))?;

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
 use crate::config::ConfigError;
@@ -164,6 +164,51 @@ pub enum Models {
     Joined(String),
 }
 
+/// [`TaskRequest`] as query parameters, the way Python `requests` sends `params=`: a list
+/// becomes repeated keys (`models=a&models=b`); `models=a,b` works too.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    query: String,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    integration_strategy: Option<String>,
+    #[serde(default)]
+    judge: Option<String>,
+    #[serde(default)]
+    rounds: Option<u32>,
+    #[serde(default)]
+    layers: Option<u32>,
+}
+
+impl From<TaskQuery> for TaskRequest {
+    fn from(q: TaskQuery) -> Self {
+        TaskRequest {
+            query: q.query,
+            mode: q.mode,
+            models: (!q.models.is_empty()).then_some(Models::List(q.models)),
+            integration_strategy: q.integration_strategy,
+            judge: q.judge,
+            rounds: q.rounds,
+            layers: q.layers,
+        }
+    }
+}
+
+/// Reads a task from a query string.
+fn task_from_query(query: &str) -> Result<TaskRequest, ApiError> {
+    serde_html_form::from_str::<TaskQuery>(query)
+        .map(TaskRequest::from)
+        .map_err(|e| {
+            usage(format!(
+                "The query parameters are not a cooperation task ({e}); send `query`, `mode`, `models` (repeated or comma-separated) and `integration_strategy`"
+            ))
+        })
+}
+
 fn usage(message: String) -> ApiError {
     ApiError::bad_request(message)
 }
@@ -182,10 +227,8 @@ pub async fn cooperation_task(
                 format!("The body is not a cooperation task ({e}); send `query`, `mode`, `models`, `integration_strategy`"),
             )
         })?
-    } else if uri.query().is_some_and(|q| !q.is_empty()) {
-        Query::<TaskRequest>::try_from_uri(&uri)
-            .map_err(|e| ApiError::bad_request(e.body_text()))?
-            .0
+    } else if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
+        task_from_query(query)?
     } else {
         return Err(usage(
             "Send `query`, `mode` and `models` as a JSON body or as query parameters".into(),
@@ -200,15 +243,17 @@ pub async fn cooperation_task(
         .unwrap_or("parallel")
         .parse()
         .map_err(coop_error)?;
+    // Each entry may itself be a comma-separated list (`models=a,b`, `["a,b"]`).
     let models: Vec<String> = match task.models {
         Some(Models::List(v)) => v,
-        Some(Models::Joined(s)) => s
-            .split(',')
-            .map(|m| m.trim().to_owned())
-            .filter(|m| !m.is_empty())
-            .collect(),
+        Some(Models::Joined(s)) => vec![s],
         None => Vec::new(),
-    };
+    }
+    .iter()
+    .flat_map(|m| m.split(','))
+    .map(|m| m.trim().to_owned())
+    .filter(|m| !m.is_empty())
+    .collect();
     let live = state.live();
     let models = if models.is_empty() {
         // Let the router pick the members: its top three for this query.
@@ -265,18 +310,76 @@ pub async fn cooperation_task(
 pub struct ServiceBody {
     pub service_type: String,
     pub content: String,
-    /// `type` (or `analysis_type`) picks the analysis; `models`, `model`, `judge`,
-    /// `max_tokens` and `temperature` are passed on.
+    /// The type of analysis: `type`, or the original system's `analysis_type`,
+    /// `insight_type` or `decision_type`; `models`, `model`, `judge`, `max_tokens` and
+    /// `temperature` are passed on.
     #[serde(default)]
     pub parameters: serde_json::Map<String, Value>,
+    /// Who asked (the original system's field): recorded in the request log only.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// The parameter names that pick the type of analysis: ours, then the original system's.
+const TYPE_KEYS: [&str; 4] = ["type", "analysis_type", "insight_type", "decision_type"];
+
+/// Takes the type of analysis out of `parameters`; naming two different types is an error.
+fn take_kind(parameters: &mut serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let mut kind: Option<(&str, String)> = None;
+    for key in TYPE_KEYS {
+        let Some(value) = parameters.remove(key) else {
+            continue;
+        };
+        let Value::String(value) = value else {
+            return Err(usage(format!(
+                "`parameters.{key}` must be a string, such as `\"summary\"`"
+            )));
+        };
+        match &kind {
+            Some((first, v)) if *v != value => {
+                return Err(usage(format!(
+                    "`parameters.{first}` is `{v}` but `parameters.{key}` is `{value}`; give one type"
+                )));
+            }
+            Some(_) => {}
+            None => kind = Some((key, value)),
+        }
+    }
+    Ok(kind.map(|(_, v)| v))
+}
+
+/// The fields the original system's services answered with, beside ours: a document's
+/// `document_length` (words), data's `data_points` and `trend_analysis`, a decision's
+/// `comparison`.
+fn original_fields(result: &services::ServiceResult) -> serde_json::Map<String, Value> {
+    let mut fields = serde_json::Map::new();
+    match &result.facts {
+        services::Facts::Document(d) => {
+            fields.insert("document_length".into(), json!(d.words));
+        }
+        services::Facts::Data(d) => {
+            let points: usize = d.series.iter().map(|s| s.count).sum();
+            fields.insert("data_points".into(), json!(points));
+        }
+        services::Facts::Decision(_) => {}
+    }
+    let named = match (result.service, result.kind.as_str()) {
+        (Service::DataInsight, "trends") => Some("trend_analysis"),
+        (Service::DecisionSupport, "comparison") => Some("comparison"),
+        _ => None,
+    };
+    if let Some(name) = named {
+        fields.insert(name.into(), json!(result.analysis));
+    }
+    fields
 }
 
 pub async fn service(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<ServiceBody>, JsonRejection>,
+    body: Result<JsonBody<ServiceBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let service = <Service as clap::ValueEnum>::from_str(&body.service_type.replace('_', "-"), true)
         .map_err(|_| {
             usage(format!(
@@ -284,11 +387,11 @@ pub async fn service(
                 body.service_type
             ))
         })?;
+    if let Some(user) = &body.user_id {
+        tracing::debug!(user_id = %user, service = %service, "service request");
+    }
     let mut parameters = body.parameters;
-    let kind = parameters
-        .remove("type")
-        .or_else(|| parameters.remove("analysis_type"))
-        .and_then(|v| v.as_str().map(str::to_owned));
+    let kind = take_kind(&mut parameters)?;
     let req = ServiceRequest {
         service,
         kind,
@@ -302,10 +405,15 @@ pub async fn service(
             other => ApiError::bad_request(format!("{:#}", anyhow::Error::from(other))),
         })?;
     let models = result.models.join(",");
+    let mut value = serde_json::to_value(&result).unwrap_or_default();
+    if let Value::Object(map) = &mut value {
+        map.extend(original_fields(&result));
+    }
     let mut resp = Json(json!({
         "request_id": format!("{:032x}", rand::random::<u128>()),
         "success": true,
-        "result": result,
+        "result": value,
+        "model_used": models,
         "processing_time": started.elapsed().as_secs_f64(),
     }))
     .into_response();

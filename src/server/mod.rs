@@ -6,6 +6,7 @@
 //! changed file) swaps it whole, and requests already running keep the one they started with.
 
 mod anthropic;
+mod body;
 mod coop;
 mod error;
 mod gateway;

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
@@ -70,10 +70,10 @@ fn request_id() -> String {
 pub async fn query(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
-    body: Result<Json<QueryRequest>, JsonRejection>,
+    body: Result<JsonBody<QueryRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Json(q) = body?;
+    let JsonBody(q) = body?;
     if q.query.trim().is_empty() {
         return Err(ApiError::bad_request("`query` is empty"));
     }
@@ -146,8 +146,23 @@ fn model_health(router: &Router) -> Vec<Value> {
                 (_, 0) => "ready",
                 _ => "degraded",
             };
+            // Over every replica: requests counted, failures, and the latency average
+            // weighted by requests (the original system's `avg_latency`, in seconds).
+            let requests: u64 = deployments.iter().map(|(_, h)| h.requests).sum();
+            let failures: u64 = deployments.iter().map(|(_, h)| h.failures).sum();
+            let timed: Vec<(f64, f64)> = deployments
+                .iter()
+                .filter_map(|(_, h)| h.latency_ms.map(|l| (l, h.requests.max(1) as f64)))
+                .collect();
+            let weight: f64 = timed.iter().map(|(_, w)| w).sum();
+            let avg_latency = (weight > 0.0)
+                .then(|| timed.iter().map(|(l, w)| l * w).sum::<f64>() / weight / 1e3);
             json!({
                 "name": m.name,
+                "status": health,
+                "request_count": requests,
+                "avg_latency": avg_latency,
+                "error_rate": if requests > 0 { failures as f64 / requests as f64 } else { 0.0 },
                 "tasks": m.tasks,
                 "tier": m.tier,
                 "price_in": m.price_in,
@@ -206,6 +221,20 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
         "configured_models": models.len(),
         "total_requests": state.total_requests.load(Ordering::Relaxed),
         "uptime": state.started.elapsed().as_secs_f64(),
+        // Per model, as the original system's status had them.
+        "models": models
+            .iter()
+            .map(|m| {
+                let name = m["name"].as_str().unwrap_or_default().to_owned();
+                let metrics = json!({
+                    "status": m["status"],
+                    "request_count": m["request_count"],
+                    "avg_latency": m["avg_latency"],
+                    "error_rate": m["error_rate"],
+                });
+                (name, metrics)
+            })
+            .collect::<serde_json::Map<String, Value>>(),
         "state": state.shared.health(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
@@ -215,6 +244,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// `cluster` (requests, succeeded, failed, and picks by model).
 pub async fn routing_stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut stats = serde_json::to_value(state.live().router.stats()).unwrap_or_default();
+    // The original system's `average_latency`, in seconds, beside our `average_latency_ms`.
+    stats["average_latency"] = json!(stats["average_latency_ms"].as_f64().map(|ms| ms / 1e3));
     if state.is_shared() {
         let counters = state.shared.counters().await;
         let get = |k: &str| counters.get(k).copied().unwrap_or(0);

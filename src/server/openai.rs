@@ -7,7 +7,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
@@ -16,6 +15,7 @@ use futures::{Stream, StreamExt};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::body::JsonBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
@@ -114,9 +114,9 @@ pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
-    body: Result<Json<Box<RawValue>>, JsonRejection>,
+    body: Result<JsonBody<Box<RawValue>>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     crate::protocol::check_duplicate_keys(body.get().as_bytes())
         .map_err(|e| ApiError::bad_request(e.0))?;
     let decoded = openai_chat::decode_request(body.get().as_bytes())

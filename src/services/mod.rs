@@ -226,7 +226,9 @@ pub fn prepare(router: &Router, req: &ServiceRequest) -> Result<Prepared, Servic
         source: ConfigError::Usage(message),
     };
     let kinds = req.service.kinds();
-    let kind = match req.kind.as_deref() {
+    // `key_points` (the original system's spelling) is `key-points`.
+    let kind = req.kind.as_deref().map(|k| k.trim().replace('_', "-"));
+    let kind = match kind.as_deref() {
         None | Some("") => kinds[0].to_owned(),
         Some(k) if kinds.contains(&k) => k.to_owned(),
         Some(k) => {

@@ -208,7 +208,6 @@ impl History {
         let mut args: Vec<String> = Vec::new();
         for (column, value) in [
             ("model", &f.model),
-            ("mode", &f.mode),
             ("kind", &f.kind),
             ("session", &f.session),
         ] {
@@ -216,6 +215,14 @@ impl History {
                 args.push(v.clone());
                 sql.push_str(&format!(" AND {column} = ?{}", args.len()));
             }
+        }
+        // A service's runs are recorded as `service/type`: its name alone finds every type.
+        if let Some(mode) = &f.mode {
+            args.push(mode.clone());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (mode = ?{n} OR substr(mode, 1, length(?{n}) + 1) = ?{n} || '/')"
+            ));
         }
         if let Some(text) = &f.text {
             let escaped = text

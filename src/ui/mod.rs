@@ -171,3 +171,14 @@ pub fn prompt_secret(prompt: &str) -> io::Result<String> {
             dialoguer::Error::IO(e) => e,
         })
 }
+
+/// Asks a yes/no question (default no). Only called when stdin and stderr are terminals.
+pub fn confirm(prompt: &str) -> io::Result<bool> {
+    dialoguer::Confirm::new()
+        .with_prompt(prompt)
+        .default(false)
+        .interact()
+        .map_err(|e| match e {
+            dialoguer::Error::IO(e) => e,
+        })
+}

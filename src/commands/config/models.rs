@@ -7,6 +7,8 @@ use crate::config::{ConfigError, GLOBAL_PROVIDER, ModelConfig};
 use crate::ui;
 
 pub fn add(g: &GlobalArgs, args: AddModelArgs) -> anyhow::Result<ExitCode> {
+    crate::config::check_model_name(args.name.trim())
+        .map_err(|m| ConfigError::Usage(capitalise(&m)))?;
     let provider = args
         .provider
         .clone()
@@ -75,13 +77,24 @@ pub fn remove(g: &GlobalArgs, args: RemoveModelArgs) -> anyhow::Result<ExitCode>
         settings.models.retain(|m| !matches(m));
         let removed = before - settings.models.len();
         if removed == 0 {
+            // The model exists, but not on that provider: say where it is.
+            let on: Vec<&str> = settings
+                .models
+                .iter()
+                .filter(|m| m.name == args.name)
+                .map(|m| m.provider.as_str())
+                .collect();
+            if let (Some(p), false) = (&args.provider, on.is_empty()) {
+                return Err(ConfigError::Usage(format!(
+                    "Model `{}` has no deployment on provider `{p}`; it is on: {}. Pass one of those to `--provider`, or leave `--provider` out to remove every deployment",
+                    args.name,
+                    on.join(", ")
+                )));
+            }
             let mut names: Vec<&str> = settings.models.iter().map(|m| m.name.as_str()).collect();
             names.dedup();
             return Err(ConfigError::UnknownModel {
-                name: match &args.provider {
-                    Some(p) => format!("{} (on `{p}`)", args.name),
-                    None => args.name.clone(),
-                },
+                name: args.name.clone(),
                 available: if names.is_empty() {
                     "none".into()
                 } else {
@@ -101,4 +114,12 @@ pub fn remove(g: &GlobalArgs, args: RemoveModelArgs) -> anyhow::Result<ExitCode>
         args.name
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -1,0 +1,38 @@
+//! JSON request bodies whatever their `content-type`.
+//!
+//! The OpenAI and Anthropic APIs read a body as JSON without looking at the header, and so
+//! do the clients' habits: `curl -d '{…}'` sends `application/x-www-form-urlencoded`, and
+//! many scripts send no header at all. axum's `Json` answers those with 415; [`JsonBody`]
+//! parses them, with `Json`'s own error messages and statuses for bodies that are not JSON
+//! (400), do not fit the type (422) or pass the body limit (413).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+/// A JSON body of type `T`, read without checking `content-type`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "request_too_large"
+            } else {
+                "invalid_request_error"
+            };
+            ApiError::new(status, kind, e.body_text())
+        })?;
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(value)| JsonBody(value))
+            .map_err(ApiError::from)
+    }
+}
