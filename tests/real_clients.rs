@@ -561,12 +561,13 @@ fn has_signature(value: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // OpenAI Agents SDK
 
-/// The agent: one function tool, the chat-completions model at the gateway, tracing off;
-/// prints the final output. `argv`: base URL, model, `sync` | `stream`, API key.
+/// The agent: one function tool, the chat-completions or (the SDK's default) Responses model
+/// at the gateway, tracing off; prints the final output. `argv`: base URL, model, `sync` |
+/// `stream`, API key, `chat` | `responses`.
 const AGENT_SCRIPT: &str = r#"
 import asyncio, sys
-from agents import (Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool,
-                    set_tracing_disabled)
+from agents import (Agent, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel,
+                    Runner, function_tool, set_tracing_disabled)
 from openai import AsyncOpenAI
 
 set_tracing_disabled(True)
@@ -581,7 +582,7 @@ agent = Agent(
     name="assistant",
     instructions="Answer with the weather tool.",
     tools=[get_weather],
-    model=OpenAIChatCompletionsModel(
+    model=(OpenAIChatCompletionsModel if sys.argv[5] == "chat" else OpenAIResponsesModel)(
         model=model, openai_client=AsyncOpenAI(base_url=base_url, api_key=sys.argv[4], max_retries=0)),
     model_settings=ModelSettings(include_usage=True) if mode == "stream" else ModelSettings(),
 )
@@ -601,7 +602,18 @@ print(result.final_output)
 const WEATHER_ID: &str = "call_weather_0001";
 const WEATHER_MARKER: &str = "WEATHER-REPORT-5521: Paris is sunny, 23 C";
 
+/// The API the agent's model speaks to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Api {
+    Chat,
+    Responses,
+}
+
 async fn agents_sdk(kind: Kind, mode: &str) {
+    agents_sdk_on(kind, mode, Api::Chat).await;
+}
+
+async fn agents_sdk_on(kind: Kind, mode: &str, api: Api) {
     let python = python_bin();
     let up = FakeUpstream::start();
     let gateway = Gateway::start(&up).await;
@@ -627,6 +639,10 @@ async fn agents_sdk(kind: Kind, mode: &str) {
             kind.model(),
             mode,
             CLIENT_KEY,
+            match api {
+                Api::Chat => "chat",
+                Api::Responses => "responses",
+            },
         ],
         home.path(),
         &[
@@ -688,4 +704,27 @@ async fn agents_sdk_streamed_runs_a_tool_through_an_openai_provider() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sdk_streamed_runs_a_tool_through_an_anthropic_provider() {
     agents_sdk(Kind::Anthropic, "stream").await;
+}
+
+// The SDK's default model speaks the Responses API, which the gateway bridges to chat and
+// Anthropic upstreams.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_responses_runs_a_tool_through_an_openai_provider() {
+    agents_sdk_on(Kind::OpenAi, "sync", Api::Responses).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_responses_runs_a_tool_through_an_anthropic_provider() {
+    agents_sdk_on(Kind::Anthropic, "sync", Api::Responses).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_responses_streamed_runs_a_tool_through_an_openai_provider() {
+    agents_sdk_on(Kind::OpenAi, "stream", Api::Responses).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_responses_streamed_runs_a_tool_through_an_anthropic_provider() {
+    agents_sdk_on(Kind::Anthropic, "stream", Api::Responses).await;
 }

@@ -859,10 +859,11 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
     let own = match &req.passthrough {
         Some((protocol, passthrough)) if *protocol == PROTOCOL => Some(passthrough),
         Some((protocol, passthrough)) => {
-            // Another protocol's headers are its versions and betas: meaningless here.
-            if let Some(field) = passthrough.fields.keys().next() {
+            // Another protocol's headers are its versions and betas: meaningless here. Its
+            // fields must each have a translation (see `protocol::translated`).
+            if let Some(field) = super::untranslatable(*protocol, passthrough) {
                 return Err(CarryError::new(
-                    field.clone(),
+                    field.to_owned(),
                     format!(
                         "is an {} field that Anthropic upstreams do not take; remove it or {PICK_OPENAI}",
                         protocol.as_str()

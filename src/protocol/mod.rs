@@ -16,6 +16,7 @@
 
 pub mod anthropic_messages;
 pub mod openai_chat;
+pub mod openai_responses;
 
 use std::collections::HashSet;
 
@@ -182,8 +183,12 @@ pub fn check_duplicate_keys(body: &[u8]) -> Result<(), DecodeError> {
 /// refused for other targets.
 pub fn translated(origin: Protocol, key: &str, value: &serde_json::Value) -> bool {
     use serde_json::Value;
-    if origin != Protocol::AnthropicMessages {
-        return false;
+    if origin == Protocol::OpenAiChat {
+        // A cache-routing hint: OpenAI keeps requests with one key on one cache; elsewhere
+        // the gateway's prefix-affinity balancing does the same across replicas (see
+        // `router::affinity_key`), and Anthropic caches by the `cache_control` breakpoints
+        // the request carries.
+        return key == "prompt_cache_key" && value.is_string();
     }
     match key {
         "thinking" => value.get("type").and_then(Value::as_str) == Some("adaptive"),

@@ -116,10 +116,22 @@ fn mix(a: u64, b: u64) -> u64 {
     crate::store::hash::hash64("replica", &[&a.to_le_bytes(), &b.to_le_bytes()])
 }
 
-/// The affinity key of a request: its session (or user), else its first 1 KiB of text.
+/// The affinity key of a request: its session (or `prompt_cache_key`, or user), else its
+/// first 1 KiB of text.
 pub fn affinity_key(req: &crate::types::ChatRequest) -> u64 {
     use crate::store::hash::{StableHasher, hash64};
-    if let Some(session) = req.metadata.get("session_id").or(req.user.as_ref()) {
+    let cache_key = req.passthrough.as_ref().and_then(|(_, p)| {
+        p.fields
+            .get("prompt_cache_key")
+            .and_then(serde_json::Value::as_str)
+    });
+    if let Some(session) = req
+        .metadata
+        .get("session_id")
+        .map(String::as_str)
+        .or(cache_key)
+        .or(req.user.as_deref())
+    {
         return hash64("affinity-session", &[session.as_bytes()]);
     }
     let mut h = StableHasher::new("affinity-prefix");

@@ -15,6 +15,7 @@ mod metrics;
 mod middleware;
 mod native;
 mod openai;
+mod responses;
 mod sessions;
 
 use std::future::Future;
@@ -248,6 +249,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/api/v1/models/{id}", get(openai::model))
+        .route("/v1/responses", post(responses::create))
+        .route("/api/v1/responses", post(responses::create))
         .route("/v1/messages", post(anthropic::messages))
         .route("/api/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
