@@ -1,6 +1,7 @@
 //! End to end with real agent clients through the gateway: Claude Code (`claude -p`, npm
-//! `@anthropic-ai/claude-code`) and the OpenAI Agents SDK (PyPI `openai-agents`, the
-//! chat-completions API), each against an `anthropic`-kind and an `openai`-kind provider on one
+//! `@anthropic-ai/claude-code`), Codex (`codex exec`, npm `@openai/codex`, the Responses API)
+//! and the OpenAI Agents SDK (PyPI `openai-agents`, with its chat-completions and its default
+//! Responses model), each against an `anthropic`-kind and an `openai`-kind provider on one
 //! scripted fake upstream. The upstream's first answer is a tool call, its second a final text;
 //! each test checks that the client ran the tool, that the tool's output reached the upstream
 //! in the second request (in the upstream's protocol), and that the client's final output is the
@@ -727,4 +728,107 @@ async fn agents_sdk_responses_streamed_runs_a_tool_through_an_openai_provider() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sdk_responses_streamed_runs_a_tool_through_an_anthropic_provider() {
     agents_sdk_on(Kind::Anthropic, "stream", Api::Responses).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codex CLI (npm `@openai/codex`), which speaks only the Responses API.
+//
+// What Codex 0.171 sends (learnt by logging it): `POST /v1/responses`, always streamed, with
+// `store: false`, `include: ["reasoning.encrypted_content"]`, `reasoning: {summary: "auto"}`,
+// `prompt_cache_key` and `client_metadata` (its session and turn ids), developer and user
+// messages as `input_text` parts, and function tools (`exec_command`, `write_stdin`, …) beside
+// a hosted `web_search` tool and a `namespace` of sub-agent tools. The bridge refuses hosted and
+// namespaced tools (a chat or Anthropic model cannot run them), so the test switches them off
+// (`web_search = "disabled"`, `--disable multi_agent`), as a user of the bridge would.
+
+fn codex_bin() -> PathBuf {
+    installed("codex/node_modules/.bin/codex")
+}
+
+const CODEX_MARKER: &str = "CODEX-SHELL-MARKER-4417";
+const CODEX_CALL_ID: &str = "call_exec_0001";
+
+async fn codex(kind: Kind) {
+    let codex = codex_bin();
+    let up = FakeUpstream::start();
+    let gateway = Gateway::start(&up).await;
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"{}\"\nmodel_provider = \"gateway\"\n\n[model_providers.gateway]\nname = \"llm-server\"\nbase_url = \"{}/v1\"\nwire_api = \"responses\"\nenv_key = \"GATEWAY_KEY\"\n",
+            kind.model(),
+            gateway.url
+        ),
+    )
+    .unwrap();
+    up.push([
+        Behavior::Reply(Reply::tool_call(
+            CODEX_CALL_ID,
+            "exec_command",
+            &format!(r#"{{"cmd": "echo {CODEX_MARKER}"}}"#),
+        )),
+        Behavior::Reply(Reply::text(FINAL_TEXT)),
+    ]);
+    up.set_default(Behavior::Reply(Reply::text(FINAL_TEXT)));
+    let run = run_client(
+        &codex,
+        &[
+            "exec",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "--disable",
+            "multi_agent",
+            "--disable",
+            "goals",
+            "-c",
+            "web_search=\"disabled\"",
+            "Print the marker with the shell.",
+        ],
+        home.path(),
+        &[
+            ("GATEWAY_KEY", CLIENT_KEY),
+            ("CODEX_HOME", codex_home.to_str().unwrap()),
+        ],
+    )
+    .await;
+    drop(gateway);
+
+    run.expect_success("codex exec", &up);
+    assert!(
+        run.stdout.contains(FINAL_TEXT),
+        "Codex's final message is not the upstream's final text:\nstdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let turns = agent_requests(&up, kind, "exec_command");
+    assert!(
+        turns.len() >= 2,
+        "expected the tool call turn and the answer turn at the upstream; saw:\n{}",
+        describe(&up.requests())
+    );
+    for turn in &turns {
+        assert_eq!(turn.body["model"], kind.upstream_model(), "{}", turn.body);
+    }
+    let (name, args) = assistant_tool_call(kind, &turns[1].body, CODEX_CALL_ID);
+    assert_eq!(name, "exec_command");
+    assert_eq!(args["cmd"], format!("echo {CODEX_MARKER}"));
+    let result = tool_result(kind, &turns[1].body, CODEX_CALL_ID);
+    assert!(
+        result.contains(CODEX_MARKER),
+        "the shell's output did not reach the upstream: {result:?}"
+    );
+    assert_client_key_not_forwarded(&up);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_runs_the_shell_through_an_openai_provider() {
+    codex(Kind::OpenAi).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_runs_the_shell_through_an_anthropic_provider() {
+    codex(Kind::Anthropic).await;
 }

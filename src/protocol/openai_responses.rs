@@ -25,6 +25,8 @@
 //!   `max_tool_calls`, and any other field the API does not define.
 //!
 //! `store` is accepted and answered truthfully: the Response says `"store": false`.
+//! `client_metadata` (identifiers of the client, which Codex sends) asks nothing of the
+//! model and no upstream API takes it: it goes to the gateway's debug log.
 
 use std::collections::BTreeMap;
 
@@ -163,6 +165,12 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
             }
             k if CHAT_FIELDS.contains(&k) => {
                 pass.insert(key, value);
+            }
+            // Identifiers of the client for the provider's own records (Codex sends its
+            // session and turn ids): nothing the model is asked to do. The gateway keeps them
+            // in its debug log; no upstream API takes them.
+            "client_metadata" if value.is_object() => {
+                tracing::debug!(client_metadata = %value, "Responses request");
             }
             _ => {
                 return Err(refuse(
