@@ -1156,6 +1156,20 @@ mod tenants {
         ) -> BoxFuture<'a, ()> {
             self.inner.cache_put(key, value, ttl)
         }
+        fn response_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<String>> {
+            self.inner.response_get(id)
+        }
+        fn response_put<'a>(
+            &'a self,
+            id: &'a str,
+            record: String,
+            ttl: Duration,
+        ) -> BoxFuture<'a, ()> {
+            self.inner.response_put(id, record, ttl)
+        }
+        fn response_delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+            self.inner.response_delete(id)
+        }
         fn counters_add<'a>(&'a self, deltas: Vec<(String, u64)>) -> BoxFuture<'a, ()> {
             self.inner.counters_add(deltas)
         }

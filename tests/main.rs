@@ -19,6 +19,7 @@ mod protocol_conformance;
 mod providers;
 mod real_clients;
 mod replicas;
+mod responses_api;
 mod routing;
 mod secrets;
 mod server;

@@ -599,6 +599,13 @@ fn check_server(s: &ServerSettings) -> Result<(), (&'static str, String)> {
         365.0 * 24.0 * 60.0,
         "minutes",
     )?;
+    range(
+        "responses_ttl_minutes",
+        s.responses_ttl_minutes,
+        0.0,
+        365.0 * 24.0 * 60.0,
+        "minutes",
+    )?;
     if let Some(v) = s.shutdown_grace_secs
         && !(v.is_finite() && (0.0..=3600.0).contains(&v))
     {

@@ -81,6 +81,10 @@ pub struct ServerSettings {
     /// Minutes a conversation session lives after its last use (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_ttl_minutes: Option<f64>,
+    /// Minutes a stored Responses API response (`store`, the default) is kept for
+    /// `previous_response_id` and `GET /v1/responses/{id}` (default 1440, a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_ttl_minutes: Option<f64>,
     /// Messages a session keeps (oldest dropped first; default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_max_messages: Option<usize>,

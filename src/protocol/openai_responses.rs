@@ -18,13 +18,14 @@
 //! - `text.verbosity`, `prompt_cache_key`, `safety_identifier`, `service_tier` are OpenAI
 //!   chat-completions fields too: they go to OpenAI-kind models as they are. Elsewhere
 //!   `prompt_cache_key` steers replica affinity and the others are refused with a 400.
+//! - `store` (default true) keeps the response, its input items and the conversation in the
+//!   shared state (so another replica can continue it); `previous_response_id` continues one
+//!   (see `server::responses`).
 //! - Refused with a 400 naming the field (the bridge cannot honour them; never dropped):
-//!   hosted tools (web search, file search, computer use, …), `previous_response_id` and
-//!   `item_reference` (no stored responses yet: send the whole input, as `store: false`
-//!   clients do), `background`, `prompt`, `conversation`, `truncation: "auto"`,
-//!   `max_tool_calls`, and any other field the API does not define.
+//!   hosted tools (web search, file search, computer use, …), `item_reference`, `background`,
+//!   `prompt`, `conversation`, `truncation: "auto"`, `max_tool_calls`, and any other field the
+//!   API does not define.
 //!
-//! `store` is accepted and answered truthfully: the Response says `"store": false`.
 //! `client_metadata` (identifiers of the client, which Codex sends) asks nothing of the
 //! model and no upstream API takes it: it goes to the gateway's debug log.
 
@@ -112,6 +113,11 @@ pub struct Echo {
     pub user: Option<String>,
     /// Reasoning items carry `encrypted_content`.
     pub include_encrypted: bool,
+    /// Keep the response for `previous_response_id` and `GET /v1/responses/{id}` (the API's
+    /// default).
+    pub store: bool,
+    /// The stored response this one continues.
+    pub previous_response_id: Option<String>,
 }
 
 /// A Responses request, decoded.
@@ -119,6 +125,8 @@ pub struct Echo {
 pub struct DecodedResponses {
     pub decoded: Decoded,
     pub echo: Echo,
+    /// The input as items with ids, for `GET /v1/responses/{id}/input_items`.
+    pub input_items: Vec<Value>,
 }
 
 fn refuse(field: &str, why: &str) -> DecodeError {
@@ -139,17 +147,21 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
         ));
     }
     let mut pass = Map::new();
+    let mut previous = None;
     for (key, value) in w.extra {
         if value.is_null() {
             continue;
         }
         match key.as_str() {
-            "previous_response_id" => {
-                return Err(refuse(
-                    "previous_response_id",
-                    "needs stored responses, which this gateway does not keep yet; send the whole conversation in `input` (with `store: false`)",
-                ));
-            }
+            "previous_response_id" => match value {
+                Value::String(id) if !id.is_empty() => previous = Some(id),
+                _ => {
+                    return Err(refuse(
+                        "previous_response_id",
+                        "must be the id of a stored response (`resp_…`)",
+                    ));
+                }
+            },
             "background" if value == Value::Bool(false) => {}
             "background" => {
                 return Err(refuse(
@@ -215,11 +227,31 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
     if let Some(text) = w.instructions.as_ref().filter(|t| !t.is_empty()) {
         messages.push(Message::system(text));
     }
+    let mut input_items = Vec::new();
     match w.input {
         None | Some(Value::Null) => {}
-        Some(Value::String(text)) => messages.push(Message::user(text)),
+        Some(Value::String(text)) => {
+            input_items.push(
+                json!({ "type": "message", "id": new_id("msg"), "role": "user",
+                "content": [{ "type": "input_text", "text": text }] }),
+            );
+            messages.push(Message::user(text));
+        }
         Some(Value::Array(items)) => {
             for (i, item) in items.into_iter().enumerate() {
+                let mut listed = item.clone();
+                if let Some(obj) = listed.as_object_mut()
+                    && !obj.contains_key("id")
+                {
+                    let prefix = match obj.get("type").and_then(Value::as_str) {
+                        Some("function_call") => "fc",
+                        Some("function_call_output") => "fco",
+                        Some("reasoning") => "rs",
+                        _ => "msg",
+                    };
+                    obj.insert("id".into(), Value::String(new_id(prefix)));
+                }
+                input_items.push(listed);
                 decode_item(i, item, &mut messages)?;
             }
         }
@@ -230,7 +262,7 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
             ));
         }
     }
-    if messages.iter().all(|m| m.role.is_instruction()) {
+    if previous.is_none() && messages.iter().all(|m| m.role.is_instruction()) {
         return Err(refuse(
             "input",
             "has no message for the model to answer; send a string or input items",
@@ -321,8 +353,11 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
         )),
         ..ChatRequest::default()
     };
-    check_tool_pairs(&request).map_err(|e| DecodeError::new(e.0.replace("messages[", "input[")))?;
-    let _ = w.store;
+    // With a previous response, results may answer calls made there: checked once merged.
+    if previous.is_none() {
+        check_tool_pairs(&request)
+            .map_err(|e| DecodeError::new(e.0.replace("messages[", "input[")))?;
+    }
     let echo = Echo {
         instructions: w.instructions,
         tools: w.tools,
@@ -336,8 +371,11 @@ pub fn decode_request(body: &[u8]) -> Result<DecodedResponses, DecodeError> {
         top_p: w.top_p,
         user: w.user,
         include_encrypted,
+        store: w.store.unwrap_or(true),
+        previous_response_id: previous,
     };
     Ok(DecodedResponses {
+        input_items,
         decoded: Decoded {
             request,
             gateway: GatewayFields {
@@ -796,9 +834,9 @@ fn response_object(
         "model": model,
         "output": output,
         "parallel_tool_calls": echo.parallel_tool_calls,
-        "previous_response_id": null,
+        "previous_response_id": echo.previous_response_id,
         "reasoning": echo.reasoning,
-        "store": false,
+        "store": echo.store,
         "temperature": echo.temperature,
         "text": echo.text,
         "tool_choice": echo.tool_choice,
@@ -943,9 +981,16 @@ pub struct StreamEncoder {
     next_output: usize,
     usage: Usage,
     finished: bool,
+    /// The Response object the stream ended with.
+    last: Option<Value>,
 }
 
 impl StreamEncoder {
+    /// The Response object of `response.completed` (or `.incomplete`), once sent.
+    pub fn final_response(&self) -> Option<&Value> {
+        self.last.as_ref()
+    }
+
     pub fn new(id: &str, model: &str, created: u64, echo: Echo) -> Self {
         StreamEncoder {
             id: id.to_owned(),
@@ -959,6 +1004,7 @@ impl StreamEncoder {
             next_output: 0,
             usage: Usage::default(),
             finished: false,
+            last: None,
         }
     }
 
@@ -1193,8 +1239,9 @@ impl StreamEncoder {
                 } else {
                     "response.incomplete"
                 };
-                let f = self.frame(event, json!({ "response": response }));
+                let f = self.frame(event, json!({ "response": response.clone() }));
                 out.push(f);
+                self.last = Some(response);
                 self.finished = true;
             }
         }
@@ -1278,7 +1325,7 @@ mod tests {
     fn what_the_bridge_cannot_honour_is_a_400_naming_it() {
         for (body, field) in [
             (
-                json!({ "model": "m", "input": "hi", "previous_response_id": "resp_1" }),
+                json!({ "model": "m", "input": "hi", "previous_response_id": 7 }),
                 "previous_response_id",
             ),
             (

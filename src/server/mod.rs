@@ -78,6 +78,8 @@ impl Limits {
 pub struct Policies {
     pub session_ttl: Duration,
     pub session_max_messages: usize,
+    /// How long stored Responses API responses are kept.
+    pub responses_ttl: Duration,
     /// Cache deterministic requests (temperature 0 or a seed) without being asked.
     pub cache_by_default: bool,
     pub cache_ttl: Duration,
@@ -91,6 +93,9 @@ impl Policies {
         Policies {
             session_ttl: Duration::from_secs_f64(s.session_ttl_minutes.unwrap_or(30.0) * 60.0),
             session_max_messages: s.session_max_messages.unwrap_or(100).max(2),
+            responses_ttl: Duration::from_secs_f64(
+                s.responses_ttl_minutes.unwrap_or(1440.0) * 60.0,
+            ),
             cache_by_default: s.response_cache,
             cache_ttl: Duration::from_secs_f64(s.response_cache_ttl_secs.unwrap_or(300.0)),
             rate_limits: RateLimits {
@@ -251,6 +256,22 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/models/{id}", get(openai::model))
         .route("/v1/responses", post(responses::create))
         .route("/api/v1/responses", post(responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::retrieve).delete(responses::delete),
+        )
+        .route(
+            "/api/v1/responses/{id}",
+            get(responses::retrieve).delete(responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(responses::input_items),
+        )
+        .route(
+            "/api/v1/responses/{id}/input_items",
+            get(responses::input_items),
+        )
         .route("/v1/messages", post(anthropic::messages))
         .route("/api/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))

@@ -122,6 +122,26 @@ impl MemoryState {
             .insert(key.to_owned(), (value, Instant::now() + ttl));
     }
 
+    /// Stored responses share the cache's map under their own key space.
+    fn response_key(id: &str) -> String {
+        format!("response\u{1f}{id}")
+    }
+
+    pub(super) fn response_get_now(&self, id: &str) -> Option<String> {
+        self.cache_get_now(&Self::response_key(id))
+    }
+
+    pub(super) fn response_put_now(&self, id: &str, record: String, ttl: Duration) {
+        self.cache_put_now(&Self::response_key(id), record, ttl);
+    }
+
+    pub(super) fn response_delete_now(&self, id: &str) -> bool {
+        self.lock()
+            .cache
+            .remove(&Self::response_key(id))
+            .is_some_and(|(_, expires)| expires > Instant::now())
+    }
+
     pub(super) fn publish_cooldown_now(&self, key: &str, until_ms: u64) {
         let mut inner = self.lock();
         let until = inner.cooldowns.entry(key.to_owned()).or_default();
@@ -191,6 +211,18 @@ impl SharedState for MemoryState {
 
     fn cache_put<'a>(&'a self, key: &'a str, value: String, ttl: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move { self.cache_put_now(key, value, ttl) })
+    }
+
+    fn response_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move { self.response_get_now(id) })
+    }
+
+    fn response_put<'a>(&'a self, id: &'a str, record: String, ttl: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.response_put_now(id, record, ttl) })
+    }
+
+    fn response_delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move { self.response_delete_now(id) })
     }
 
     fn counters_add<'a>(&'a self, deltas: Vec<(String, u64)>) -> BoxFuture<'a, ()> {

@@ -81,6 +81,15 @@ pub trait SharedState: Send + Sync + std::fmt::Debug {
 
     fn cache_put<'a>(&'a self, key: &'a str, value: String, ttl: Duration) -> BoxFuture<'a, ()>;
 
+    /// A stored Responses API response (its record as JSON), for `previous_response_id` and
+    /// `GET /v1/responses/{id}`.
+    fn response_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<String>>;
+
+    fn response_put<'a>(&'a self, id: &'a str, record: String, ttl: Duration) -> BoxFuture<'a, ()>;
+
+    /// Removes a stored response; whether there was one.
+    fn response_delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
+
     /// Adds to named counters (routing statistics across replicas).
     fn counters_add<'a>(&'a self, deltas: Vec<(String, u64)>) -> BoxFuture<'a, ()>;
 

@@ -316,6 +316,47 @@ impl SharedState for RedisState {
         })
     }
 
+    fn response_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let k = format!("{PREFIX}:response:{id}");
+            match self
+                .run(|mut c| async move { c.get::<_, Option<String>>(&k).await })
+                .await
+            {
+                Some(v) => v,
+                None => self.fallback.response_get_now(id),
+            }
+        })
+    }
+
+    fn response_put<'a>(&'a self, id: &'a str, record: String, ttl: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let k = format!("{PREFIX}:response:{id}");
+            let ms = ttl.as_millis().max(1) as u64;
+            let v = record.clone();
+            let done: Option<()> = self
+                .run(|mut c| async move { c.pset_ex(&k, v, ms).await })
+                .await;
+            if done.is_none() {
+                self.fallback.response_put_now(id, record, ttl);
+            }
+        })
+    }
+
+    fn response_delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let k = format!("{PREFIX}:response:{id}");
+            let local = self.fallback.response_delete_now(id);
+            match self
+                .run(|mut c| async move { c.del::<_, u64>(&k).await })
+                .await
+            {
+                Some(n) => n > 0 || local,
+                None => local,
+            }
+        })
+    }
+
     fn counters_add<'a>(&'a self, deltas: Vec<(String, u64)>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let hash = format!("{PREFIX}:counters");
