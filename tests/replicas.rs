@@ -370,3 +370,65 @@ async fn a_rate_limit_is_enforced_across_replicas() {
         "rate_limit_error"
     );
 }
+
+/// A Responses API conversation started on one replica continues on the other through
+/// `previous_response_id`: the stored response is in Redis, and the second replica sends the
+/// whole conversation upstream; either replica can read it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previous_response_id_continues_on_another_replica() {
+    let up = FakeUpstream::start();
+    let flaky = FakeUpstream::start();
+    let redis = Redis::start_on(free_port());
+    let env = TestEnv::new();
+    env.write_config(&config_text(&up, &flaky));
+    let a = start_server(&env, &redis.url());
+    let b = start_server(&env, &redis.url());
+    let client = reqwest::Client::new();
+    wait_up(&client, &a).await;
+    wait_up(&client, &b).await;
+    let respond = |s: &Server, body: Value| {
+        let req = client
+            .post(format!("{}/v1/responses", s.url))
+            .bearer_auth("tok")
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    up.push([Behavior::ok("The capital of Norway is Oslo.")]);
+    let (status, first) = respond(
+        &a,
+        json!({ "model": "m1", "input": "What is the capital of Norway?" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+
+    up.push([Behavior::ok("About 700,000 people.")]);
+    let (status, second) = respond(
+        &b,
+        json!({ "model": "m1", "previous_response_id": id, "input": "How many people live there?" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let sent = up.last().body["messages"].to_string();
+    for piece in [
+        "What is the capital of Norway?",
+        "The capital of Norway is Oslo.",
+        "How many people live there?",
+    ] {
+        assert!(sent.contains(piece), "`{piece}` not in {sent}");
+    }
+    let got: Value = client
+        .get(format!("{}/v1/responses/{id}", b.url))
+        .bearer_auth("tok")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["id"], id.as_str(), "{got}");
+}
