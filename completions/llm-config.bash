@@ -144,7 +144,7 @@ _llm__config() {
                     return 0
                     ;;
                 --tasks)
-                    COMPREPLY=($(compgen -W "chat code math reasoning translation summarization extraction creative vision long-context" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "chat code math reasoning translation summarization extraction creative vision long-context embedding" -- "${cur}"))
                     return 0
                     ;;
                 --tier)

@@ -74,7 +74,8 @@ summarization\t''
 extraction\t''
 creative\t''
 vision\t''
-long-context\t''"
+long-context\t''
+embedding\t'An embedding model: it serves `/v1/embeddings` (and `embed`), never chat'"
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l tier -d 'Quality tier, 1 (weakest) to 5 (strongest)' -r
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l max-tokens -d 'Default most tokens to generate' -r
 complete -c llm-config -n "__fish_llm_config_using_subcommand add-model" -l temperature -d 'Default temperature, 0.0 to 2.0' -r

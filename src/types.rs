@@ -1280,3 +1280,48 @@ mod tests {
         assert_eq!(resp.finish_reason, FinishReason::ToolCalls);
     }
 }
+
+/// What to embed: texts, or token arrays (OpenAI's pre-tokenized input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EmbedInput {
+    Texts(Vec<String>),
+    Tokens(Vec<Vec<u32>>),
+}
+
+impl EmbedInput {
+    pub fn len(&self) -> usize {
+        match self {
+            EmbedInput::Texts(t) => t.len(),
+            EmbedInput::Tokens(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An embeddings request in canonical form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedRequest {
+    /// A configured embedding model (or, once resolved, the upstream id); `auto` or empty
+    /// picks the first embedding model.
+    pub model: String,
+    pub input: EmbedInput,
+    /// Fewer dimensions than the model's own (models that support it).
+    pub dimensions: Option<u32>,
+    pub user: Option<String>,
+}
+
+/// Vectors, one per input, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedResponse {
+    pub vectors: Vec<Vec<f32>>,
+    /// The configured model name.
+    pub model: String,
+    pub provider: String,
+    /// Input tokens (`output_tokens` stays 0).
+    pub usage: Usage,
+    pub latency: Duration,
+}

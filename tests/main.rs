@@ -10,6 +10,7 @@ mod cli_router;
 mod common;
 mod cooperation;
 mod documented_interface;
+mod embeddings;
 mod faults;
 mod gateway;
 mod gateway_coop;

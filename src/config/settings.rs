@@ -325,6 +325,8 @@ pub enum Task {
     Creative,
     Vision,
     LongContext,
+    /// An embedding model: it serves `/v1/embeddings` (and `embed`), never chat.
+    Embedding,
 }
 
 impl Task {
@@ -340,6 +342,7 @@ impl Task {
             Task::Creative => "creative",
             Task::Vision => "vision",
             Task::LongContext => "long-context",
+            Task::Embedding => "embedding",
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod anthropic_messages;
 pub mod openai_chat;
+pub mod openai_embeddings;
 pub mod openai_responses;
 
 use std::collections::HashSet;

@@ -26,8 +26,8 @@ pub use http::HttpPolicy;
 
 use crate::config::{Config, ConfigError, ModelConfig, ProviderConfig, ProviderKind};
 use crate::types::{
-    Assembler, ChatRequest, ChatResponse, ContentPart, FinishReason, Protocol, ResponseFormat,
-    StreamEvent, Tool,
+    Assembler, ChatRequest, ChatResponse, ContentPart, EmbedRequest, EmbedResponse, FinishReason,
+    Protocol, ResponseFormat, StreamEvent, Tool,
 };
 
 /// A stream of answer events; it ends after `Done` or an error.
@@ -47,6 +47,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// The upstream's model ids (`GET /models`).
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>>;
+
+    /// Vectors for `req.input` (`req.model` is the upstream id); providers without an
+    /// embeddings API refuse.
+    fn embed(&self, req: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::Unsupported {
+                provider: self.name().to_owned(),
+                model: req.model,
+                field: "model".into(),
+                reason: "is on a provider without an embeddings API (only OpenAI-compatible providers serve `/v1/embeddings`); pick an embedding model on one".into(),
+            })
+        })
+    }
 
     /// The wire protocol requests go out in; `None` for in-process engines.
     fn protocol(&self) -> Option<Protocol> {
@@ -274,6 +287,16 @@ impl Deployment {
                 event
             })
             .boxed())
+    }
+
+    /// Vectors from this deployment (the router checks it is an embedding model).
+    pub async fn embed(&self, mut req: EmbedRequest) -> Result<EmbedResponse, ProviderError> {
+        let _permit = self.permit().await?;
+        req.model = self.model.upstream.clone();
+        let mut resp = self.backend.embed(req).await.map_err(|e| self.named(e))?;
+        resp.model = self.model.name.clone();
+        resp.provider = self.provider().to_owned();
+        Ok(resp)
     }
 
     /// A refusal names the model the client asked for, not its upstream id.

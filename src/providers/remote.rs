@@ -17,7 +17,9 @@ use tokio::time::Instant;
 use super::http::HttpClient;
 use super::{Backend, EventStream, ProviderError, sse};
 use crate::protocol::{Encoded, StreamFailure, anthropic_messages, openai_chat};
-use crate::types::{CarryError, ChatRequest, ChatResponse, Protocol, StreamEvent};
+use crate::types::{
+    CarryError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Protocol, StreamEvent,
+};
 
 /// What [`Remote`] needs from a protocol module.
 pub trait Wire: Send + Sync + std::fmt::Debug + 'static {
@@ -263,5 +265,40 @@ impl<W: Wire> Backend for Remote<W> {
 
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>> {
         Box::pin(self.http.model_ids(&self.headers))
+    }
+
+    fn embed(&self, req: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse, ProviderError>> {
+        Box::pin(async move {
+            if W::PROTOCOL != Protocol::OpenAiChat {
+                return Err(ProviderError::Unsupported {
+                    provider: self.http.provider.clone(),
+                    model: req.model,
+                    field: "model".into(),
+                    reason: format!(
+                        "is on a provider of the {} protocol, which has no embeddings API; pick an embedding model on an OpenAI-compatible provider",
+                        W::PROTOCOL.as_str()
+                    ),
+                });
+            }
+            let started = StdInstant::now();
+            let deadline = Instant::now() + self.http.policy.total;
+            let body = Bytes::from(crate::protocol::openai_embeddings::encode_request(&req));
+            let resp = self
+                .http
+                .send(
+                    reqwest::Method::POST,
+                    "embeddings",
+                    &self.headers,
+                    Some(body),
+                    deadline,
+                )
+                .await?;
+            let bytes = self.http.read_body(resp, deadline).await?;
+            let mut answer =
+                crate::protocol::openai_embeddings::decode_response(&bytes, req.input.len())
+                    .map_err(|m| self.http.protocol(m))?;
+            answer.latency = started.elapsed();
+            Ok(answer)
+        })
     }
 }

@@ -696,7 +696,7 @@ pub fn analyze(req: &ChatRequest) -> Analysis {
         Task::Math | Task::Reasoning | Task::Code => 0.6,
         Task::LongContext | Task::Vision | Task::Extraction | Task::Summarization => 0.4,
         Task::Translation | Task::Creative => 0.3,
-        Task::Chat => 0.1,
+        Task::Chat | Task::Embedding => 0.1,
     };
     let complexity = (0.35 * length + 0.25 * structure + 0.25 * cues + 0.15 * base).clamp(0.0, 1.0);
     Analysis {

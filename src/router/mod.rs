@@ -25,7 +25,7 @@ pub use health::{Availability, Health, HealthPolicy, HealthSnapshot};
 
 use crate::config::{Config, ConfigError, ModelConfig, Task};
 use crate::providers::{Deployment, EventStream, HttpPolicy, ProviderError, Registry};
-use crate::types::{ChatRequest, ChatResponse, StreamEvent};
+use crate::types::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamEvent};
 
 /// How to choose among models when the request names none.
 #[derive(
@@ -573,6 +573,11 @@ impl Router {
         if let Some(why) = self.unusable.get(name) {
             return Err(ConfigError::Usage(why.to_string()).into());
         }
+        if self.models[i].tasks.contains(&Task::Embedding) {
+            return Err(RouteError::NoCandidate(format!(
+                "`{name}` is an embedding model: it serves `/v1/embeddings`, not chat; name a chat model"
+            )));
+        }
         if let Some(source) = self.refusal_of(name, req) {
             return Err(RouteError::Exhausted {
                 attempts: Vec::new(),
@@ -625,6 +630,10 @@ impl Router {
             let mut latency: Option<f64> = None;
             let excluded = if let Some(why) = self.unusable.get(&m.name) {
                 Some(Exclusion::Unusable { why: why.clone() })
+            } else if m.tasks.contains(&Task::Embedding) {
+                Some(Exclusion::Cannot {
+                    why: "is an embedding model (it serves `/v1/embeddings`)".into(),
+                })
             } else if analysis.vision && !m.tasks.contains(&Task::Vision) {
                 Some(Exclusion::NoVision)
             } else if let Some(e) = self.refusal_of(&m.name, req) {
@@ -759,6 +768,16 @@ impl Router {
 
     /// The replicas of `model` in the order to try them, with their availability.
     pub fn replicas(&self, model: &str, req: &ChatRequest) -> Vec<usize> {
+        self.replicas_by(model, self.affinity_of(req))
+    }
+
+    /// The prefix-affinity key of `req`, when replicas are balanced by it.
+    fn affinity_of(&self, req: &ChatRequest) -> Option<u64> {
+        (self.balance == BalancePolicy::PrefixAffinity).then(|| affinity_key(req))
+    }
+
+    /// [`Router::replicas`] with the affinity key already worked out.
+    fn replicas_by(&self, model: &str, affinity: Option<u64>) -> Vec<usize> {
         let Some(deps) = self.by_name.get(model) else {
             return Vec::new();
         };
@@ -772,7 +791,6 @@ impl Router {
             })
             .collect();
         let turn = self.turns.fetch_add(1, Ordering::Relaxed);
-        let affinity = (self.balance == BalancePolicy::PrefixAffinity).then(|| affinity_key(req));
         balance::order(
             self.balance,
             &replicas,
@@ -899,8 +917,11 @@ impl Router {
         let decision = self.decide(&req, prefs)?;
         self.count_start(&decision);
         let started = Instant::now();
+        let affinity = self.affinity_of(&req);
         let result = self
-            .attempt_all(&decision, &req, started, |d, req| Box::pin(d.chat(req)))
+            .attempt_all(&decision, &req, affinity, started, |d, req| {
+                Box::pin(d.chat(req))
+            })
             .await;
         match result {
             Ok((i, resp, attempts, mut in_flight)) => {
@@ -935,8 +956,9 @@ impl Router {
         let decision = self.decide(&req, prefs)?;
         self.count_start(&decision);
         let started = Instant::now();
+        let affinity = self.affinity_of(&req);
         let result = self
-            .attempt_all(&decision, &req, started, |d, req| {
+            .attempt_all(&decision, &req, affinity, started, |d, req| {
                 Box::pin(d.chat_stream(req))
             })
             .await;
@@ -989,14 +1011,15 @@ impl Router {
     /// (a 5xx, a timeout, a refused connection) get another attempt, after a backoff capped
     /// by `max_retry_wait_secs`, up to its provider's `max_retries`. A 429 is never retried
     /// here: its `Retry-After` starts the deployment's cooldown, and the caller gets the 429.
-    async fn attempt_all<T>(
+    async fn attempt_all<R: Clone, T>(
         &self,
         decision: &Decision,
-        req: &ChatRequest,
+        req: &R,
+        affinity: Option<u64>,
         started: Instant,
         call: impl for<'d> Fn(
             &'d Deployment,
-            ChatRequest,
+            R,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'd>,
         >,
@@ -1010,7 +1033,7 @@ impl Router {
         };
         let mut again: Vec<usize> = Vec::new();
         for model in decision.order() {
-            for i in self.replicas(model, req) {
+            for i in self.replicas_by(model, affinity) {
                 match self.attempt(i, req, deadline, &call, &mut tries).await? {
                     Step::Done(done) => return Ok(done),
                     Step::Failed { may_recover: true } => again.push(i),
@@ -1063,14 +1086,14 @@ impl Router {
 
     /// One attempt on deployment `i`, recorded in `tries`; an error when the request must not
     /// go on (the deadline passed, or the upstream called it malformed).
-    async fn attempt<T>(
+    async fn attempt<R: Clone, T>(
         &self,
         i: usize,
-        req: &ChatRequest,
+        req: &R,
         deadline: Instant,
         call: &impl for<'d> Fn(
             &'d Deployment,
-            ChatRequest,
+            R,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'd>,
         >,
@@ -1144,6 +1167,86 @@ impl Router {
                     deadline: self.total_deadline,
                     attempts: std::mem::take(&mut tries.attempts),
                 })
+            }
+        }
+    }
+
+    /// Vectors from an embedding model (`req.model`, or the first embedding model for `auto`
+    /// or none), its replicas failing over like chat. A chat model is a 400 naming the
+    /// embedding models there are.
+    pub async fn embed(&self, req: EmbedRequest) -> Result<Routed<EmbedResponse>, RouteError> {
+        let embedding: Vec<&str> = self
+            .models
+            .iter()
+            .filter(|m| m.tasks.contains(&Task::Embedding))
+            .map(|m| m.name.as_str())
+            .collect();
+        let listed = || {
+            if embedding.is_empty() {
+                "none is configured: add one with the task `embedding` (e.g. `text-embedding-3-small` from the `openai` preset)".to_owned()
+            } else {
+                format!("embedding models: {}", embedding.join(", "))
+            }
+        };
+        let name = if Self::is_explicit(&req.model) {
+            req.model.clone()
+        } else {
+            match embedding.first() {
+                Some(first) => (*first).to_owned(),
+                None => {
+                    return Err(RouteError::NoCandidate(format!(
+                        "no model can make embeddings; {}",
+                        listed()
+                    )));
+                }
+            }
+        };
+        let Some(mi) = self.models.iter().position(|m| m.name == name) else {
+            return Err(ConfigError::UnknownModel {
+                name,
+                available: embedding.join(", "),
+            }
+            .into());
+        };
+        if !self.models[mi].tasks.contains(&Task::Embedding) {
+            return Err(RouteError::NoCandidate(format!(
+                "`{name}` is a chat model and makes no embeddings; {}",
+                listed()
+            )));
+        }
+        if let Some(why) = self.unusable.get(&name) {
+            return Err(ConfigError::Usage(why.to_string()).into());
+        }
+        let decision = Arc::new(Decision {
+            analysis: analyze(&ChatRequest::default()),
+            cached: false,
+            ranking: Arc::new(Ranking {
+                strategy: "explicit",
+                candidates: Vec::new(),
+                order: vec![self.names[mi].clone()],
+            }),
+        });
+        self.count_start(&decision);
+        let started = Instant::now();
+        let result = self
+            .attempt_all(&decision, &req, None, started, |d, req| {
+                Box::pin(d.embed(req))
+            })
+            .await;
+        match result {
+            Ok((i, resp, attempts, mut in_flight)) => {
+                self.health[i].record_success(&self.health_policy, resp.latency, None);
+                in_flight.settle();
+                self.count_end(Some(&resp.model), &attempts, started);
+                Ok(Routed {
+                    value: resp,
+                    decision,
+                    attempts,
+                })
+            }
+            Err(e) => {
+                self.count_end(None, e.attempts(), started);
+                Err(e)
             }
         }
     }

@@ -214,7 +214,7 @@ impl AppState {
     }
 
     /// Token accounting, metrics and (when shared) cluster counters for a finished answer.
-    async fn account(&self, token: &Option<TokenId>, model: &str, usage: &Usage) {
+    pub(super) async fn account(&self, token: &Option<TokenId>, model: &str, usage: &Usage) {
         self.metrics.record_usage(model, usage);
         if let Some(t) = token
             && self.policies.rate_limits.tokens_per_minute.is_some()
@@ -234,7 +234,7 @@ impl AppState {
         }
     }
 
-    async fn count_failure(&self) {
+    pub(super) async fn count_failure(&self) {
         if self.is_shared() {
             self.shared
                 .counters_add(vec![("requests".into(), 1), ("failed".into(), 1)])

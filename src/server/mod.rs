@@ -8,6 +8,7 @@
 mod anthropic;
 mod body;
 mod coop;
+mod embeddings;
 mod error;
 mod gateway;
 mod local;
@@ -254,6 +255,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
         .route("/api/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/api/v1/models/{id}", get(openai::model))
+        .route("/v1/embeddings", post(embeddings::create))
+        .route("/api/v1/embeddings", post(embeddings::create))
         .route("/v1/responses", post(responses::create))
         .route("/api/v1/responses", post(responses::create))
         .route(

@@ -465,6 +465,18 @@ async fn handle(
     let protocol = match (method.as_str(), path.as_str()) {
         ("POST", "/v1/chat/completions") => Protocol::OpenAi,
         ("POST", "/v1/messages") => Protocol::Anthropic,
+        ("POST", "/v1/embeddings") => {
+            // Status behaviours fail it; anything else answers with deterministic vectors.
+            if let Behavior::Status {
+                code,
+                retry_after,
+                body,
+            } = next(&shared)
+            {
+                return status_response(code, retry_after, body);
+            }
+            return plain(StatusCode::OK, embeddings(&json_body).to_string());
+        }
         ("GET", "/v1/models") => {
             // Only a status behaviour changes the list; anything else answers normally.
             if let Behavior::Status {
@@ -1122,4 +1134,34 @@ fn paced(
             yield Ok(chunk);
         }
     }
+}
+
+/// An embeddings answer: for input `i`, `[length, i, 0.5, …]` with `dimensions` entries (3
+/// by default), where length is the text's chars or the token count; 1 token per 4 chars.
+pub fn embeddings(body: &Value) -> Value {
+    let dims = body["dimensions"].as_u64().unwrap_or(3) as usize;
+    let inputs: Vec<(usize, usize)> = match &body["input"] {
+        Value::String(s) => vec![(s.chars().count(), s.len().div_ceil(4))],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => (s.chars().count(), s.len().div_ceil(4)),
+                Value::Array(t) => (t.len(), t.len()),
+                _ => (1, 1),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (len, _))| {
+            let mut v = vec![*len as f64, i as f64];
+            v.resize(dims, 0.5);
+            json!({ "object": "embedding", "index": i, "embedding": v })
+        })
+        .collect();
+    let tokens: usize = inputs.iter().map(|(_, t)| t).sum();
+    json!({ "object": "list", "data": data, "model": body["model"],
+            "usage": { "prompt_tokens": tokens, "total_tokens": tokens } })
 }
