@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What llm-server adds over calling an upstream directly, all on loopback and bounded in time:
-# latency p50/p99 at concurrency 1, requests/s at concurrency 64 (non-streaming, by wrk),
+# latency p50/p99 at concurrency 1 (chat completions, and the Responses API bridged to the
+# same chat upstream), requests/s at concurrency 64 (non-streaming, by wrk),
 # time to first token when streaming (p50/p99 over sequential requests), and RSS idle and
 # under load. When a `litellm` command exists, its proxy runs against the same upstream.
 # Usage: bash bench/gateway.sh [seconds per run (default 10)] [upstream delay ms (default 0)]
@@ -60,6 +61,12 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hello"}]}'
 LUA
+# The same request through the Responses API, which the gateway bridges to the chat upstream.
+cat > "$dir/responses.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model":"bench","input":"hello","store":false}'
+LUA
 # A realistic agent request, Claude-Code-sized: a ~40 KB system prompt, 15 tools with JSON
 # schemas, a history of tool calls and results; streamed. (The bench upstream ignores it.)
 python3 - "$dir/agent.lua" <<'PY'
@@ -111,6 +118,15 @@ for _ in $(seq "$rounds"); do
   read -r g50 g99 _ e <<<"$(run_wrk "$gw" 1)"
   c1+=("$d50 $d99 $g50 $g99"); gerr1=$((gerr1 + e))
 done
+# The Responses API (bridged to the chat upstream) against the same direct chat call.
+r1=()
+rerr=0
+gwr="http://127.0.0.1:$gw_port/v1/responses"
+for _ in $(seq "$rounds"); do
+  read -r d50 d99 _ _ <<<"$(run_wrk "$direct" 1)"
+  read -r g50 g99 _ e <<<"$(run_wrk "$gwr" 1 "$dir/responses.lua")"
+  r1+=("$d50 $d99 $g50 $g99"); rerr=$((rerr + e))
+done
 a1=()
 aerr=0
 for _ in $(seq "$rounds"); do
@@ -156,9 +172,18 @@ print(f"| agent request, c=1 p50 | {fmt(col(lambda r:r[0]))} | {fmt(col(lambda r
 print(f"| agent request, c=1 p99 | {fmt(col(lambda r:r[1]))} | {fmt(col(lambda r:r[3]))} | {fmt(col(lambda r:r[3]-r[1]),'+')} |")
 print(f"| agent request, c=64 requests/s | {drps:,.0f} | {grps:,.0f} | |")
 PY
+python3 - "${r1[@]}" <<'PY'
+import statistics,sys
+rounds=[list(map(float,r.split())) for r in sys.argv[1:]]
+def col(f):
+    v=[f(r) for r in rounds]; return statistics.median(v),min(v),max(v)
+def fmt(m,sign=""): return f"{m[0]:{sign}.3f} ms ({m[1]:{sign}.3f}–{m[2]:{sign}.3f})"
+print(f"| /v1/responses bridged to the chat upstream, c=1 p50 | {fmt(col(lambda r:r[0]))} | {fmt(col(lambda r:r[2]))} | {fmt(col(lambda r:r[2]-r[0]),'+')} |")
+print(f"| /v1/responses bridged to the chat upstream, c=1 p99 | {fmt(col(lambda r:r[1]))} | {fmt(col(lambda r:r[3]))} | {fmt(col(lambda r:r[3]-r[1]),'+')} |")
+PY
 echo "| c=64 p99 latency via llm-server | | ${gc99} ms | |"
 echo "| llm-server RSS idle / under c=64 load | | ${idle_rss} MB / ${loaded_rss} MB | |"
-echo "| non-2xx responses via llm-server | | ${gerr1} (c=1), ${gerr64} (c=64); agent ${aerr} (c=1), ${aerr64} (c=64) | |"
+echo "| non-2xx responses via llm-server | | ${gerr1} (c=1), ${gerr64} (c=64); agent ${aerr} (c=1), ${aerr64} (c=64); responses ${rerr} (c=1) | |"
 
 if command -v litellm >/dev/null; then
   lt_port=$(free_port)

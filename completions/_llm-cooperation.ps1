@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
             [CompletionResult]::new('cooperate', 'cooperate', [CompletionResultType]::ParameterValue, 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade')
             [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Analyse a document, find insight in data, or support a decision')
+            [CompletionResult]::new('embed', 'embed', [CompletionResultType]::ParameterValue, 'Turn text into vectors with an embedding model (a model with the task `embedding`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -264,6 +265,20 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'llm-cooperation;embed' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'The embedding model (default: the first model with the task `embedding`)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The embedding model (default: the first model with the task `embedding`)')
+            [CompletionResult]::new('--dimensions', '--dimensions', [CompletionResultType]::ParameterName, 'Fewer dimensions than the model''s own (models that support it)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print `{model, usage, vectors}` as one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--no-log', '--no-log', [CompletionResultType]::ParameterName, 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-cooperation;help' {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask one model a question')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`')
@@ -273,6 +288,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send a short real request to each model and report latency and result')
             [CompletionResult]::new('cooperate', 'cooperate', [CompletionResultType]::ParameterValue, 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade')
             [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Analyse a document, find insight in data, or support a decision')
+            [CompletionResult]::new('embed', 'embed', [CompletionResultType]::ParameterValue, 'Turn text into vectors with an embedding model (a model with the task `embedding`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -306,6 +322,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             break
         }
         'llm-cooperation;help;service' {
+            break
+        }
+        'llm-cooperation;help;embed' {
             break
         }
         'llm-cooperation;help;help' {

@@ -25,6 +25,9 @@ _llm__cooperation() {
             llm__cooperation,cooperate)
                 cmd="llm__cooperation__subcmd__cooperate"
                 ;;
+            llm__cooperation,embed)
+                cmd="llm__cooperation__subcmd__embed"
+                ;;
             llm__cooperation,help)
                 cmd="llm__cooperation__subcmd__help"
                 ;;
@@ -51,6 +54,9 @@ _llm__cooperation() {
                 ;;
             llm__cooperation__subcmd__help,cooperate)
                 cmd="llm__cooperation__subcmd__help__subcmd__cooperate"
+                ;;
+            llm__cooperation__subcmd__help,embed)
+                cmd="llm__cooperation__subcmd__help__subcmd__embed"
                 ;;
             llm__cooperation__subcmd__help,help)
                 cmd="llm__cooperation__subcmd__help__subcmd__help"
@@ -104,7 +110,7 @@ _llm__cooperation() {
 
     case "${cmd}" in
         llm__cooperation)
-            opts="-v -h -V --config --verbose --color --no-log --help --version query ask chat logs models status test cooperate service help"
+            opts="-v -h -V --config --verbose --color --no-log --help --version query ask chat logs models status test cooperate service embed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,8 +267,42 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__cooperation__subcmd__embed)
+            opts="-m -v -h --model --dimensions --json --config --verbose --color --no-log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dimensions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__cooperation__subcmd__help)
-            opts="query chat logs models status test cooperate service help"
+            opts="query chat logs models status test cooperate service embed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +330,20 @@ _llm__cooperation() {
             return 0
             ;;
         llm__subcmd__cooperation__subcmd__help__subcmd__cooperate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__cooperation__subcmd__help__subcmd__embed)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand test 'Send a short real request to each model and report latency and result'
             cand cooperate 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
             cand service 'Analyse a document, find insight in data, or support a decision'
+            cand embed 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;query'= {
@@ -245,6 +246,19 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'llm-cooperation;embed'= {
+            cand -m 'The embedding model (default: the first model with the task `embedding`)'
+            cand --model 'The embedding model (default: the first model with the task `embedding`)'
+            cand --dimensions 'Fewer dimensions than the model''s own (models that support it)'
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Print `{model, usage, vectors}` as one JSON object'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --no-log 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-cooperation;help'= {
             cand query 'Ask one model a question'
             cand chat 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\` to continue it, or wrap a block in `"""`'
@@ -254,6 +268,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand test 'Send a short real request to each model and report latency and result'
             cand cooperate 'Make several models work on one task: sequential, parallel, voting, pipeline, ensemble (mixture-of-agents) or cascade'
             cand service 'Analyse a document, find insight in data, or support a decision'
+            cand embed 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;help;query'= {
@@ -277,6 +292,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;help;cooperate'= {
         }
         &'llm-cooperation;help;service'= {
+        }
+        &'llm-cooperation;help;embed'= {
         }
         &'llm-cooperation;help;help'= {
         }

@@ -197,3 +197,29 @@ async fn wrong_models_and_bad_input_are_400s_that_say_why() {
     );
     assert_eq!(up.request_count() + spare.request_count(), 0);
 }
+
+/// `llm-cooperation embed`: one JSON array a line, from the arguments or each line of
+/// standard input; `--json`; a chat model is exit code 2 saying why.
+#[test]
+fn the_embed_command_prints_one_vector_a_line() {
+    let (up, spare) = (FakeUpstream::start(), FakeUpstream::start());
+    let env = crate::common::TestEnv::new();
+    env.write_config(&config(&up, &spare));
+    let run = env.run("llm-cooperation", &["embed", "hello"]).expect(0);
+    assert_eq!(run.stdout.trim(), "[5.0,0.0,0.5]");
+    let run = env
+        .run_stdin("llm-cooperation", &["embed", "-m", "emb"], "a\n\nbb\n")
+        .expect(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines, ["[1.0,0.0,0.5]", "[2.0,1.0,0.5]"]);
+    let run = env
+        .run("llm-cooperation", &["embed", "--json", "hi"])
+        .expect(0);
+    let v = run.json();
+    assert_eq!(v["model"], "emb");
+    assert_eq!(v["vectors"][0][0], 2.0);
+    let run = env
+        .run("llm-cooperation", &["embed", "-m", "chat", "hi"])
+        .expect(2);
+    assert!(run.stderr.contains("is a chat model"), "{}", run.stderr);
+}

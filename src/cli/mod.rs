@@ -92,6 +92,28 @@ pub enum CooperationCommand {
     /// the options a decision lists) are computed exactly; a model (or several, merged)
     /// writes the analysis. `--json` prints the structured result with its receipt.
     Service(ServiceArgs),
+    /// Turn text into vectors with an embedding model (a model with the task `embedding`).
+    ///
+    /// The text is the arguments, or each non-empty line of standard input (one vector per
+    /// line, in order: `cat lines.txt | llm-cooperation embed > vectors.jsonl`). Prints one
+    /// JSON array per line; `--json` prints `{model, usage, vectors}`.
+    Embed(EmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// The text (several words are joined with spaces); without it, standard input's lines.
+    #[arg(value_name = "TEXT")]
+    pub text: Vec<String>,
+    /// The embedding model (default: the first model with the task `embedding`).
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Fewer dimensions than the model's own (models that support it).
+    #[arg(long)]
+    pub dimensions: Option<u32>,
+    /// Print `{model, usage, vectors}` as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

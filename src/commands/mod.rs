@@ -4,6 +4,7 @@ mod autostart;
 mod chat;
 mod config;
 mod cooperate;
+mod embed;
 mod history;
 mod logs;
 mod models;
@@ -31,6 +32,7 @@ pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
         CooperationCommand::Logs(args) => logs::run(&cli.global, args),
         CooperationCommand::Models(args) => models::run(&cli.global, args),
         CooperationCommand::Status(args) => status::run(&cli.global, args),
+        CooperationCommand::Embed(args) => embed::run(&cli.global, args),
         CooperationCommand::Test(args) => test::test(&cli.global, args),
         CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, cli.no_log),
         CooperationCommand::Service(args) => service::run(&cli.global, args, cli.no_log),
