@@ -832,3 +832,87 @@ async fn codex_runs_the_shell_through_an_openai_provider() {
 async fn codex_runs_the_shell_through_an_anthropic_provider() {
     codex(Kind::Anthropic).await;
 }
+
+/// Two runs of the Agents SDK's default (Responses) model, the second continuing the first by
+/// `previous_response_id`: the gateway stored the first response and sends the whole
+/// conversation upstream, so the model sees the first turn.
+const CONTINUE_SCRIPT: &str = r#"
+import asyncio, sys
+from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
+from openai import AsyncOpenAI
+
+set_tracing_disabled(True)
+base_url, model, key = sys.argv[1:4]
+agent = Agent(
+    name="assistant",
+    instructions="Answer briefly.",
+    model=OpenAIResponsesModel(
+        model=model, openai_client=AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)),
+)
+
+async def main():
+    first = await Runner.run(agent, "Remember the word PELICAN-204.")
+    second = await Runner.run(agent, "Which word did I ask you to remember?",
+                              previous_response_id=first.last_response_id)
+    print(first.last_response_id)
+    print(second.final_output)
+
+asyncio.run(main())
+"#;
+
+async fn agents_sdk_continues(kind: Kind) {
+    let python = python_bin();
+    let up = FakeUpstream::start();
+    let gateway = Gateway::start(&up).await;
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("continue.py");
+    std::fs::write(&script, CONTINUE_SCRIPT).unwrap();
+    up.push([
+        Behavior::Reply(Reply::text("Noted: PELICAN-204.")),
+        Behavior::Reply(Reply::text(FINAL_TEXT)),
+    ]);
+    let base_url = format!("{}/v1", gateway.url);
+    let run = run_client(
+        &python,
+        &[
+            script.to_str().unwrap(),
+            &base_url,
+            kind.model(),
+            CLIENT_KEY,
+        ],
+        home.path(),
+        &[("OPENAI_AGENTS_DISABLE_TRACING", "1")],
+    )
+    .await;
+    drop(gateway);
+    run.expect_success("the Agents SDK script with previous_response_id", &up);
+    assert!(run.stdout.starts_with("resp_"), "{}", run.stdout);
+    assert!(run.stdout.contains(FINAL_TEXT), "{}", run.stdout);
+    let turns: Vec<Recorded> = up
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == kind.upstream_path())
+        .collect();
+    assert_eq!(turns.len(), 2, "{}", describe(&up.requests()));
+    let second = turns[1].body["messages"].to_string();
+    for piece in [
+        "Remember the word PELICAN-204.",
+        "Noted: PELICAN-204.",
+        "Which word",
+    ] {
+        assert!(
+            second.contains(piece),
+            "`{piece}` not sent upstream: {second}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_continues_a_stored_response_on_an_openai_provider() {
+    agents_sdk_continues(Kind::OpenAi).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sdk_continues_a_stored_response_on_an_anthropic_provider() {
+    agents_sdk_continues(Kind::Anthropic).await;
+}
