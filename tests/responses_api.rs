@@ -277,3 +277,52 @@ async fn what_the_bridge_cannot_honour_is_a_clear_400() {
         "nothing refused reached the upstream"
     );
 }
+
+/// A model whose providers serve the Responses API themselves (`responses = true`) gets the
+/// request as it came — hosted tools and all, the model renamed to the upstream id — and the
+/// answer untouched, whole or streamed; its two replicas fail over like chat.
+#[tokio::test]
+async fn native_providers_get_the_request_as_it_came() {
+    use crate::common::upstream::NATIVE_TEXT;
+    let (up, spare) = (FakeUpstream::start(), FakeUpstream::start());
+    let config = format!(
+        "[defaults]\nmax_retries = 0\n\n[router]\nbalance = \"weighted\"\n\n[providers.native]\nkind = \"openai\"\nbase_url = \"{}\"\nneeds_key = false\nresponses = true\n\n[providers.native2]\nkind = \"openai\"\nbase_url = \"{}\"\nneeds_key = false\nresponses = true\n\n[[models]]\nname = \"gpt\"\nprovider = \"native\"\nupstream = \"gpt-real\"\nweight = 1e6\n\n[[models]]\nname = \"gpt\"\nprovider = \"native2\"\nupstream = \"gpt-real\"\nweight = 1e-6\n",
+        up.base_url(),
+        spare.base_url()
+    );
+    let gw = InProcess::start(&config, &[]).await;
+    let request = json!({ "model": "gpt", "input": "news today?", "store": true,
+        "tools": [{ "type": "web_search" }], "include": ["web_search_call.action.sources"] });
+    let (status, body) = post(&gw, request.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"][0]["content"][0]["text"], NATIVE_TEXT);
+    let sent = up.last();
+    assert_eq!(sent.path, "/v1/responses");
+    let mut expected = request.clone();
+    expected["model"] = json!("gpt-real");
+    assert_eq!(sent.body, expected, "forwarded as it came");
+
+    let events = post_stream(&gw, request.clone()).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "response.created",
+            "response.output_text.delta",
+            "response.completed"
+        ]
+    );
+
+    up.push([Behavior::status(503)]);
+    let (status, body) = post(&gw, request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(spare.request_count(), 1, "the other replica answered");
+
+    // A gateway field has no place in a forwarded request.
+    let (status, err) = post(
+        &gw,
+        json!({ "model": "gpt", "input": "x", "session_id": "s" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+}

@@ -279,6 +279,12 @@ pub struct ProviderConfig {
     pub total_timeout_secs: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
+    /// The provider serves OpenAI's Responses API itself (`POST {base_url}/responses`):
+    /// `/v1/responses` requests for a model whose deployments are all on such providers are
+    /// forwarded as they came (model name rewritten), hosted tools included, instead of being
+    /// bridged through chat. On in the `openai` preset.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub responses: bool,
 }
 
 impl ProviderConfig {
@@ -294,6 +300,7 @@ impl ProviderConfig {
             first_byte_timeout_secs: None,
             total_timeout_secs: None,
             max_retries: None,
+            responses: false,
         }
     }
 }

@@ -48,6 +48,24 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The upstream's model ids (`GET /models`).
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>>;
 
+    /// A Responses API request as the client wrote it (`body["model"]` already the upstream
+    /// id), for providers that serve that API; the answer as it came.
+    fn responses(
+        &self,
+        body: serde_json::Value,
+        stream: bool,
+    ) -> BoxFuture<'_, Result<RawAnswer, ProviderError>> {
+        let _ = (body, stream);
+        Box::pin(async move {
+            Err(ProviderError::Unsupported {
+                provider: self.name().to_owned(),
+                model: String::new(),
+                field: "model".into(),
+                reason: "is on a provider without OpenAI's Responses API".into(),
+            })
+        })
+    }
+
     /// Vectors for `req.input` (`req.model` is the upstream id); providers without an
     /// embeddings API refuse.
     fn embed(&self, req: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse, ProviderError>> {
@@ -86,6 +104,21 @@ pub fn backend(
     })
 }
 
+/// An upstream's answer passed through untouched: a whole JSON body, or SSE bytes.
+pub enum RawAnswer {
+    Whole(bytes::Bytes),
+    Stream(BoxStream<'static, Result<bytes::Bytes, ProviderError>>),
+}
+
+impl std::fmt::Debug for RawAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawAnswer::Whole(b) => write!(f, "Whole({} bytes)", b.len()),
+            RawAnswer::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
 /// One model on one provider, with its defaults and concurrency cap.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -99,6 +132,8 @@ pub struct Deployment {
     /// How often, and after what backoff, the router tries this deployment again when no
     /// other can serve (`max_retries`; none unless set with [`Deployment::with_retries`]).
     pub retry: HttpPolicy,
+    /// Its provider serves the Responses API itself (`responses = true`).
+    pub responses_native: bool,
 }
 
 impl Deployment {
@@ -121,7 +156,14 @@ impl Deployment {
                 max_retries: 0,
                 ..HttpPolicy::default()
             },
+            responses_native: false,
         }
+    }
+
+    /// Whether the provider serves the Responses API itself.
+    pub fn native_responses(mut self, yes: bool) -> Self {
+        self.responses_native = yes;
+        self
     }
 
     /// The provider's retry settings (`max_retries`, backoff) for the router to apply.
@@ -289,6 +331,24 @@ impl Deployment {
             .boxed())
     }
 
+    /// A Responses API request forwarded as it came, the model name rewritten to the upstream
+    /// id; the concurrency slot is held until a streamed answer ends.
+    pub async fn responses(&self, mut body: serde_json::Value) -> Result<RawAnswer, ProviderError> {
+        let permit = self.permit().await?;
+        body["model"] = serde_json::Value::String(self.model.upstream.clone());
+        let stream = body.get("stream").and_then(serde_json::Value::as_bool) == Some(true);
+        match self.backend.responses(body, stream).await? {
+            RawAnswer::Stream(s) => Ok(RawAnswer::Stream(
+                s.map(move |chunk| {
+                    let _held = &permit;
+                    chunk
+                })
+                .boxed(),
+            )),
+            whole => Ok(whole),
+        }
+    }
+
     /// Vectors from this deployment (the router checks it is an embedding model).
     pub async fn embed(&self, mut req: EmbedRequest) -> Result<EmbedResponse, ProviderError> {
         let _permit = self.permit().await?;
@@ -376,7 +436,8 @@ impl Registry {
                         backend.clone(),
                         policy.total,
                     )
-                    .with_retries(policy),
+                    .with_retries(policy)
+                    .native_responses(config.settings.providers[&model.provider].responses),
                 );
             }
         }

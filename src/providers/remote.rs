@@ -15,7 +15,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use super::http::HttpClient;
-use super::{Backend, EventStream, ProviderError, sse};
+use super::{Backend, EventStream, ProviderError, RawAnswer, sse};
 use crate::protocol::{Encoded, StreamFailure, anthropic_messages, openai_chat};
 use crate::types::{
     CarryError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Protocol, StreamEvent,
@@ -265,6 +265,39 @@ impl<W: Wire> Backend for Remote<W> {
 
     fn list_models(&self) -> BoxFuture<'_, Result<Vec<String>, ProviderError>> {
         Box::pin(self.http.model_ids(&self.headers))
+    }
+
+    fn responses(
+        &self,
+        body: serde_json::Value,
+        stream: bool,
+    ) -> BoxFuture<'_, Result<RawAnswer, ProviderError>> {
+        Box::pin(async move {
+            if W::PROTOCOL != Protocol::OpenAiChat {
+                return Err(ProviderError::Unsupported {
+                    provider: self.http.provider.clone(),
+                    model: body["model"].as_str().unwrap_or_default().to_owned(),
+                    field: "model".into(),
+                    reason: "is on an Anthropic provider, which has no Responses API (`responses = true` is for OpenAI-compatible providers)".into(),
+                });
+            }
+            let deadline = Instant::now() + self.http.policy.total;
+            let resp = self
+                .http
+                .send(
+                    reqwest::Method::POST,
+                    "responses",
+                    &self.headers,
+                    Some(Bytes::from(body.to_string())),
+                    deadline,
+                )
+                .await?;
+            Ok(if stream {
+                RawAnswer::Stream(self.http.body_stream(resp, deadline))
+            } else {
+                RawAnswer::Whole(self.http.read_body(resp, deadline).await?)
+            })
+        })
     }
 
     fn embed(&self, req: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse, ProviderError>> {

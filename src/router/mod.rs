@@ -24,7 +24,7 @@ pub use balance::{BalancePolicy, Replica, affinity_key};
 pub use health::{Availability, Health, HealthPolicy, HealthSnapshot};
 
 use crate::config::{Config, ConfigError, ModelConfig, Task};
-use crate::providers::{Deployment, EventStream, HttpPolicy, ProviderError, Registry};
+use crate::providers::{Deployment, EventStream, HttpPolicy, ProviderError, RawAnswer, Registry};
 use crate::types::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamEvent};
 
 /// How to choose among models when the request names none.
@@ -1169,6 +1169,105 @@ impl Router {
                 })
             }
         }
+    }
+
+    /// Whether `/v1/responses` requests for `model` go to its providers' own Responses API:
+    /// a named model (not `auto`) whose every usable deployment is on a provider with
+    /// `responses = true`.
+    pub fn responses_native(&self, model: &str) -> bool {
+        Self::is_explicit(model)
+            && self.by_name.get(model).is_some_and(|deps| {
+                !deps.is_empty()
+                    && deps
+                        .iter()
+                        .all(|&i| self.registry.deployments[i].responses_native)
+            })
+    }
+
+    /// A Responses API request forwarded as it came to `model`'s native deployments (see
+    /// [`Router::responses_native`]), failing over between them like chat; the answer (or
+    /// its event stream) comes back untouched. A stream's end or error is recorded in the
+    /// deployment's health.
+    pub async fn forward_responses(
+        self: &Arc<Self>,
+        model: &str,
+        body: serde_json::Value,
+    ) -> Result<Routed<RawAnswer>, RouteError> {
+        let mi = self
+            .models
+            .iter()
+            .position(|m| m.name == model)
+            .ok_or_else(|| {
+                RouteError::NoCandidate(format!("`{model}` has no native Responses deployment"))
+            })?;
+        let decision = Arc::new(Decision {
+            analysis: analyze(&ChatRequest::default()),
+            cached: false,
+            ranking: Arc::new(Ranking {
+                strategy: "explicit",
+                candidates: Vec::new(),
+                order: vec![self.names[mi].clone()],
+            }),
+        });
+        self.count_start(&decision);
+        let started = Instant::now();
+        let result = self
+            .attempt_all(&decision, &body, None, started, |d, body| {
+                Box::pin(d.responses(body))
+            })
+            .await;
+        let (i, answer, attempts, mut in_flight) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.count_end(None, e.attempts(), started);
+                return Err(e);
+            }
+        };
+        let value = match answer {
+            RawAnswer::Whole(bytes) => {
+                let latency = started.elapsed();
+                self.health[i].record_success(&self.health_policy, latency, Some(latency));
+                in_flight.settle();
+                self.count_end(Some(model), &attempts, started);
+                RawAnswer::Whole(bytes)
+            }
+            RawAnswer::Stream(mut stream) => {
+                let router = self.clone();
+                let name = model.to_owned();
+                let done_attempts = attempts.clone();
+                RawAnswer::Stream(
+                    async_stream::stream! {
+                        let mut in_flight = in_flight;
+                        let mut ttft = None;
+                        let mut failed = false;
+                        while let Some(chunk) = stream.next().await {
+                            match &chunk {
+                                Ok(_) => {
+                                    ttft.get_or_insert_with(|| started.elapsed());
+                                }
+                                Err(e) => {
+                                    failed = true;
+                                    router.record_failure(i, e, &mut in_flight);
+                                    router.count_end(None, &done_attempts, started);
+                                }
+                            }
+                            yield chunk;
+                        }
+                        if !failed {
+                            router.health[i].record_success(&router.health_policy, started.elapsed(), ttft);
+                            in_flight.settle();
+                            router.count_end(Some(&name), &done_attempts, started);
+                        }
+                    }
+                    .boxed(),
+                )
+            }
+        };
+        Ok(Routed {
+            value,
+            decision,
+            attempts,
+        })
     }
 
     /// Vectors from an embedding model (`req.model`, or the first embedding model for `auto`

@@ -110,13 +110,16 @@ pub async fn create(
     let JsonBody(body) = body?;
     crate::protocol::check_duplicate_keys(body.get().as_bytes())
         .map_err(|e| ApiError::bad_request(e.0))?;
+    let token = token.map(|t| t.0);
+    if let Some(model) = native_model(&state, body.get()) {
+        return forward(&state, &model, body.get()).await;
+    }
     let openai_responses::DecodedResponses {
         decoded,
         echo,
         input_items,
     } = openai_responses::decode_request(body.get().as_bytes())
         .map_err(|e| ApiError::bad_request(e.0))?;
-    let token = token.map(|t| t.0);
     let mut req = decoded.request;
     if let Some(previous) = &echo.previous_response_id {
         let stored = load(&state, &token, previous)
@@ -212,6 +215,65 @@ pub async fn create(
     };
     let mut resp = Sse::new(body).into_response();
     resp.extensions_mut().insert(ModelUsed(model));
+    Ok(resp)
+}
+
+/// The request's model when it goes to its providers' own Responses API (see
+/// `Router::responses_native`).
+fn native_model(state: &AppState, body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Model {
+        model: String,
+    }
+    let Model { model } = serde_json::from_str(body).ok()?;
+    state
+        .live()
+        .router
+        .responses_native(&model)
+        .then_some(model)
+}
+
+/// Forwards the request as it came (the model renamed per deployment) and passes the
+/// answer back untouched; a stream that breaks ends with an `error` event.
+async fn forward(state: &Arc<AppState>, model: &str, body: &str) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_str(body)
+        .map_err(|e| ApiError::bad_request(format!("The body is not JSON ({e})")))?;
+    for field in ["session_id", "cache"] {
+        if body.get(field).is_some() {
+            return Err(ApiError::bad_request(format!(
+                "`{field}` is a gateway field that `{model}` cannot take: its provider serves the Responses API itself, and the request goes there as it is; remove it (use `previous_response_id` to continue a conversation)"
+            )));
+        }
+    }
+    let live = state.live();
+    let routed = live.router.forward_responses(model, body).await?;
+    let mut resp = match routed.value {
+        crate::providers::RawAnswer::Whole(bytes) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        crate::providers::RawAnswer::Stream(stream) => {
+            let body = stream.map(|chunk| {
+                Ok::<_, std::convert::Infallible>(match chunk {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        let e = ApiError::from(e);
+                        bytes::Bytes::from(format!(
+                            "event: error\ndata: {}\n\n",
+                            json!({ "type": "error", "code": e.kind, "message": e.message })
+                        ))
+                    }
+                })
+            });
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                axum::body::Body::from_stream(body),
+            )
+                .into_response()
+        }
+    };
+    resp.extensions_mut().insert(ModelUsed(model.to_owned()));
     Ok(resp)
 }
 

@@ -465,6 +465,18 @@ async fn handle(
     let protocol = match (method.as_str(), path.as_str()) {
         ("POST", "/v1/chat/completions") => Protocol::OpenAi,
         ("POST", "/v1/messages") => Protocol::Anthropic,
+        ("POST", "/v1/responses") => {
+            // A Responses-native upstream: status behaviours fail it, else a fixed answer.
+            if let Behavior::Status {
+                code,
+                retry_after,
+                body,
+            } = next(&shared)
+            {
+                return status_response(code, retry_after, body);
+            }
+            return native_response(&json_body);
+        }
         ("POST", "/v1/embeddings") => {
             // Status behaviours fail it; anything else answers with deterministic vectors.
             if let Behavior::Status {
@@ -1164,4 +1176,36 @@ pub fn embeddings(body: &Value) -> Value {
     let tokens: usize = inputs.iter().map(|(_, t)| t).sum();
     json!({ "object": "list", "data": data, "model": body["model"],
             "usage": { "prompt_tokens": tokens, "total_tokens": tokens } })
+}
+
+/// The text a Responses-native upstream answers.
+pub const NATIVE_TEXT: &str = "A native Responses answer.";
+
+/// A Responses API answer (whole, or its event stream) naming the request's model.
+fn native_response(body: &Value) -> Response {
+    let answer = json!({ "id": "resp_native_1", "object": "response", "status": "completed",
+        "model": body["model"], "output": [{ "type": "message", "id": "msg_n1", "role": "assistant",
+        "status": "completed", "content": [{ "type": "output_text", "text": NATIVE_TEXT, "annotations": [] }] }] });
+    if body["stream"] != Value::Bool(true) {
+        return plain(StatusCode::OK, answer.to_string());
+    }
+    let events = [
+        (
+            "response.created",
+            json!({ "type": "response.created", "sequence_number": 0, "response": answer }),
+        ),
+        (
+            "response.output_text.delta",
+            json!({ "type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_n1", "output_index": 0, "content_index": 0, "delta": NATIVE_TEXT }),
+        ),
+        (
+            "response.completed",
+            json!({ "type": "response.completed", "sequence_number": 2, "response": answer }),
+        ),
+    ];
+    let text: String = events
+        .iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect();
+    response(true, Body::from(text))
 }
