@@ -1,5 +1,6 @@
 //! Entry points of the three binaries: parse, set up logging and colour, run, map the
-//! outcome to an exit code (0 ok, 1 the models failed, 2 usage or configuration error).
+//! outcome to an exit code, the same rule for every command: 0 ok, 1 the models failed,
+//! 2 a usage or configuration error (a missing input file included), 130 interrupted.
 //! A closed stdout (`llm-config list | head -1`) is success, never a panic.
 
 use std::ffi::OsString;
@@ -16,6 +17,22 @@ use crate::{commands, config, env_vars, ui};
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a command interrupted by Ctrl-C (128 + SIGINT, what a shell reports).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// A command stopped by Ctrl-C; the message says what was left unfinished (exit code 130).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// The class of a failure, as `--json` reports it in `error.kind`: one word per exit code.
+pub fn error_kind(err: &anyhow::Error) -> &'static str {
+    match exit_code(err) {
+        EXIT_USAGE => "usage",
+        EXIT_INTERRUPTED => "interrupted",
+        _ => "failed",
+    }
+}
 
 /// `llm-cooperation`.
 pub fn cooperation(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -92,8 +109,21 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// 2 for configuration and usage errors, 1 for everything else (upstream failures first).
+/// 130 for an interrupted command, 2 for configuration and usage errors, 1 for everything
+/// else (upstream failures first).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // `Interrupted` may be a context (found by downcasting the error) or a cause.
+    let interrupted = err.downcast_ref::<Interrupted>().is_some()
+        || err.chain().any(|cause| {
+            cause.is::<Interrupted>()
+                || matches!(
+                    cause.downcast_ref::<crate::cooperation::CoopError>(),
+                    Some(crate::cooperation::CoopError::Cancelled { .. })
+                )
+        });
+    if interrupted {
+        return EXIT_INTERRUPTED;
+    }
     for cause in err.chain() {
         if cause.is::<ProviderError>() {
             return EXIT_FAILURE;

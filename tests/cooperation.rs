@@ -1203,8 +1203,9 @@ mod cli {
         assert!(started.elapsed() < Duration::from_secs(4));
         assert_eq!(out["receipt"]["steps"][2]["status"], "cancelled");
         assert_eq!(out["receipt"]["steps"][0]["status"], "failed");
+        assert_eq!(out["error"]["kind"], "failed", "{out}");
         assert!(
-            out["error"]
+            out["error"]["message"]
                 .as_str()
                 .unwrap()
                 .contains("Too few answers for `answers`"),

@@ -7,6 +7,7 @@ mod binaries;
 mod cli_config;
 mod cli_query;
 mod cli_router;
+mod cli_rules;
 mod common;
 mod cooperation;
 mod documented_interface;

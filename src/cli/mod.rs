@@ -38,8 +38,10 @@ pub enum ColorChoice {
 
 /// Ask, chat, compare and make several LLMs cooperate.
 ///
-/// Models come from the configuration that `llm-config` manages. Exit codes: 0 success,
-/// 1 the models failed, 2 a usage or configuration error.
+/// Models come from the configuration that `llm-config` manages. Exit codes, the same for
+/// every command: 0 success, 1 the models failed, 2 a usage or configuration error (a missing
+/// input file included), 130 interrupted (Ctrl-C). With `--json`, a failed `query`,
+/// `cooperate` or `service` prints `{text: null, error: {kind, message}}` on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "llm-cooperation", version, max_term_width = 100)]
 pub struct CooperationCli {
@@ -82,8 +84,7 @@ pub enum CooperationCommand {
     /// is the whole task. On a terminal, one line per model shows its progress, and a table of every step (model,
     /// latency, tokens, cost, votes) follows the answer. `--json` prints the answer with its
     /// receipt. Ctrl-C cancels the run and prints the partial receipt (exit code 130); a
-    /// second Ctrl-C exits at once. Exit codes: 0 success, 1 the models failed (the partial
-    /// receipt is printed), 2 a usage or configuration error, 130 interrupted.
+    /// second Ctrl-C exits at once. A failed run prints its partial receipt too (exit code 1).
     Cooperate(CooperateArgs),
     /// Analyse a document, find insight in data, or support a decision.
     ///
@@ -168,8 +169,8 @@ pub struct CooperateArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Print the answer with its receipt as JSON (also the partial receipt of a failed or
-    /// interrupted run).
+    /// Print the answer with its receipt as JSON; a failed or interrupted run prints
+    /// `{text: null, error: {kind, message}, receipt}` with the partial receipt.
     #[arg(long)]
     pub json: bool,
 }
@@ -363,7 +364,8 @@ pub struct QueryArgs {
     #[arg(long)]
     pub no_stream: bool,
 
-    /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms.
+    /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms,
+    /// ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`.
     #[arg(long)]
     pub json: bool,
 }

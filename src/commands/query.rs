@@ -76,12 +76,28 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         }
     }
     let started = Instant::now();
+    // Ctrl-C at any point (waiting for the first byte or streaming) stops the request: exit
+    // code 130, recorded as a failed run.
     let outcome = runtime.block_on(async {
-        if stream {
-            stream_answer(&router, req, &prefs).await
-        } else {
-            let routed = router.chat(req, &prefs).await.map_err(route_error)?;
-            Ok((routed.value, routed.decision, routed.attempts))
+        let work = async {
+            if stream {
+                stream_answer(&router, req, &prefs).await
+            } else {
+                let routed = router.chat(req, &prefs).await.map_err(route_error)?;
+                Ok((routed.value, routed.decision, routed.attempts))
+            }
+        };
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => {
+                let message = if stream {
+                    let _ = ui::line("");
+                    "Interrupted; the answer above is incomplete"
+                } else {
+                    "Interrupted before the answer arrived"
+                };
+                Err(crate::entry::Interrupted(message.into()).into())
+            }
         }
     });
     let history = super::history::open(&config, no_log);
@@ -216,19 +232,28 @@ fn cooperate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The deployments a query tried, all failed: the context of its error, so `--json` can
+/// list them in `attempts`.
+#[derive(Debug)]
+pub struct Tried(pub Vec<Attempt>);
+
+impl std::fmt::Display for Tried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tried: Vec<String> = self
+            .0
+            .iter()
+            .map(|a| format!("{} on `{}`", a.model, a.provider))
+            .collect();
+        write!(f, "Every deployment tried failed ({})", tried.join(", "))
+    }
+}
+
 /// Configuration problems keep their exit code 2; everything else is a model failure.
-fn route_error(e: RouteError) -> anyhow::Error {
+pub fn route_error(e: RouteError) -> anyhow::Error {
     match e {
         RouteError::Config(c) => c.into(),
         RouteError::Exhausted { source, attempts } => {
-            let tried: Vec<String> = attempts
-                .iter()
-                .map(|a| format!("{} on `{}`", a.model, a.provider))
-                .collect();
-            anyhow::Error::from(source).context(format!(
-                "Every deployment tried failed ({})",
-                tried.join(", ")
-            ))
+            anyhow::Error::from(source).context(Tried(attempts))
         }
         other => other.into(),
     }
@@ -246,14 +271,7 @@ async fn stream_answer(
         .last()
         .expect("a stream comes from an attempt");
     let (model, provider) = (answered.model.clone(), answered.provider.clone());
-    let collected = tokio::select! {
-        result = collect_stream(routed.value, started, ui::write) => result,
-        _ = tokio::signal::ctrl_c() => {
-            let _ = ui::line("");
-            anyhow::bail!("Interrupted; the answer above is incomplete");
-        }
-    };
-    match collected {
+    match collect_stream(routed.value, started, ui::write).await {
         Ok(c) => {
             if !c.text().ends_with('\n') {
                 ui::line("")?;

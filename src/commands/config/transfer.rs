@@ -50,8 +50,11 @@ pub fn export(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("Failed to read `{}`", args.file.display()))?;
+    // A missing or unreadable file is a usage error (exit code 2), as everywhere.
+    let text = std::fs::read_to_string(&args.file).map_err(|source| ConfigError::Read {
+        path: args.file.clone(),
+        source,
+    })?;
     let parse_error = |message: String| ConfigError::Parse {
         path: args.file.clone(),
         message,
