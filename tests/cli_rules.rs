@@ -184,3 +184,55 @@ fn ctrl_c_while_a_query_streams_exits_130() {
         "{stderr}"
     );
 }
+
+#[test]
+fn in_a_pipe_failed_members_of_a_successful_run_are_named_on_stderr() {
+    let (env, up) = setup();
+    up.push([Behavior::status(500)]);
+    let run = env
+        .run(
+            "llm-cooperation",
+            &[
+                "cooperate",
+                "--mode",
+                "parallel",
+                "--integration",
+                "concat",
+                "--models",
+                "m1,m1,m1",
+                "hi",
+            ],
+        )
+        .expect(0);
+    assert!(!run.stdout.is_empty());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("warning: member `")
+            && lines[0].contains("(m1 on `fake`) failed:")
+            && lines[0].contains("HTTP 500"),
+        "{}",
+        run.stderr
+    );
+
+    // The same with `--json`: stdout is the JSON, the failure is still on stderr.
+    up.push([Behavior::status(500)]);
+    let run = env
+        .run(
+            "llm-cooperation",
+            &[
+                "cooperate",
+                "--json",
+                "--mode",
+                "parallel",
+                "--integration",
+                "concat",
+                "--models",
+                "m1,m1,m1",
+                "hi",
+            ],
+        )
+        .expect(0);
+    assert_eq!(run.json()["receipt"]["status"], "done");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}

@@ -143,10 +143,8 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
                 ui::json(&outcome)?;
             } else {
                 ui::line(outcome.text.trim_end())?;
-                if ui::stderr_is_terminal() {
-                    ui::progress::receipt_table(&outcome.receipt);
-                }
             }
+            ui::progress::finished(&outcome.receipt, args.json);
             record(&outcome.text, Some(&outcome.receipt), "ok", None);
             Ok(ExitCode::SUCCESS)
         }

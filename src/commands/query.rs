@@ -215,10 +215,8 @@ fn cooperate(
         ui::json(&outcome)?;
     } else {
         ui::line(outcome.text.trim_end())?;
-        if ui::stderr_is_terminal() {
-            ui::progress::receipt_table(&outcome.receipt);
-        }
     }
+    ui::progress::finished(&outcome.receipt, args.json);
     let run = super::cooperate::run_record(
         "query",
         spec.mode.as_str(),

@@ -171,6 +171,34 @@ fn result_cell(s: &StepReceipt) -> String {
     answer::clip(&s.output.replace('\n', " "), 50)
 }
 
+/// After a run that succeeded: on a terminal (and without `--json`), the receipt table;
+/// otherwise one warning per failed member on stderr, so a pipe (where the answer alone goes
+/// to stdout) still learns that the answer was made without them.
+pub fn finished(receipt: &Receipt, json: bool) {
+    if !json && super::stderr_is_terminal() {
+        receipt_table(receipt);
+        return;
+    }
+    for s in receipt
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+    {
+        super::warn(&failed_member(s));
+    }
+}
+
+/// `member `b` (m2 on `fake`) failed: HTTP 500 …`, on one line.
+fn failed_member(s: &StepReceipt) -> String {
+    let on = match (&s.model, &s.provider) {
+        (Some(m), Some(p)) => format!(" ({m} on `{p}`)"),
+        (Some(m), None) => format!(" ({m})"),
+        _ => String::new(),
+    };
+    let error = s.error.as_deref().unwrap_or("no answer").replace('\n', " ");
+    format!("member `{}`{on} failed: {error}", s.id)
+}
+
 /// The receipt as a table on stderr, with its totals and how the result was decided.
 pub fn receipt_table(receipt: &Receipt) {
     let terminal = super::stderr_is_terminal();
