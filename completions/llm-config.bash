@@ -19,6 +19,9 @@ _llm__config() {
             llm__config,add-model)
                 cmd="llm__config__subcmd__add__subcmd__model"
                 ;;
+            llm__config,default)
+                cmd="llm__config__subcmd__default"
+                ;;
             llm__config,export)
                 cmd="llm__config__subcmd__export"
                 ;;
@@ -54,6 +57,9 @@ _llm__config() {
                 ;;
             llm__config__subcmd__help,add-model)
                 cmd="llm__config__subcmd__help__subcmd__add__subcmd__model"
+                ;;
+            llm__config__subcmd__help,default)
+                cmd="llm__config__subcmd__help__subcmd__default"
                 ;;
             llm__config__subcmd__help,export)
                 cmd="llm__config__subcmd__help__subcmd__export"
@@ -95,7 +101,7 @@ _llm__config() {
 
     case "${cmd}" in
         llm__config)
-            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key path help"
+            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key default path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +200,28 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__config__subcmd__default)
+            opts="-v -h --unset --config --verbose --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__config__subcmd__export)
             opts="-v -h --include-secrets --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -251,7 +279,7 @@ _llm__config() {
             return 0
             ;;
         llm__subcmd__config__subcmd__help)
-            opts="preset global add-model remove-model list show test export import set-key path help"
+            opts="preset global add-model remove-model list show test export import set-key default path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,6 +293,20 @@ _llm__config() {
             return 0
             ;;
         llm__subcmd__config__subcmd__help__subcmd__add__subcmd__model)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__config__subcmd__help__subcmd__default)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

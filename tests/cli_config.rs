@@ -216,7 +216,8 @@ fn global_add_and_remove_models() {
     assert_eq!(m["tier"], 4);
     assert_eq!(m["max_tokens"], 100);
     assert_eq!(m["price_in"], 1.5);
-    assert_eq!(list["default_model"], "m");
+    // Adding a model does not make it the default: without one, requests are routed.
+    assert!(list["default_model"].is_null(), "{list}");
 
     // Same name on another provider needs --replica.
     env.run("llm-config", &["preset", "--name", "ollama"])
@@ -609,5 +610,79 @@ fn remove_model_from_a_provider_it_is_not_on_says_where_it_is() {
             && run.stderr.contains("add-model --name ghost --path"),
         "{}",
         run.stderr
+    );
+}
+
+/// "Default model" means `[defaults] model` and nothing else: `list` and `models` used to mark
+/// the first model as the default while a query without `--model` was routed.
+#[test]
+fn the_default_model_is_shown_truthfully_and_set_with_llm_config_default() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    for name in ["m", "n"] {
+        env.run("llm-config", &["add-model", "--name", name, "--path", "p"])
+            .expect(0);
+    }
+    let defaults = |env: &TestEnv| -> Vec<String> {
+        let models = env
+            .run("llm-cooperation", &["models", "--json"])
+            .expect(0)
+            .json();
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["default"] == true)
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // None marked while requests are routed.
+    assert!(defaults(&env).is_empty());
+    let list = env.run("llm-config", &["list"]).expect(0);
+    assert!(!list.stdout.contains(" *"), "{}", list.stdout);
+    assert!(list.stdout.contains("No default model"), "{}", list.stdout);
+    let models = env.run("llm-cooperation", &["models"]).expect(0);
+    assert!(!models.stdout.contains(" *"), "{}", models.stdout);
+    assert!(
+        models.stdout.contains("No default model"),
+        "{}",
+        models.stdout
+    );
+
+    let set = env.run("llm-config", &["default", "n"]).expect(0);
+    assert!(set.stdout.contains("`n`"), "{}", set.stdout);
+    assert_eq!(defaults(&env), ["n"]);
+    let list = env.run("llm-config", &["list", "--json"]).expect(0).json();
+    assert_eq!(list["default_model"], "n");
+    assert!(
+        env.run("llm-config", &["list"])
+            .expect(0)
+            .stdout
+            .contains("n *")
+    );
+    assert_eq!(env.run("llm-config", &["default"]).expect(0).stdout, "n\n");
+
+    // An unknown name is refused with the names that exist; the default stays.
+    let bad = env.run("llm-config", &["default", "nope"]).expect(2);
+    assert!(
+        bad.stderr.contains("Unknown model `nope`") && bad.stderr.contains("m, n"),
+        "{}",
+        bad.stderr
+    );
+    env.run("llm-config", &["default", "auto"]).expect(2);
+    assert_eq!(defaults(&env), ["n"]);
+
+    env.run("llm-config", &["default", "--unset"]).expect(0);
+    assert!(defaults(&env).is_empty());
+    assert!(
+        env.run("llm-config", &["default"])
+            .expect(0)
+            .stdout
+            .contains("No default model")
     );
 }

@@ -445,6 +445,10 @@ pub enum ConfigCommand {
     Import(ImportArgs),
     /// Store the API key of a provider in the credentials file.
     SetKey(SetKeyArgs),
+    /// Show, set or `--unset` the default model: the one commands use when they name none.
+    ///
+    /// Without a default, the router picks a model for each request (`--strategy`).
+    Default(DefaultArgs),
     /// Print where the configuration files are.
     Path(JsonFlag),
 }
@@ -589,6 +593,16 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     /// A file written by `llm-config export`.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultArgs {
+    /// A configured model (`llm-config list` shows them); none: print the current default.
+    #[arg(value_name = "MODEL", conflicts_with = "unset")]
+    pub model: Option<String>,
+    /// Remove the default, so that requests without `--model` are routed.
+    #[arg(long)]
+    pub unset: bool,
 }
 
 #[derive(Debug, Args)]

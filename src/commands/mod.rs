@@ -21,6 +21,7 @@ use crate::cli::{CooperationCli, CooperationCommand, GlobalArgs};
 use crate::config::{Config, ConfigStore, EnvSnapshot, Paths};
 
 pub use config::run as config;
+pub use models::default_footer as models_default_footer;
 pub use server::run as server;
 
 /// `llm-cooperation`.

@@ -219,16 +219,10 @@ impl Config {
             .map(|k| (k.to_owned(), KeySource::File))
     }
 
-    /// The model used when none is named: `[defaults] model`, else the first configured.
-    pub fn default_model(&self) -> Result<&str, ConfigError> {
-        if let Some(name) = self.settings.defaults.model.as_deref() {
-            return Ok(name);
-        }
-        self.settings
-            .models
-            .first()
-            .map(|m| m.name.as_str())
-            .ok_or(ConfigError::NoModels)
+    /// The model used when a command names none: `[defaults] model` (or `MODEL` /
+    /// `LLM_COOP_MODEL`). `None`: the router picks one per request; there is no other rule.
+    pub fn default_model(&self) -> Option<&str> {
+        self.settings.defaults.model.as_deref()
     }
 
     /// All deployments of `name`, or an error listing what exists.
@@ -708,7 +702,7 @@ mod tests {
             ("MODEL", "qwen"),
         ]);
         let c = Config::load(Paths::in_dir(dir.path()), env).unwrap();
-        assert_eq!(c.default_model().unwrap(), "qwen");
+        assert_eq!(c.default_model(), Some("qwen"));
         assert_eq!(c.deployments("qwen").unwrap()[0].provider, GLOBAL_PROVIDER);
         let (key, source) = c.api_key(GLOBAL_PROVIDER).unwrap();
         assert_eq!(key, "sk-env");
