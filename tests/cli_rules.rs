@@ -236,3 +236,99 @@ fn in_a_pipe_failed_members_of_a_successful_run_are_named_on_stderr() {
     assert_eq!(run.json()["receipt"]["status"], "done");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
+
+/// Everything a child writes to a pipe, gathered by a thread, with a way to wait for a text.
+struct Output {
+    text: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Output {
+    fn gather(mut from: impl Read + Send + 'static) -> Self {
+        let text = std::sync::Arc::new((std::sync::Mutex::new(String::new()), Default::default()));
+        let shared = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                let (lock, arrived): &(_, std::sync::Condvar) = &shared;
+                lock.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                arrived.notify_all();
+            }
+        });
+        Output { text, reader }
+    }
+
+    /// Blocks until `needle` has been written `times` times (panics after 30 s with the text).
+    fn wait_for(&self, needle: &str, times: usize) {
+        let (lock, arrived) = &*self.text;
+        let (text, timeout) = arrived
+            .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(30), |t| {
+                t.matches(needle).count() < times
+            })
+            .unwrap();
+        assert!(!timeout.timed_out(), "no {needle:?} in:\n{text}");
+    }
+
+    /// All of it, once the writer has closed the pipe.
+    fn finish(self) -> String {
+        self.reader.join().unwrap();
+        self.text.0.lock().unwrap().clone()
+    }
+}
+
+/// `chat` on a terminal (a pseudo-terminal made by `script`): Ctrl-C during a streamed answer
+/// stops it and returns to the prompt, as in `query`; it used to be ignored until the answer
+/// ended.
+#[test]
+fn ctrl_c_in_a_chat_stops_the_answer_and_returns_to_the_prompt() {
+    use std::io::Write;
+    let (env, up) = setup();
+    up.push([
+        Behavior::SlowDrip {
+            chunk_delay: Duration::from_secs(2),
+        },
+        Behavior::ok("Second answer"),
+    ]);
+    let chat = env.cmd("llm-cooperation");
+    let mut cmd = std::process::Command::new("script");
+    cmd.env_clear()
+        .envs(chat.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .current_dir(env.cwd.path())
+        .args(["-q", "-e", "-c"])
+        // `exec`: no shell in between to be killed by the SIGINT.
+        .arg(format!(
+            "exec {} chat -m m1",
+            chat.get_program().to_string_lossy()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = Output::gather(child.stdout.take().unwrap());
+    out.wait_for("> ", 1);
+    stdin.write_all(b"first question\r").unwrap();
+    // The first streamed piece of the answer is on the screen; the rest is seconds away.
+    out.wait_for("Hell", 1);
+    stdin.write_all(b"\x03").unwrap();
+    out.wait_for("Interrupted", 1);
+    out.wait_for("> ", 2);
+    stdin.write_all(b"second question\r").unwrap();
+    out.wait_for("Second answer", 1);
+    stdin.write_all(b"/exit\r").unwrap();
+    let status = child.wait().unwrap();
+    let screen = out.finish();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    assert!(
+        !screen.contains("Hello from the fake upstream"),
+        "the first answer ran to its end:\n{screen}"
+    );
+    // The interrupted turn is not part of the conversation the second question continues.
+    let messages = up.last().body["messages"].clone();
+    assert_eq!(messages.as_array().unwrap().len(), 1, "{messages}");
+    assert_eq!(messages[0]["content"], "second question");
+}

@@ -219,8 +219,29 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
         }
         messages.push(Message::user(text.clone()));
         let started = Instant::now();
-        let turn = runtime.block_on(answer(&router, &messages, &model, mode.as_ref(), &args));
+        // On a terminal, Ctrl-C stops the answer and returns to the prompt (what was
+        // shown stays on screen; the turn is neither kept nor recorded). Without one,
+        // Ctrl-C ends the chat as it ends any command.
+        let turn = runtime.block_on(async {
+            let turn = answer(&router, &messages, &model, mode.as_ref(), &args);
+            if !interactive {
+                return turn.await;
+            }
+            tokio::select! {
+                turn = turn => turn,
+                _ = tokio::signal::ctrl_c() => Err(crate::entry::Interrupted(
+                    "Interrupted; the answer stopped there and is not kept in the conversation"
+                        .into(),
+                )
+                .into()),
+            }
+        });
         match turn {
+            Err(e) if e.is::<crate::entry::Interrupted>() => {
+                messages.pop();
+                let _ = ui::line("");
+                ui::warn(&e.to_string());
+            }
             Ok(t) => {
                 if !t.streamed {
                     ui::line(&t.text)?;
