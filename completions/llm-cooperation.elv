@@ -207,7 +207,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -q 'The task, as an option'
             cand --query 'The task, as an option'
             cand --mode 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)'
-            cand --models 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first'
+            cand --models 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model: each copy gets its own seed, and a model at temperature 0 samples at 0.7, as the receipt notes). For `cascade`, the highest tier is the strong model and the others are tried first'
             cand --integration 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version'
             cand --judge 'The judge or aggregator: it merges (`synthesize`, `ensemble`), picks the best (`best`), breaks voting ties, integrates `sequential` answers, or verifies a `cascade`''s cheap answer. Default: the highest-tier model, where one is needed'
             cand --rounds 'Voting rounds: after the first, models see the tally and vote again while they disagree'

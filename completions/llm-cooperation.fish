@@ -181,7 +181,7 @@ voting\t'Each model answers; the normalised final answers are tallied'
 pipeline\t'Named stages (draft → critique → revise) or a workflow file'
 ensemble\t'Mixture-of-agents: layers of proposers, then an aggregator'
 cascade\t'Cheap models first; the strong one only when they disagree or are rejected'"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model: each copy gets its own seed, and a model at temperature 0 samples at 0.7, as the receipt notes). For `cascade`, the highest tier is the strong model and the others are tried first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l integration -d 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version' -r -f -a "concat\t'Every answer, one after another, headed by its model'
 synthesize\t'An aggregator model merges the answers into one (`ensemble` in the original system)'
 best\t'A judge model picks the best answer and says why'"

@@ -110,8 +110,9 @@ pub struct CooperateArgs {
     pub mode: Option<crate::cooperation::Mode>,
 
     /// The models, comma-separated or repeated; `auto` lets the router pick, and a model may
-    /// repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the
-    /// highest tier is the strong model and the others are tried first.
+    /// repeat (`--models m,m,m` votes three samples of one model: each copy gets its own seed,
+    /// and a model at temperature 0 samples at 0.7, as the receipt notes). For `cascade`,
+    /// the highest tier is the strong model and the others are tried first.
     #[arg(long, value_delimiter = ',', value_name = "MODEL")]
     pub models: Vec<String>,
 

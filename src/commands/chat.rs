@@ -374,7 +374,7 @@ async fn answer(
         model: model.to_owned(),
         messages: messages.to_vec(),
         max_tokens: args.max_tokens,
-        temperature: args.temperature.map(f64::from),
+        temperature: args.temperature.map(crate::cooperation::plan::as_written),
         ..ChatRequest::default()
     };
     req.stream = true;

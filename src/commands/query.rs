@@ -58,8 +58,8 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
 
     let mut req = ChatRequest::simple(&model, args.system.as_deref(), &prompt);
     req.max_tokens = args.max_tokens;
-    req.temperature = args.temperature.map(f64::from);
-    req.top_p = args.top_p.map(f64::from);
+    req.temperature = args.temperature.map(crate::cooperation::plan::as_written);
+    req.top_p = args.top_p.map(crate::cooperation::plan::as_written);
     req.seed = args.seed.map(|s| s as i64);
     req.stop = args.stop.clone();
 

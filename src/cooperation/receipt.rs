@@ -79,6 +79,13 @@ pub struct StepReceipt {
     pub votes: Option<Tally>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The seed sent: repeated members (`--models m,m,m`) each get their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The temperature sent, where the plan set one (a repeated greedy member samples at
+    /// 0.7; `note` then says so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     /// Why a step was skipped, or what a built-in step did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
