@@ -375,6 +375,35 @@ mod engine {
         );
     }
 
+    /// The verifier used to need ACCEPT on its first line: a reply that reasons first and
+    /// concludes at the end sent every cascade to the strong model.
+    #[tokio::test]
+    async fn the_cascade_verifier_reads_a_verdict_anywhere_and_the_receipt_names_it() {
+        let mut spec = ModeSpec::new(Mode::Cascade, ["tiny", "small", "strong"]);
+        spec.judge = Some("checker".into());
+        for (reply, escalates, word) in [
+            (
+                "Let me check: 6 × 7 = 42.\nThe proposed answer matches.\n\nACCEPT",
+                false,
+                "ACCEPT",
+            ),
+            ("I multiplied it out.\nCorrect: it is 42.", false, "CORRECT"),
+            ("我算了一下。\n是的，是 42。", false, "是的"),
+            ("Checking.\nNo, the product is 43.", true, "NO"),
+        ] {
+            let f = cascade_fleet();
+            f.answers("tiny", "Answer: 42")
+                .answers("small", "Answer: 42");
+            f.answers("checker", reply);
+            let out = run(&f, &spec, "6 × 7?").await.unwrap();
+            let c = out.receipt.cascade.clone().unwrap();
+            assert_eq!(c.escalated, escalates, "{reply}: {c:?}");
+            assert_eq!(f.up("strong").request_count(), usize::from(escalates));
+            assert_eq!(c.verifier_word.as_deref(), Some(word), "{reply}: {c:?}");
+            assert!(c.reason.contains(&format!("(`{word}`)")), "{c:?}");
+        }
+    }
+
     #[tokio::test]
     async fn workflow_steps_run_in_depends_on_order() {
         let f = Fleet::plain(&["m1", "m2", "m3", "m4"]);
