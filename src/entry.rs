@@ -66,8 +66,30 @@ fn run<C: Parser>(
     let g = global(&cli);
     ui::init_color(g.color);
     init_logging(g.verbose);
-    let result = dotenv.map_err(anyhow::Error::from).and_then(|_| main(cli));
-    finish(result)
+    report_dotenv(&dotenv);
+    finish(main(cli))
+}
+
+/// Says on stderr what `.env` did: the values that took effect, those refused, bad lines.
+fn report_dotenv(d: &config::DotEnv) {
+    let Some(path) = &d.path else {
+        return;
+    };
+    let path = path.display();
+    for (line, why) in &d.bad_lines {
+        ui::warn(&format!(
+            "`{path}` line {line} is not `NAME=value` ({why}); skipped"
+        ));
+    }
+    for name in &d.refused {
+        ui::warn(&format!(
+            "`{path}` sets `{name}`, which would send requests (and keys you stored or exported) elsewhere; ignored. Export it yourself, or set `{}=1` to let `.env` set it",
+            env_vars::LLM_COOP_DOTENV
+        ));
+    }
+    if !d.applied.is_empty() {
+        ui::note(&format!("using `{path}`: {}", d.applied.join(", ")));
+    }
 }
 
 fn init_logging(verbose: u8) {
