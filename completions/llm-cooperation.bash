@@ -125,7 +125,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__chat)
+        llm__cooperation__subcmd__chat)
             opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -179,7 +179,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__cooperate)
+        llm__cooperation__subcmd__cooperate)
             opts="-q -t -v -h --query --mode --models --integration --judge --rounds --layers --workflow --concurrency --timeout --fail-fast --quorum --max-tokens --temperature --plan --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -261,7 +261,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help)
+        llm__cooperation__subcmd__help)
             opts="query chat logs models status test cooperate service help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -275,7 +275,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__chat)
+        llm__cooperation__subcmd__help__subcmd__chat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -289,7 +289,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__cooperate)
+        llm__cooperation__subcmd__help__subcmd__cooperate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -303,7 +303,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__help)
+        llm__cooperation__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -317,7 +317,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__logs)
+        llm__cooperation__subcmd__help__subcmd__logs)
             opts="show rm"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -331,7 +331,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__logs__subcmd__rm)
+        llm__cooperation__subcmd__help__subcmd__logs__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -345,7 +345,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__logs__subcmd__show)
+        llm__cooperation__subcmd__help__subcmd__logs__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -359,7 +359,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__models)
+        llm__cooperation__subcmd__help__subcmd__models)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -373,7 +373,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__query)
+        llm__cooperation__subcmd__help__subcmd__query)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -387,7 +387,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__service)
+        llm__cooperation__subcmd__help__subcmd__service)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -401,7 +401,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__status)
+        llm__cooperation__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -415,7 +415,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__help__subcmd__test)
+        llm__cooperation__subcmd__help__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -429,7 +429,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs)
+        llm__cooperation__subcmd__logs)
             opts="-n -m -q -v -h --count --model --mode --kind --search --json --config --verbose --color --no-log --help show rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -483,7 +483,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__help)
+        llm__cooperation__subcmd__logs__subcmd__help)
             opts="show rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -497,7 +497,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__help)
+        llm__cooperation__subcmd__logs__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -511,7 +511,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__rm)
+        llm__cooperation__subcmd__logs__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -525,7 +525,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__help__subcmd__show)
+        llm__cooperation__subcmd__logs__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -539,7 +539,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__rm)
+        llm__cooperation__subcmd__logs__subcmd__rm)
             opts="-y -v -h --all --yes --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -561,7 +561,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__logs__subcmd__show)
+        llm__cooperation__subcmd__logs__subcmd__show)
             opts="-v -h --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -583,7 +583,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__models)
+        llm__cooperation__subcmd__models)
             opts="-v -h --format --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -609,7 +609,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__query)
+        llm__cooperation__subcmd__query)
             opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -687,7 +687,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__service)
+        llm__cooperation__subcmd__service)
             opts="-v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --no-log --help document-analysis data-insight decision-support"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -729,7 +729,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__status)
+        llm__cooperation__subcmd__status)
             opts="-v -h --json --timeout --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -755,7 +755,7 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__cooperation__subcmd__test)
+        llm__cooperation__subcmd__test)
             opts="-m -v -h --model --prompt --json --config --verbose --color --no-log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
