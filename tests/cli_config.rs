@@ -686,3 +686,94 @@ fn the_default_model_is_shown_truthfully_and_set_with_llm_config_default() {
             .contains("No default model")
     );
 }
+
+/// Each line's width on screen, escape codes left out.
+fn widths(text: &str) -> Vec<usize> {
+    text.lines()
+        .map(|l| console::measure_text_width(&console::strip_ansi_codes(l)))
+        .collect()
+}
+
+/// A coloured cell (`ready`, `missing`) used to count its escape codes as width, pushing its
+/// row's borders right of the others.
+#[test]
+fn coloured_cells_keep_the_columns_aligned() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "deepseek", "--api-key", KEY],
+    )
+    .expect(0);
+    // A provider without its key: `missing` (red) in `list`, a red health in `models`.
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    env.run("llm-config", &["add-model", "--name", "g", "--path", "p"])
+        .expect(0);
+    for (bin, args) in [
+        ("llm-cooperation", ["--color", "always", "models"]),
+        ("llm-config", ["--color", "always", "list"]),
+    ] {
+        let run = env.run(bin, &args).expect(0);
+        assert!(run.stdout.contains("\x1b["), "colour was asked for");
+        // Every line of a table (they start with a border) is as wide as its first.
+        let mut table: Vec<usize> = Vec::new();
+        for (line, width) in run.stdout.lines().zip(widths(&run.stdout)) {
+            if line.starts_with('┌') {
+                table = vec![width];
+            } else if line.starts_with(['│', '╞', '└', '├']) {
+                assert_eq!(width, table[0], "{bin}: misaligned:\n{}", run.stdout);
+            }
+        }
+    }
+}
+
+/// On a terminal 100 columns wide, `models` used to cut names and tasks mid-word.
+#[test]
+fn models_on_a_100_column_terminal_wraps_between_words() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "deepseek", "--api-key", KEY],
+    )
+    .expect(0);
+    env.run("llm-config", &["preset", "--name", "ollama"])
+        .expect(0);
+    let models = env.cmd("llm-cooperation");
+    let out = std::process::Command::new("script")
+        .env_clear()
+        .envs(models.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .current_dir(env.cwd.path())
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "stty cols 100 rows 50; exec {} models",
+            models.get_program().to_string_lossy()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(
+        widths(&screen).iter().all(|&w| w <= 100),
+        "wider than the terminal:\n{screen}"
+    );
+    let list = env
+        .run("llm-cooperation", &["models", "--json"])
+        .expect(0)
+        .json();
+    for m in list.as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        assert!(
+            screen.lines().any(|l| l.contains(name)),
+            "`{name}` is not whole on any line:\n{screen}"
+        );
+    }
+    for task in ["summarization", "long-context", "translation"] {
+        assert!(screen.contains(task), "`{task}` was cut:\n{screen}");
+    }
+}

@@ -87,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|t| t.as_str())
                     .collect::<Vec<_>>()
-                    .join(","),
+                    .join(", "),
                 r.tier.to_string(),
                 format!("{} / {}", r.price_in, r.price_out),
                 r.context_window.to_string(),

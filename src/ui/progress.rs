@@ -5,7 +5,6 @@
 use std::io;
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -202,56 +201,56 @@ fn failed_member(s: &StepReceipt) -> String {
 /// The receipt as a table on stderr, with its totals and how the result was decided.
 pub fn receipt_table(receipt: &Receipt) {
     let terminal = super::stderr_is_terminal();
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(if terminal {
-            ContentArrangement::Dynamic
-        } else {
-            ContentArrangement::Disabled
+    let header = [
+        "step",
+        "role",
+        "model",
+        "status",
+        "latency",
+        "tokens in→out",
+        "cost",
+        "result",
+    ];
+    let rows: Vec<Vec<String>> = receipt
+        .steps
+        .iter()
+        .map(|s| {
+            let status = match s.status {
+                StepStatus::Done => super::good("done"),
+                StepStatus::Failed => super::bad("failed"),
+                other => other.as_str().to_owned(),
+            };
+            let model_step = s.kind == "model";
+            vec![
+                s.id.clone(),
+                s.role.clone(),
+                s.model.clone().unwrap_or_default(),
+                status,
+                s.latency_ms
+                    .filter(|_| model_step)
+                    .map_or(String::new(), |ms| secs(ms / 1e3)),
+                if model_step && s.started_ms.is_some() {
+                    format!(
+                        "{}→{}{}",
+                        s.input_tokens,
+                        s.output_tokens,
+                        if s.tokens_estimated { "~" } else { "" }
+                    )
+                } else {
+                    String::new()
+                },
+                if model_step && s.started_ms.is_some() {
+                    usd(s.cost_usd)
+                } else {
+                    String::new()
+                },
+                result_cell(s),
+            ]
         })
-        .set_header([
-            "step",
-            "role",
-            "model",
-            "status",
-            "latency",
-            "tokens in→out",
-            "cost",
-            "result",
-        ]);
-    for s in &receipt.steps {
-        let status = match s.status {
-            StepStatus::Done => super::good("done"),
-            StepStatus::Failed => super::bad("failed"),
-            other => other.as_str().to_owned(),
-        };
-        let model_step = s.kind == "model";
-        table.add_row([
-            s.id.clone(),
-            s.role.clone(),
-            s.model.clone().unwrap_or_default(),
-            status,
-            s.latency_ms
-                .filter(|_| model_step)
-                .map_or(String::new(), |ms| secs(ms / 1e3)),
-            if model_step && s.started_ms.is_some() {
-                format!(
-                    "{}→{}{}",
-                    s.input_tokens,
-                    s.output_tokens,
-                    if s.tokens_estimated { "~" } else { "" }
-                )
-            } else {
-                String::new()
-            },
-            if model_step && s.started_ms.is_some() {
-                usd(s.cost_usd)
-            } else {
-                String::new()
-            },
-            result_cell(s),
-        ]);
+        .collect();
+    let mut table = super::new_table(&header, &rows, terminal);
+    for row in &rows {
+        table.add_row(row.iter().map(|t| super::cell(t)).collect::<Vec<_>>());
     }
     eprintln!("{table}");
     let status = match receipt.status {

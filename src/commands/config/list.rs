@@ -89,7 +89,7 @@ pub fn list(g: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|t| t.as_str())
                     .collect::<Vec<_>>()
-                    .join(","),
+                    .join(", "),
                 m.tier.to_string(),
                 format!("{} / {}", price(m.price_in), price(m.price_out)),
                 m.context_window.to_string(),
