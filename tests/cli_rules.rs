@@ -332,3 +332,47 @@ fn ctrl_c_in_a_chat_stops_the_answer_and_returns_to_the_prompt() {
     assert_eq!(messages.as_array().unwrap().len(), 1, "{messages}");
     assert_eq!(messages[0]["content"], "second question");
 }
+
+/// The pid file `llm-cooperation` writes for the `llm-server` it starts used to stay behind
+/// after the server stopped, naming a process that no longer exists.
+#[test]
+fn llm_server_removes_its_pid_file_when_stopped_by_sigterm() {
+    use std::io::BufRead;
+    let (env, _up) = setup();
+    let data = env.cwd.path().join("data");
+    let mut child = env
+        .cmd("llm-server")
+        .args(["--port", "0"])
+        .env("LLM_COOP_DATA_DIR", &data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The port it bound, from the line it prints once it listens.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    while port.is_none() && stderr.read_line(&mut line).unwrap() > 0 {
+        port = line
+            .split("listening on http://127.0.0.1:")
+            .nth(1)
+            .map(|p| p.trim().parse::<u16>().unwrap());
+        line.clear();
+    }
+    let port = port.expect("llm-server said where it listens");
+    std::fs::create_dir_all(&data).unwrap();
+    let ours = data.join(format!("llm-server-{port}.pid"));
+    std::fs::write(&ours, child.id().to_string()).unwrap();
+    // Another server's file (another port) is not this one's to remove.
+    let theirs = data.join(format!("llm-server-{}.pid", port.wrapping_add(1)));
+    std::fs::write(&theirs, "1").unwrap();
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!ours.exists(), "the pid file is still there");
+    assert!(theirs.exists());
+}
