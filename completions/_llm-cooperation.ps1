@@ -250,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         }
         'llm-cooperation;service' {
             [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Models to ask in parallel, their answers merged (default: one model the router picks)')
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to ask in parallel, their answers merged (default: one model the router picks)')
             [CompletionResult]::new('--judge', '--judge', [CompletionResultType]::ParameterName, 'The model that merges several `--models` answers (default: the highest tier)')
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens each model call may generate')

@@ -688,7 +688,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__service)
-            opts="-v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --no-log --help document-analysis data-insight decision-support"
+            opts="-m -v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --no-log --help document-analysis data-insight decision-support"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,6 +699,10 @@ _llm__cooperation() {
                     return 0
                     ;;
                 --models)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -232,6 +232,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         }
         &'llm-cooperation;service'= {
             cand --type 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk'
+            cand -m 'Models to ask in parallel, their answers merged (default: one model the router picks)'
             cand --models 'Models to ask in parallel, their answers merged (default: one model the router picks)'
             cand --judge 'The model that merges several `--models` answers (default: the highest tier)'
             cand --max-tokens 'Most tokens each model call may generate'

@@ -205,7 +205,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperat
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l type -d 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s m -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l judge -d 'The model that merges several `--models` answers (default: the highest tier)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l max-tokens -d 'Most tokens each model call may generate' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l timeout -d 'Seconds each model call may take' -r

@@ -777,3 +777,45 @@ fn models_on_a_100_column_terminal_wraps_between_words() {
         assert!(screen.contains(task), "`{task}` was cut:\n{screen}");
     }
 }
+
+/// Small wording and validation: "Wrote 1 providers"; `global --base-url http://host` without
+/// `/v1` accepted without a word.
+#[test]
+fn export_counts_in_the_singular_and_a_base_url_without_a_path_is_warned() {
+    let env = TestEnv::new();
+    let run = env
+        .run(
+            "llm-config",
+            &["global", "--base-url", "http://127.0.0.1:9"],
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("warning:")
+            && run
+                .stderr
+                .contains("llm-config global --base-url http://127.0.0.1:9/v1"),
+        "{}",
+        run.stderr
+    );
+    let run = env
+        .run(
+            "llm-config",
+            &["global", "--base-url", "http://127.0.0.1:9/v1"],
+        )
+        .expect(0);
+    assert_eq!(run.stderr, "");
+    env.run("llm-config", &["global", "--base-url", "127.0.0.1:9/v1"])
+        .expect(2);
+    env.run("llm-config", &["add-model", "--name", "g", "--path", "p"])
+        .expect(0);
+    let file = env.cwd.path().join("out.toml");
+    let run = env
+        .run("llm-config", &["export", file.to_str().unwrap()])
+        .expect(0);
+    assert!(
+        run.stdout
+            .starts_with("Wrote 1 provider and 1 model (no keys)"),
+        "{}",
+        run.stdout
+    );
+}

@@ -376,3 +376,16 @@ fn llm_server_removes_its_pid_file_when_stopped_by_sigterm() {
     assert!(!ours.exists(), "the pid file is still there");
     assert!(theirs.exists());
 }
+
+/// `service` took `--models` but not `-m`, unlike every other command that takes models.
+#[test]
+fn service_takes_dash_m() {
+    let (env, up) = setup();
+    env.run_stdin(
+        "llm-cooperation",
+        &["service", "document-analysis", "-m", "m1"],
+        "A short text to analyse.",
+    )
+    .expect(0);
+    assert_eq!(up.last().body["model"], "fake-model");
+}

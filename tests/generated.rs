@@ -109,3 +109,26 @@ fn bash_completes_below_the_top_level() {
     );
     has(&bash_complete("llm-server", &["--p"]), &["--port"]);
 }
+
+/// `man llm-cooperation` used to refer to `llm-cooperation-help(1)`, which is not shipped:
+/// every page a page refers to must exist.
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path())
+            .unwrap()
+            .replace("\\-", "-");
+        for (at, _) in text.match_indices("(1)") {
+            let name = text[..at]
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+                .unwrap();
+            assert!(
+                dir.join(format!("{name}.1")).exists(),
+                "{} refers to {name}(1), which is not in man/",
+                entry.file_name().to_string_lossy()
+            );
+        }
+    }
+}

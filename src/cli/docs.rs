@@ -61,6 +61,15 @@ fn fix_bash_dispatch(script: &[u8], name: &str) -> Vec<u8> {
 /// A page for the command and one for each visible subcommand (`llm-config-preset.1`).
 fn man_pages(cmd: &clap::Command, name: &str, files: &mut Vec<(String, Vec<u8>)>) {
     let mut out = Vec::new();
+    // No page is shipped for `help` (it prints the help shown in these pages), so none may
+    // refer to `…-help(1)`: hidden here, it leaves the SUBCOMMANDS list.
+    let cmd = &cmd.clone().mut_subcommands(|s| {
+        if s.get_name() == "help" {
+            s.hide(true)
+        } else {
+            s
+        }
+    });
     clap_mangen::Man::new(cmd.clone())
         .render(&mut out)
         .expect("rendering to memory cannot fail");

@@ -193,7 +193,7 @@ pub struct ServiceArgs {
     pub kind: Option<String>,
 
     /// Models to ask in parallel, their answers merged (default: one model the router picks).
-    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    #[arg(short, long, value_delimiter = ',', value_name = "MODEL")]
     pub models: Vec<String>,
 
     /// The model that merges several `--models` answers (default: the highest tier).

@@ -129,10 +129,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
             rows,
         )?;
         match (&status.server, &status.server_url) {
-            (Some(stats), Some(url)) => ui::line(&format!(
-                "llm-server at {url}: {} requests, success rate {}, average latency {} ms",
-                stats["total_requests"], stats["success_rate"], stats["average_latency_ms"]
-            ))?,
+            (Some(stats), Some(url)) => ui::line(&server_line(url, stats))?,
             (None, Some(url)) => ui::line(&format!("No llm-server answers at {url}"))?,
             _ => {}
         }
@@ -142,4 +139,38 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(crate::entry::EXIT_FAILURE)
     })
+}
+
+/// `llm-server at URL: 12 requests, success rate 91.7%, average latency 11434 ms`: a rate in
+/// percent and a latency in whole milliseconds (the stats carry full precision).
+fn server_line(url: &str, stats: &serde_json::Value) -> String {
+    let number = |key: &str| stats[key].as_f64();
+    let rate = number("success_rate").map_or("-".to_owned(), |r| {
+        let percent = if r <= 1.0 { r * 100.0 } else { r };
+        format!("{percent:.1}%")
+    });
+    let latency = number("average_latency_ms").map_or("-".to_owned(), |l| format!("{l:.0} ms"));
+    format!(
+        "llm-server at {url}: {} requests, success rate {rate}, average latency {latency}",
+        stats["total_requests"]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// It used to print `average latency 11434.0325 ms`.
+    #[test]
+    fn server_stats_are_printed_with_sensible_precision() {
+        let stats = serde_json::json!({
+            "total_requests": 12,
+            "success_rate": 0.916_666_666,
+            "average_latency_ms": 11_434.032_5,
+        });
+        assert_eq!(
+            server_line("http://127.0.0.1:8080", &stats),
+            "llm-server at http://127.0.0.1:8080: 12 requests, success rate 91.7%, average latency 11434 ms"
+        );
+    }
 }

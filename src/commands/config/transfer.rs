@@ -36,9 +36,9 @@ pub fn export(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let mode = if args.include_secrets { 0o600 } else { 0o644 };
     crate::config::write_atomic(&args.file, text.as_bytes(), mode)?;
     ui::line(&format!(
-        "Wrote {} providers and {} models{} to `{}`",
-        config.settings.providers.len(),
-        config.settings.models.len(),
+        "Wrote {} and {}{} to `{}`",
+        count(config.settings.providers.len(), "provider"),
+        count(config.settings.models.len(), "model"),
         if args.include_secrets {
             " with their keys"
         } else {
@@ -111,4 +111,9 @@ pub fn import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
         args.file.display()
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1 provider`, `2 providers`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
