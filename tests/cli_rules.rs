@@ -389,3 +389,42 @@ fn service_takes_dash_m() {
     .expect(0);
     assert_eq!(up.last().body["model"], "fake-model");
 }
+
+/// `status` used to leave out a provider without its key, as if it were not configured.
+#[test]
+fn status_lists_providers_without_a_key_with_the_fix() {
+    let (env, _up) = setup();
+    let mut config = env.read_config();
+    config.push_str(
+        "\n[providers.paid]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"PAID_API_KEY\"\n",
+    );
+    env.write_config(&config);
+    let out = env
+        .run("llm-cooperation", &["status", "--json"])
+        .expect(0)
+        .json();
+    let providers = out["providers"].as_array().unwrap();
+    let fake = providers.iter().find(|p| p["provider"] == "fake").unwrap();
+    assert_eq!(fake["reachable"], true, "{out}");
+    let paid = providers
+        .iter()
+        .find(|p| p["provider"] == "paid")
+        .unwrap_or_else(|| panic!("`paid` is not listed: {out}"));
+    assert_eq!(paid["no_key"], true);
+    assert!(
+        paid["error"]
+            .as_str()
+            .unwrap()
+            .contains("llm-config set-key --provider paid"),
+        "{paid}"
+    );
+    let table = env.run("llm-cooperation", &["status"]).expect(0);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.contains("paid") && l.contains("no key")),
+        "{}",
+        table.stdout
+    );
+}

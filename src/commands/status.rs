@@ -18,6 +18,9 @@ struct ProviderStatus {
     /// How many model ids the provider lists.
     models_listed: Option<usize>,
     error: Option<String>,
+    /// Not checked: it needs an API key and has none (`error` says how to give one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_key: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +67,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms,
                     models_listed: Some(ids.len()),
                     error: None,
+                    no_key: false,
                 },
                 Ok(Err(e)) => ProviderStatus {
                     provider: name.clone(),
@@ -72,6 +76,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms,
                     models_listed: None,
                     error: Some(e.to_string()),
+                    no_key: false,
                 },
                 Err(_) => ProviderStatus {
                     provider: name.clone(),
@@ -79,6 +84,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms: None,
                     models_listed: None,
                     error: Some(format!("no answer within {:.1} s", wait.as_secs_f64())),
+                    no_key: false,
                 },
             }
         });
@@ -99,6 +105,21 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     });
     spinner.finish_and_clear();
     let unreachable = providers.iter().filter(|p| !p.reachable).count();
+    // Providers that need a key and have none are not checked, but listed with the fix
+    // (they used to be left out, as if not configured).
+    let mut providers = providers;
+    for (name, p) in &config.settings.providers {
+        if !registry.backends.contains_key(name) && p.needs_key && config.api_key(name).is_none() {
+            providers.push(ProviderStatus {
+                provider: name.clone(),
+                reachable: false,
+                latency_ms: None,
+                models_listed: None,
+                error: Some(crate::providers::missing_key(&config, name).to_string()),
+                no_key: true,
+            });
+        }
+    }
     let status = Status {
         providers,
         server,
@@ -115,6 +136,8 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     p.provider.clone(),
                     if p.reachable {
                         ui::good("reachable")
+                    } else if p.no_key {
+                        ui::bad("no key")
                     } else {
                         ui::bad("unreachable")
                     },
