@@ -126,7 +126,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__chat)
-            opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --config --verbose --color --no-log --help"
+            opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --no-log --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,7 +180,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__cooperate)
-            opts="-q -t -v -h --query --mode --models --integration --judge --rounds --layers --workflow --concurrency --timeout --fail-fast --quorum --max-tokens --temperature --plan --json --config --verbose --color --no-log --help"
+            opts="-q -t -v -h --query --mode --models --integration --judge --rounds --layers --workflow --concurrency --timeout --fail-fast --quorum --max-tokens --temperature --plan --no-log --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +430,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__logs)
-            opts="-n -m -q -v -h --count --model --mode --kind --search --json --config --verbose --color --no-log --help show rm help"
+            opts="-n -m -q -v -h --count --model --mode --kind --search --json --config --verbose --color --help show rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,7 +540,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__logs__subcmd__rm)
-            opts="-y -v -h --all --yes --json --config --verbose --color --no-log --help"
+            opts="-y -v -h --all --yes --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,7 +562,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__logs__subcmd__show)
-            opts="-v -h --json --config --verbose --color --no-log --help"
+            opts="-v -h --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,7 +584,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__models)
-            opts="-v -h --format --json --config --verbose --color --no-log --help"
+            opts="-v -h --format --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -610,7 +610,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__query)
-            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --json --config --verbose --color --no-log --help"
+            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --no-log --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,7 +688,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__service)
-            opts="-m -v -h --type --models --judge --max-tokens --timeout --json --config --verbose --color --no-log --help document-analysis data-insight decision-support"
+            opts="-m -v -h --type --models --judge --max-tokens --timeout --no-log --json --config --verbose --color --help document-analysis data-insight decision-support"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -734,7 +734,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__status)
-            opts="-v -h --json --timeout --config --verbose --color --no-log --help"
+            opts="-v -h --json --timeout --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,7 +760,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__test)
-            opts="-m -v -h --model --prompt --json --config --verbose --color --no-log --help"
+            opts="-m -v -h --model --prompt --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

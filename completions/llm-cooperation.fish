@@ -29,7 +29,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l color -
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`); also accepted after the commands that record runs (query, chat, cooperate, service)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s V -l version -d 'Print version'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "query" -d 'Ask one model a question'
@@ -63,9 +63,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-stream -d 'Wait for the whole answer instead of streaming it'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
@@ -88,9 +88,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-stream -d 'Wait for the whole answer instead of streaming it'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s m -l model -d 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s s -l system -d 'A system prompt for the session' -r
@@ -102,8 +102,8 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s c -l continue -d 'Resume the most recent chat session'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s n -l count -d 'How many runs to list, newest first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s m -l model -d 'Only runs answered by this model' -r
@@ -119,7 +119,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
@@ -130,7 +129,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
@@ -140,7 +138,6 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask before `--all` deletes the history'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete runs by id, or all of them'
@@ -153,7 +150,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l json -d 'Same as `--format json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l timeout -d 'Seconds to wait for each provider' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
@@ -162,7 +158,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s m -l model -d 'Only this model' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l prompt -d 'The prompt sent' -r
@@ -172,7 +167,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s q -l query -d 'The task, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l mode -d 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)' -r -f -a "sequential\t'Each model improves the previous answer'
@@ -200,9 +194,9 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l fail-fast -d 'Stop at the first failed step (default: keep going while a quorum of answers remains)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l plan -d 'Print the plan (steps, models, dependencies, conditions) and exit without calling a model'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l json -d 'Print the answer with its receipt as JSON; a failed or interrupted run prints `{text: null, error: {kind, message}, receipt}` with the partial receipt'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l type -d 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s m -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
@@ -213,9 +207,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l json -d 'Print the structured result (facts, analysis, findings, receipt) as JSON'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service help" -f -a "query" -d 'Ask one model a question'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service help" -f -a "chat" -d 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\\` to continue it, or wrap a block in `"""`'

@@ -64,6 +64,12 @@ fn queries_are_recorded_with_receipts_and_logs_filter_show_and_remove() {
         .expect(1);
     env.run("llm-cooperation", &["--no-log", "query", "not recorded"])
         .expect(0);
+    // After the command too, where the commands that record runs offer it.
+    env.run(
+        "llm-cooperation",
+        &["query", "--no-log", "not recorded either"],
+    )
+    .expect(0);
 
     let all = logs(&env, &[]);
     assert_eq!(all.len(), 3, "{all:#?}");
@@ -439,4 +445,34 @@ fn a_resumed_chat_keeps_its_model_and_system_prompt() {
         "the default model, as in that session"
     );
     assert_eq!(body["messages"].as_array().unwrap().len(), 4);
+}
+
+/// `--no-log` used to be offered by every command, `models` and `status` included, which
+/// never record anything.
+#[test]
+fn no_log_is_offered_only_by_commands_that_record_runs() {
+    let env = TestEnv::new();
+    for (command, offered) in [
+        ("query", true),
+        ("chat", true),
+        ("cooperate", true),
+        ("service", true),
+        ("models", false),
+        ("status", false),
+        ("logs", false),
+        ("test", false),
+    ] {
+        let help = env
+            .run("llm-cooperation", &[command, "--help"])
+            .expect(0)
+            .stdout;
+        assert_eq!(help.contains("--no-log"), offered, "{command}:\n{help}");
+    }
+    // A variable that is not a boolean no longer breaks the commands that do not record.
+    env.run_env(
+        "llm-cooperation",
+        &["models", "--json"],
+        &[("LLM_COOP_NO_LOG", "maybe")],
+    )
+    .expect(0);
 }

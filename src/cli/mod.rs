@@ -47,12 +47,37 @@ pub enum ColorChoice {
 pub struct CooperationCli {
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
-    /// 1/0, true/false, yes/no or on/off; empty is false.
-    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
+    /// Do not record this run in the history (`llm-cooperation logs`); also accepted after
+    /// the commands that record runs (query, chat, cooperate, service).
+    #[arg(long)]
     pub no_log: bool,
     #[command(subcommand)]
     pub command: CooperationCommand,
+}
+
+impl CooperationCli {
+    /// Whether to record nothing: `--no-log` before or after the command, or
+    /// `LLM_COOP_NO_LOG`.
+    pub fn no_log(&self) -> bool {
+        let after = match &self.command {
+            CooperationCommand::Query(a) => a.log.no_log,
+            CooperationCommand::Chat(a) => a.log.no_log,
+            CooperationCommand::Cooperate(a) => a.log.no_log,
+            CooperationCommand::Service(a) => a.log.no_log,
+            _ => false,
+        };
+        self.no_log || after
+    }
+}
+
+/// `--no-log`, on the commands that record runs (the others never do, so their help does
+/// not offer it).
+#[derive(Debug, Clone, Args)]
+pub struct NoLog {
+    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
+    /// 1/0, true/false, yes/no or on/off; empty is false.
+    #[arg(long, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
+    pub no_log: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +195,9 @@ pub struct CooperateArgs {
     #[arg(long)]
     pub plan: bool,
 
+    #[command(flatten)]
+    pub log: NoLog,
+
     /// Print the answer with its receipt as JSON; a failed or interrupted run prints
     /// `{text: null, error: {kind, message}, receipt}` with the partial receipt.
     #[arg(long)]
@@ -208,6 +236,9 @@ pub struct ServiceArgs {
     #[arg(long, default_value_t = 120.0, value_parser = parse_secs, value_name = "SECS")]
     pub timeout: f64,
 
+    #[command(flatten)]
+    pub log: NoLog,
+
     /// Print the structured result (facts, analysis, findings, receipt) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -242,6 +273,8 @@ pub struct ChatArgs {
     /// Sampling temperature, 0.0 to 2.0.
     #[arg(short, long, value_parser = parse_temperature)]
     pub temperature: Option<f32>,
+    #[command(flatten)]
+    pub log: NoLog,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +397,9 @@ pub struct QueryArgs {
     /// Wait for the whole answer instead of streaming it.
     #[arg(long)]
     pub no_stream: bool,
+
+    #[command(flatten)]
+    pub log: NoLog,
 
     /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms,
     /// ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`.

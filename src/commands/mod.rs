@@ -80,15 +80,16 @@ impl<'a> JsonFailure<'a> {
 }
 
 fn run_cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
+    let no_log = cli.no_log();
     match cli.command {
-        CooperationCommand::Query(args) => query::run(&cli.global, args, cli.no_log),
-        CooperationCommand::Chat(args) => chat::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Query(args) => query::run(&cli.global, args, no_log),
+        CooperationCommand::Chat(args) => chat::run(&cli.global, args, no_log),
         CooperationCommand::Logs(args) => logs::run(&cli.global, args),
         CooperationCommand::Models(args) => models::run(&cli.global, args),
         CooperationCommand::Status(args) => status::run(&cli.global, args),
         CooperationCommand::Test(args) => test::test(&cli.global, args),
-        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, cli.no_log),
-        CooperationCommand::Service(args) => service::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, no_log),
+        CooperationCommand::Service(args) => service::run(&cli.global, args, no_log),
     }
 }
 
