@@ -16,6 +16,7 @@ mod gateway;
 mod gateway_coop;
 mod generated;
 mod history;
+mod human_output;
 mod protocol_conformance;
 mod providers;
 mod real_clients;

@@ -200,7 +200,17 @@ fn failed_member(s: &StepReceipt) -> String {
 
 /// The receipt as a table on stderr, with its totals and how the result was decided.
 pub fn receipt_table(receipt: &Receipt) {
-    let terminal = super::stderr_is_terminal();
+    let (table, notes) = receipt_text(receipt, super::stderr_is_terminal());
+    eprintln!("{table}");
+    for n in notes {
+        super::note(&n);
+    }
+}
+
+/// The receipt's table (sized for a terminal when `terminal`) and the lines that follow it:
+/// totals, votes, the judge's choice, what a cascade decided.
+pub fn receipt_text(receipt: &Receipt, terminal: bool) -> (String, Vec<String>) {
+    let mut notes = Vec::new();
     let header = [
         "step",
         "role",
@@ -252,13 +262,12 @@ pub fn receipt_table(receipt: &Receipt) {
     for row in &rows {
         table.add_row(row.iter().map(|t| super::cell(t)).collect::<Vec<_>>());
     }
-    eprintln!("{table}");
     let status = match receipt.status {
         RunStatus::Done => String::new(),
         RunStatus::Failed => format!("{} · ", super::bad("failed")),
         RunStatus::Cancelled => "cancelled · ".into(),
     };
-    super::note(&format!(
+    notes.push(format!(
         "{status}{} · {} of {} model steps done · {}→{} tokens · {}",
         secs(receipt.wall_ms / 1e3),
         receipt.finished_model_steps(),
@@ -276,14 +285,14 @@ pub fn receipt_table(receipt: &Receipt) {
             DecidedBy::Order => "tie broken by plan order",
             DecidedBy::Judge => "tie broken by the judge",
         };
-        super::note(&format!(
+        notes.push(format!(
             "votes: {} → {} ({how})",
             t.summary(),
             t.winner.as_deref().unwrap_or("none")
         ));
     }
     if let Some(j) = &receipt.judgement {
-        super::note(&format!(
+        notes.push(format!(
             "judge `{}` chose answer {} (`{}`): {}",
             j.model.as_deref().unwrap_or(&j.step),
             j.choice,
@@ -292,7 +301,7 @@ pub fn receipt_table(receipt: &Receipt) {
         ));
     }
     if let Some(c) = &receipt.cascade {
-        super::note(&format!(
+        notes.push(format!(
             "cascade: {} `{}` because {} · asking it directly: {}{} · saved {}",
             if c.escalated {
                 "escalated to"
@@ -310,6 +319,7 @@ pub fn receipt_table(receipt: &Receipt) {
             usd(c.saved_usd)
         ));
     }
+    (table.to_string(), notes)
 }
 
 /// A plan, one step per line, on stdout.
