@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the configuration to a file (without keys unless `--include-secrets`)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Merge providers, models and keys from a file written by `export`')
             [CompletionResult]::new('set-key', 'set-key', [CompletionResultType]::ParameterValue, 'Store the API key of a provider in the credentials file')
+            [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Show, set or `--unset` the default model: the one commands use when they name none')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print where the configuration files are')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -174,6 +175,16 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'llm-config;default' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--unset', '--unset', [CompletionResultType]::ParameterName, 'Remove the default, so that requests without `--model` are routed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-config;path' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
@@ -195,6 +206,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the configuration to a file (without keys unless `--include-secrets`)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Merge providers, models and keys from a file written by `export`')
             [CompletionResult]::new('set-key', 'set-key', [CompletionResultType]::ParameterValue, 'Store the API key of a provider in the credentials file')
+            [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Show, set or `--unset` the default model: the one commands use when they name none')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print where the configuration files are')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -227,6 +239,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             break
         }
         'llm-config;help;set-key' {
+            break
+        }
+        'llm-config;help;default' {
             break
         }
         'llm-config;help;path' {

@@ -19,6 +19,9 @@ _llm__config() {
             llm__config,add-model)
                 cmd="llm__config__subcmd__add__subcmd__model"
                 ;;
+            llm__config,default)
+                cmd="llm__config__subcmd__default"
+                ;;
             llm__config,export)
                 cmd="llm__config__subcmd__export"
                 ;;
@@ -54,6 +57,9 @@ _llm__config() {
                 ;;
             llm__config__subcmd__help,add-model)
                 cmd="llm__config__subcmd__help__subcmd__add__subcmd__model"
+                ;;
+            llm__config__subcmd__help,default)
+                cmd="llm__config__subcmd__help__subcmd__default"
                 ;;
             llm__config__subcmd__help,export)
                 cmd="llm__config__subcmd__help__subcmd__export"
@@ -95,7 +101,7 @@ _llm__config() {
 
     case "${cmd}" in
         llm__config)
-            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key path help"
+            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key default path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,7 +122,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__add__subcmd__model)
+        llm__config__subcmd__add__subcmd__model)
             opts="-n -p -v -h --name --path --provider --tasks --tier --max-tokens --temperature --context-window --price-in --price-out --concurrency --weight --replica --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -194,7 +200,29 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__export)
+        llm__config__subcmd__default)
+            opts="-v -h --unset --config --verbose --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__config__subcmd__export)
             opts="-v -h --include-secrets --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -216,7 +244,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__global)
+        llm__config__subcmd__global)
             opts="-k -v -h --base-url --api-key --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -250,8 +278,8 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help)
-            opts="preset global add-model remove-model list show test export import set-key path help"
+        llm__config__subcmd__help)
+            opts="preset global add-model remove-model list show test export import set-key default path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,7 +292,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__add__subcmd__model)
+        llm__config__subcmd__help__subcmd__add__subcmd__model)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -278,7 +306,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__export)
+        llm__config__subcmd__help__subcmd__default)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -292,7 +320,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__global)
+        llm__config__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -306,7 +334,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__help)
+        llm__config__subcmd__help__subcmd__global)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -320,7 +348,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__import)
+        llm__config__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -334,7 +362,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__list)
+        llm__config__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -348,7 +376,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__path)
+        llm__config__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -362,7 +390,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__preset)
+        llm__config__subcmd__help__subcmd__path)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -376,7 +404,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__remove__subcmd__model)
+        llm__config__subcmd__help__subcmd__preset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -390,7 +418,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__set__subcmd__key)
+        llm__config__subcmd__help__subcmd__remove__subcmd__model)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -404,7 +432,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__show)
+        llm__config__subcmd__help__subcmd__set__subcmd__key)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -418,7 +446,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__help__subcmd__test)
+        llm__config__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -432,7 +460,21 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__import)
+        llm__config__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__config__subcmd__import)
             opts="-v -h --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -454,7 +496,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__list)
+        llm__config__subcmd__list)
             opts="-v -h --format --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -480,7 +522,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__path)
+        llm__config__subcmd__path)
             opts="-v -h --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -502,7 +544,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__preset)
+        llm__config__subcmd__preset)
             opts="-n -k -v -h --name --api-key --base-url --list --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,7 +586,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__remove__subcmd__model)
+        llm__config__subcmd__remove__subcmd__model)
             opts="-n -v -h --name --provider --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -578,7 +620,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__set__subcmd__key)
+        llm__config__subcmd__set__subcmd__key)
             opts="-p -k -v -h --provider --key --remove --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -616,7 +658,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__show)
+        llm__config__subcmd__show)
             opts="-v -h --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -638,7 +680,7 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__config__subcmd__test)
+        llm__config__subcmd__test)
             opts="-m -v -h --model --prompt --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

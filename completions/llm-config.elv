@@ -36,6 +36,7 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand export 'Write the configuration to a file (without keys unless `--include-secrets`)'
             cand import 'Merge providers, models and keys from a file written by `export`'
             cand set-key 'Store the API key of a provider in the credentials file'
+            cand default 'Show, set or `--unset` the default model: the one commands use when they name none'
             cand path 'Print where the configuration files are'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -160,6 +161,15 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'llm-config;default'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --unset 'Remove the default, so that requests without `--model` are routed'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-config;path'= {
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
@@ -180,6 +190,7 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand export 'Write the configuration to a file (without keys unless `--include-secrets`)'
             cand import 'Merge providers, models and keys from a file written by `export`'
             cand set-key 'Store the API key of a provider in the credentials file'
+            cand default 'Show, set or `--unset` the default model: the one commands use when they name none'
             cand path 'Print where the configuration files are'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -202,6 +213,8 @@ set edit:completion:arg-completer[llm-config] = {|@words|
         &'llm-config;help;import'= {
         }
         &'llm-config;help;set-key'= {
+        }
+        &'llm-config;help;default'= {
         }
         &'llm-config;help;path'= {
         }

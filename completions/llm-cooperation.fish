@@ -29,7 +29,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l color -
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`); also accepted after the commands that record runs (query, chat, cooperate, service)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -s V -l version -d 'Print version'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "query" -d 'Ask one model a question'
@@ -64,9 +64,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-stream -d 'Wait for the whole answer instead of streaming it'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
@@ -89,9 +89,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-stream -d 'Wait for the whole answer instead of streaming it'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l json -d 'Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s m -l model -d 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s s -l system -d 'A system prompt for the session' -r
@@ -103,8 +103,8 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l
 always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s c -l continue -d 'Resume the most recent chat session'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s n -l count -d 'How many runs to list, newest first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s m -l model -d 'Only runs answered by this model' -r
@@ -120,7 +120,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
@@ -131,7 +130,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
@@ -141,7 +139,6 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask before `--all` deletes the history'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete runs by id, or all of them'
@@ -154,7 +151,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l json -d 'Same as `--format json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l timeout -d 'Seconds to wait for each provider' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
@@ -163,7 +159,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s m -l model -d 'Only this model' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l prompt -d 'The prompt sent' -r
@@ -173,7 +168,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s q -l query -d 'The task, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l mode -d 'How the models cooperate (default: `pipeline` with `--workflow`, else `parallel`)' -r -f -a "sequential\t'Each model improves the previous answer'
@@ -182,7 +176,7 @@ voting\t'Each model answers; the normalised final answers are tallied'
 pipeline\t'Named stages (draft → critique → revise) or a workflow file'
 ensemble\t'Mixture-of-agents: layers of proposers, then an aggregator'
 cascade\t'Cheap models first; the strong one only when they disagree or are rejected'"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the highest tier is the strong model and the others are tried first' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l models -d 'The models, comma-separated or repeated; `auto` lets the router pick, and a model may repeat (`--models m,m,m` votes three samples of one model: each copy gets its own seed, and a model at temperature 0 samples at 0.7, as the receipt notes). For `cascade`, the highest tier is the strong model and the others are tried first' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l integration -d 'How `parallel` answers become one (default `synthesize`); `sequential` with `synthesize` adds an integrator that reads every version' -r -f -a "concat\t'Every answer, one after another, headed by its model'
 synthesize\t'An aggregator model merges the answers into one (`ensemble` in the original system)'
 best\t'A judge model picks the best answer and says why'"
@@ -201,12 +195,12 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l fail-fast -d 'Stop at the first failed step (default: keep going while a quorum of answers remains)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l plan -d 'Print the plan (steps, models, dependencies, conditions) and exit without calling a model'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l json -d 'Print the answer with its receipt as JSON (also the partial receipt of a failed or interrupted run)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -l json -d 'Print the answer with its receipt as JSON; a failed or interrupted run prints `{text: null, error: {kind, message}, receipt}` with the partial receipt'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand cooperate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l type -d 'What to produce. document-analysis: comprehensive (default), summary, key-points, sentiment; data-insight: trends (default), anomalies, statistics; decision-support: recommendation (default), comparison, risk' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s m -l models -d 'Models to ask in parallel, their answers merged (default: one model the router picks)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l judge -d 'The model that merges several `--models` answers (default: the highest tier)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l max-tokens -d 'Most tokens each model call may generate' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l timeout -d 'Seconds each model call may take' -r
@@ -214,9 +208,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l json -d 'Print the structured result (facts, analysis, findings, receipt) as JSON'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand service" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -s m -l model -d 'The embedding model (default: the first model with the task `embedding`)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -l dimensions -d 'Fewer dimensions than the model\'s own (models that support it)' -r
@@ -226,7 +220,6 @@ always\t''
 never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -l json -d 'Print `{model, usage, vectors}` as one JSON object'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand embed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "query" -d 'Ask one model a question'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "chat" -d 'Chat in a session kept in the history: `/model`, `/mode`, `/clear`, `/help`, `/exit`; end a line with `\\` to continue it, or wrap a block in `"""`'

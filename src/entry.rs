@@ -1,5 +1,6 @@
 //! Entry points of the three binaries: parse, set up logging and colour, run, map the
-//! outcome to an exit code (0 ok, 1 the models failed, 2 usage or configuration error).
+//! outcome to an exit code, the same rule for every command: 0 ok, 1 the models failed,
+//! 2 a usage or configuration error (a missing input file included), 130 interrupted.
 //! A closed stdout (`llm-config list | head -1`) is success, never a panic.
 
 use std::ffi::OsString;
@@ -16,6 +17,22 @@ use crate::{commands, config, env_vars, ui};
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a command interrupted by Ctrl-C (128 + SIGINT, what a shell reports).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// A command stopped by Ctrl-C; the message says what was left unfinished (exit code 130).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// The class of a failure, as `--json` reports it in `error.kind`: one word per exit code.
+pub fn error_kind(err: &anyhow::Error) -> &'static str {
+    match exit_code(err) {
+        EXIT_USAGE => "usage",
+        EXIT_INTERRUPTED => "interrupted",
+        _ => "failed",
+    }
+}
 
 /// `llm-cooperation`.
 pub fn cooperation(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -49,8 +66,30 @@ fn run<C: Parser>(
     let g = global(&cli);
     ui::init_color(g.color);
     init_logging(g.verbose);
-    let result = dotenv.map_err(anyhow::Error::from).and_then(|_| main(cli));
-    finish(result)
+    report_dotenv(&dotenv);
+    finish(main(cli))
+}
+
+/// Says on stderr what `.env` did: the values that took effect, those refused, bad lines.
+fn report_dotenv(d: &config::DotEnv) {
+    let Some(path) = &d.path else {
+        return;
+    };
+    let path = path.display();
+    for (line, why) in &d.bad_lines {
+        ui::warn(&format!(
+            "`{path}` line {line} is not `NAME=value` ({why}); skipped"
+        ));
+    }
+    for name in &d.refused {
+        ui::warn(&format!(
+            "`{path}` sets `{name}`, which would send requests (and keys you stored or exported) elsewhere; ignored. Export it yourself, or set `{}=1` to let `.env` set it",
+            env_vars::LLM_COOP_DOTENV
+        ));
+    }
+    if !d.applied.is_empty() {
+        ui::note(&format!("using `{path}`: {}", d.applied.join(", ")));
+    }
 }
 
 fn init_logging(verbose: u8) {
@@ -92,8 +131,21 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// 2 for configuration and usage errors, 1 for everything else (upstream failures first).
+/// 130 for an interrupted command, 2 for configuration and usage errors, 1 for everything
+/// else (upstream failures first).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // `Interrupted` may be a context (found by downcasting the error) or a cause.
+    let interrupted = err.downcast_ref::<Interrupted>().is_some()
+        || err.chain().any(|cause| {
+            cause.is::<Interrupted>()
+                || matches!(
+                    cause.downcast_ref::<crate::cooperation::CoopError>(),
+                    Some(crate::cooperation::CoopError::Cancelled { .. })
+                )
+        });
+    if interrupted {
+        return EXIT_INTERRUPTED;
+    }
     for cause in err.chain() {
         if cause.is::<ProviderError>() {
             return EXIT_FAILURE;

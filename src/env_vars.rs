@@ -13,6 +13,10 @@ pub const LLM_COOP_DATA_DIR: &str = "LLM_COOP_DATA_DIR";
 pub const LLM_COOP_NO_LOG: &str = "LLM_COOP_NO_LOG";
 /// The model used when a command names none.
 pub const LLM_COOP_MODEL: &str = "LLM_COOP_MODEL";
+/// A true value lets a `.env` in the working directory set variables that send requests
+/// elsewhere (`BASE_URL` with a stored key, `LLM_COOP_CONFIG_DIR`, `LLM_COOP_STATE`). Read
+/// from the real environment only: a `.env` cannot opt itself in.
+pub const LLM_COOP_DOTENV: &str = "LLM_COOP_DOTENV";
 /// Log filter for `tracing` (e.g. `info`, `llm_cooperation=debug`).
 pub const LLM_COOP_LOG: &str = "LLM_COOP_LOG";
 

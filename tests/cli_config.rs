@@ -216,7 +216,8 @@ fn global_add_and_remove_models() {
     assert_eq!(m["tier"], 4);
     assert_eq!(m["max_tokens"], 100);
     assert_eq!(m["price_in"], 1.5);
-    assert_eq!(list["default_model"], "m");
+    // Adding a model does not make it the default: without one, requests are routed.
+    assert!(list["default_model"].is_null(), "{list}");
 
     // Same name on another provider needs --replica.
     env.run("llm-config", &["preset", "--name", "ollama"])
@@ -609,5 +610,212 @@ fn remove_model_from_a_provider_it_is_not_on_says_where_it_is() {
             && run.stderr.contains("add-model --name ghost --path"),
         "{}",
         run.stderr
+    );
+}
+
+/// "Default model" means `[defaults] model` and nothing else: `list` and `models` used to mark
+/// the first model as the default while a query without `--model` was routed.
+#[test]
+fn the_default_model_is_shown_truthfully_and_set_with_llm_config_default() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    for name in ["m", "n"] {
+        env.run("llm-config", &["add-model", "--name", name, "--path", "p"])
+            .expect(0);
+    }
+    let defaults = |env: &TestEnv| -> Vec<String> {
+        let models = env
+            .run("llm-cooperation", &["models", "--json"])
+            .expect(0)
+            .json();
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["default"] == true)
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // None marked while requests are routed.
+    assert!(defaults(&env).is_empty());
+    let list = env.run("llm-config", &["list"]).expect(0);
+    assert!(!list.stdout.contains(" *"), "{}", list.stdout);
+    assert!(list.stdout.contains("No default model"), "{}", list.stdout);
+    let models = env.run("llm-cooperation", &["models"]).expect(0);
+    assert!(!models.stdout.contains(" *"), "{}", models.stdout);
+    assert!(
+        models.stdout.contains("No default model"),
+        "{}",
+        models.stdout
+    );
+
+    let set = env.run("llm-config", &["default", "n"]).expect(0);
+    assert!(set.stdout.contains("`n`"), "{}", set.stdout);
+    assert_eq!(defaults(&env), ["n"]);
+    let list = env.run("llm-config", &["list", "--json"]).expect(0).json();
+    assert_eq!(list["default_model"], "n");
+    assert!(
+        env.run("llm-config", &["list"])
+            .expect(0)
+            .stdout
+            .contains("n *")
+    );
+    assert_eq!(env.run("llm-config", &["default"]).expect(0).stdout, "n\n");
+
+    // An unknown name is refused with the names that exist; the default stays.
+    let bad = env.run("llm-config", &["default", "nope"]).expect(2);
+    assert!(
+        bad.stderr.contains("Unknown model `nope`") && bad.stderr.contains("m, n"),
+        "{}",
+        bad.stderr
+    );
+    env.run("llm-config", &["default", "auto"]).expect(2);
+    assert_eq!(defaults(&env), ["n"]);
+
+    env.run("llm-config", &["default", "--unset"]).expect(0);
+    assert!(defaults(&env).is_empty());
+    assert!(
+        env.run("llm-config", &["default"])
+            .expect(0)
+            .stdout
+            .contains("No default model")
+    );
+}
+
+/// Each line's width on screen, escape codes left out.
+fn widths(text: &str) -> Vec<usize> {
+    text.lines()
+        .map(|l| console::measure_text_width(&console::strip_ansi_codes(l)))
+        .collect()
+}
+
+/// A coloured cell (`ready`, `missing`) used to count its escape codes as width, pushing its
+/// row's borders right of the others.
+#[test]
+fn coloured_cells_keep_the_columns_aligned() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "deepseek", "--api-key", KEY],
+    )
+    .expect(0);
+    // A provider without its key: `missing` (red) in `list`, a red health in `models`.
+    env.run(
+        "llm-config",
+        &["global", "--base-url", "http://127.0.0.1:9/v1"],
+    )
+    .expect(0);
+    env.run("llm-config", &["add-model", "--name", "g", "--path", "p"])
+        .expect(0);
+    for (bin, args) in [
+        ("llm-cooperation", ["--color", "always", "models"]),
+        ("llm-config", ["--color", "always", "list"]),
+    ] {
+        let run = env.run(bin, &args).expect(0);
+        assert!(run.stdout.contains("\x1b["), "colour was asked for");
+        // Every line of a table (they start with a border) is as wide as its first.
+        let mut table: Vec<usize> = Vec::new();
+        for (line, width) in run.stdout.lines().zip(widths(&run.stdout)) {
+            if line.starts_with('┌') {
+                table = vec![width];
+            } else if line.starts_with(['│', '╞', '└', '├']) {
+                assert_eq!(width, table[0], "{bin}: misaligned:\n{}", run.stdout);
+            }
+        }
+    }
+}
+
+/// On a terminal 100 columns wide, `models` used to cut names and tasks mid-word.
+#[test]
+fn models_on_a_100_column_terminal_wraps_between_words() {
+    let env = TestEnv::new();
+    env.run(
+        "llm-config",
+        &["preset", "--name", "deepseek", "--api-key", KEY],
+    )
+    .expect(0);
+    env.run("llm-config", &["preset", "--name", "ollama"])
+        .expect(0);
+    let models = env.cmd("llm-cooperation");
+    let out = std::process::Command::new("script")
+        .env_clear()
+        .envs(models.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .current_dir(env.cwd.path())
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "stty cols 100 rows 50; exec {} models",
+            models.get_program().to_string_lossy()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(
+        widths(&screen).iter().all(|&w| w <= 100),
+        "wider than the terminal:\n{screen}"
+    );
+    let list = env
+        .run("llm-cooperation", &["models", "--json"])
+        .expect(0)
+        .json();
+    for m in list.as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        assert!(
+            screen.lines().any(|l| l.contains(name)),
+            "`{name}` is not whole on any line:\n{screen}"
+        );
+    }
+    for task in ["summarization", "long-context", "translation"] {
+        assert!(screen.contains(task), "`{task}` was cut:\n{screen}");
+    }
+}
+
+/// Small wording and validation: "Wrote 1 providers"; `global --base-url http://host` without
+/// `/v1` accepted without a word.
+#[test]
+fn export_counts_in_the_singular_and_a_base_url_without_a_path_is_warned() {
+    let env = TestEnv::new();
+    let run = env
+        .run(
+            "llm-config",
+            &["global", "--base-url", "http://127.0.0.1:9"],
+        )
+        .expect(0);
+    assert!(
+        run.stderr.contains("warning:")
+            && run
+                .stderr
+                .contains("llm-config global --base-url http://127.0.0.1:9/v1"),
+        "{}",
+        run.stderr
+    );
+    let run = env
+        .run(
+            "llm-config",
+            &["global", "--base-url", "http://127.0.0.1:9/v1"],
+        )
+        .expect(0);
+    assert_eq!(run.stderr, "");
+    env.run("llm-config", &["global", "--base-url", "127.0.0.1:9/v1"])
+        .expect(2);
+    env.run("llm-config", &["add-model", "--name", "g", "--path", "p"])
+        .expect(0);
+    let file = env.cwd.path().join("out.toml");
+    let run = env
+        .run("llm-config", &["export", file.to_str().unwrap()])
+        .expect(0);
+    assert!(
+        run.stdout
+            .starts_with("Wrote 1 provider and 1 model (no keys)"),
+        "{}",
+        run.stdout
     );
 }

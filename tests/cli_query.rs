@@ -355,6 +355,77 @@ fn dotenv_in_the_working_directory_is_enough() {
     let r = up.last();
     assert_eq!(r.header("authorization"), Some("Bearer sk-dotenv-key-42"));
     assert_eq!(r.body["model"], "fake-model");
+    // The `.env` brings its own key, so its `BASE_URL` needs no consent; stderr says so.
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(0);
+    assert!(
+        run.stderr.contains(".env`: BASE_URL, API_KEY, MODEL"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A `.env` in a cloned repository used to send the stored key and the prompt to its own
+/// `BASE_URL`. Now a `.env` may not point the stored key at a new host unless the user opts in
+/// (`LLM_COOP_DOTENV=1` in the real environment); stderr says what `.env` did.
+#[test]
+fn a_dotenv_cannot_point_a_stored_key_at_another_host() {
+    let env = TestEnv::new();
+    let mine = FakeUpstream::start();
+    let theirs = FakeUpstream::start();
+    env.run(
+        "llm-config",
+        &[
+            "global",
+            "--base-url",
+            &mine.base_url(),
+            "--api-key",
+            "sk-stored-key-1",
+        ],
+    )
+    .expect(0);
+    env.run(
+        "llm-config",
+        &["add-model", "--name", "g", "--path", "fake-model"],
+    )
+    .expect(0);
+    std::fs::write(
+        env.cwd.path().join(".env"),
+        format!(
+            "BASE_URL={}\nDATABASE_URL=postgres://elsewhere\nLOG_LEVEL=error\n",
+            theirs.base_url()
+        ),
+    )
+    .unwrap();
+
+    let run = env
+        .run("llm-cooperation", &["query", "-m", "g", "hi"])
+        .expect(0);
+    assert_eq!(theirs.request_count(), 0, "the `.env` host got a request");
+    assert_eq!(
+        mine.last().header("authorization"),
+        Some("Bearer sk-stored-key-1")
+    );
+    assert!(
+        run.stderr.contains("sets `BASE_URL`")
+            && run.stderr.contains("ignored")
+            && run.stderr.contains("LLM_COOP_DOTENV=1"),
+        "{}",
+        run.stderr
+    );
+    // What took effect is named; a variable that is not ours is not read at all.
+    assert!(run.stderr.contains(": LOG_LEVEL\n"), "{}", run.stderr);
+    assert!(!run.stderr.contains("DATABASE_URL"), "{}", run.stderr);
+
+    // The user's consent, in the real environment, lets it through, and says so.
+    let run = env
+        .run_env(
+            "llm-cooperation",
+            &["query", "-m", "g", "hi"],
+            &[("LLM_COOP_DOTENV", "1")],
+        )
+        .expect(0);
+    assert_eq!(theirs.request_count(), 1);
+    assert!(run.stderr.contains("BASE_URL, LOG_LEVEL"), "{}", run.stderr);
 }
 
 #[test]

@@ -375,6 +375,35 @@ mod engine {
         );
     }
 
+    /// The verifier used to need ACCEPT on its first line: a reply that reasons first and
+    /// concludes at the end sent every cascade to the strong model.
+    #[tokio::test]
+    async fn the_cascade_verifier_reads_a_verdict_anywhere_and_the_receipt_names_it() {
+        let mut spec = ModeSpec::new(Mode::Cascade, ["tiny", "small", "strong"]);
+        spec.judge = Some("checker".into());
+        for (reply, escalates, word) in [
+            (
+                "Let me check: 6 × 7 = 42.\nThe proposed answer matches.\n\nACCEPT",
+                false,
+                "ACCEPT",
+            ),
+            ("I multiplied it out.\nCorrect: it is 42.", false, "CORRECT"),
+            ("我算了一下。\n是的，是 42。", false, "是的"),
+            ("Checking.\nNo, the product is 43.", true, "NO"),
+        ] {
+            let f = cascade_fleet();
+            f.answers("tiny", "Answer: 42")
+                .answers("small", "Answer: 42");
+            f.answers("checker", reply);
+            let out = run(&f, &spec, "6 × 7?").await.unwrap();
+            let c = out.receipt.cascade.clone().unwrap();
+            assert_eq!(c.escalated, escalates, "{reply}: {c:?}");
+            assert_eq!(f.up("strong").request_count(), usize::from(escalates));
+            assert_eq!(c.verifier_word.as_deref(), Some(word), "{reply}: {c:?}");
+            assert!(c.reason.contains(&format!("(`{word}`)")), "{c:?}");
+        }
+    }
+
     #[tokio::test]
     async fn workflow_steps_run_in_depends_on_order() {
         let f = Fleet::plain(&["m1", "m2", "m3", "m4"]);
@@ -1203,8 +1232,9 @@ mod cli {
         assert!(started.elapsed() < Duration::from_secs(4));
         assert_eq!(out["receipt"]["steps"][2]["status"], "cancelled");
         assert_eq!(out["receipt"]["steps"][0]["status"], "failed");
+        assert_eq!(out["error"]["kind"], "failed", "{out}");
         assert!(
-            out["error"]
+            out["error"]["message"]
                 .as_str()
                 .unwrap()
                 .contains("Too few answers for `answers`"),
@@ -1287,5 +1317,148 @@ mod cli {
         assert_eq!(json["receipt"]["steps"][0]["output"], "Answer: 42");
         assert_eq!(json["receipt"]["steps"][1]["status"], "cancelled");
         assert!(String::from_utf8_lossy(&out.stderr).contains("Interrupted"));
+    }
+}
+
+/// `--models m,m,m` used to send three identical requests: a vote among copies of a greedy
+/// model counted one answer three times.
+mod repeats {
+    use super::*;
+    use crate::common::TestEnv;
+
+    fn greedy(temperature: &str) -> (TestEnv, FakeUpstream) {
+        let env = TestEnv::new();
+        let up = FakeUpstream::start();
+        up.set_default(Behavior::ok("Answer: 42"));
+        env.write_config(&format!(
+            r#"[defaults]
+max_retries = 0
+
+[providers.fake]
+kind = "openai"
+base_url = "{}"
+needs_key = false
+
+[[models]]
+name = "g"
+provider = "fake"
+upstream = "greedy"
+{temperature}
+
+[[models]]
+name = "h"
+provider = "fake"
+upstream = "other"
+"#,
+            up.base_url()
+        ));
+        (env, up)
+    }
+
+    fn sent(up: &FakeUpstream, upstream: &str) -> Vec<(Value, Value)> {
+        let mut v: Vec<(Value, Value)> = up
+            .requests()
+            .into_iter()
+            .filter(|r| r.body["model"] == upstream)
+            .map(|r| (r.body["seed"].clone(), r.body["temperature"].clone()))
+            .collect();
+        v.sort_by_key(|(s, _)| s.as_u64());
+        v
+    }
+
+    use serde_json::{Value, json};
+
+    #[test]
+    fn repeated_members_of_a_greedy_model_get_their_own_seed_and_sample() {
+        let (env, up) = greedy("temperature = 0.0");
+        let out = env
+            .run(
+                "llm-cooperation",
+                &[
+                    "cooperate",
+                    "--json",
+                    "--mode",
+                    "voting",
+                    "--models",
+                    "g,g,g,h",
+                    "6*7?",
+                ],
+            )
+            .expect(0)
+            .json();
+        assert_eq!(
+            sent(&up, "greedy"),
+            [
+                (json!(1), json!(0.7)),
+                (json!(2), json!(0.7)),
+                (json!(3), json!(0.7))
+            ]
+        );
+        // A member that is not repeated is sent as configured.
+        assert_eq!(sent(&up, "other"), [(Value::Null, Value::Null)]);
+        let steps = out["receipt"]["steps"].as_array().unwrap();
+        let repeats: Vec<&Value> = steps.iter().filter(|s| s["model"] == "g").collect();
+        assert_eq!(repeats.len(), 3);
+        for (k, s) in repeats.iter().enumerate() {
+            assert_eq!(s["seed"], k as u64 + 1, "{s}");
+            assert!(
+                s["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("temperature 0.7 instead of 0"),
+                "{s}"
+            );
+        }
+        // The plan shows the same before anything runs.
+        let plan = env
+            .run(
+                "llm-cooperation",
+                &[
+                    "cooperate",
+                    "--plan",
+                    "--json",
+                    "--mode",
+                    "voting",
+                    "--models",
+                    "g,g",
+                ],
+            )
+            .expect(0)
+            .json();
+        let seeds: Vec<&Value> = plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["model"] == "g")
+            .map(|s| &s["seed"])
+            .collect();
+        assert_eq!(seeds, [&json!(1), &json!(2)], "{plan}");
+    }
+
+    #[test]
+    fn a_chosen_temperature_is_kept_and_only_the_seeds_differ() {
+        let (env, up) = greedy("");
+        env.run(
+            "llm-cooperation",
+            &[
+                "cooperate",
+                "--mode",
+                "parallel",
+                "--integration",
+                "concat",
+                "--models",
+                "g,g",
+                "-t",
+                "0.2",
+                "hi",
+            ],
+        )
+        .expect(0);
+        let sent = sent(&up, "greedy");
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent[0].0, 1);
+        assert_eq!(sent[1].0, 2);
+        // Sent as written (it used to be 0.20000000298023224, the f32's exact value).
+        assert!(sent.iter().all(|(_, t)| *t == json!(0.2)), "{sent:?}");
     }
 }

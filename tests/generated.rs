@@ -41,3 +41,94 @@ fn generated_completions_and_man_pages_are_fresh() {
         "stale generated files: {stale:?}\nregenerate with `LLM_COOP_REGENERATE=1 cargo test generated`"
     );
 }
+
+/// What bash completes for `words` (the last one being completed), using the committed
+/// script as a user's shell would: `complete -p` finds the function it registered.
+fn bash_complete(bin: &str, words: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("completions/{bin}.bash"));
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        r#"source '{script}'
+func=$(complete -p {bin} | sed -E 's/.*-F ([^ ]+).*/\1/')
+COMP_WORDS=({bin} {words})
+COMP_CWORD=${{#COMP_WORDS[@]}}; COMP_CWORD=$((COMP_CWORD - 1))
+COMP_LINE="${{COMP_WORDS[*]}}"; COMP_POINT=${{#COMP_LINE}}
+"$func" {bin} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}"
+"#,
+        script = script.display(),
+        words = quoted.join(" "),
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The generated bash functions used to complete only the top level: the state names the
+/// word loop set (`llm__cooperation__subcmd__query`) were not those the `case` matched
+/// (`llm__subcmd__cooperation__subcmd__query`).
+#[test]
+fn bash_completes_below_the_top_level() {
+    let has = |got: &[String], want: &[&str]| {
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "no {w} in {got:?}");
+        }
+    };
+    has(&bash_complete("llm-cooperation", &["qu"]), &["query"]);
+    has(
+        &bash_complete("llm-cooperation", &["query", "--m"]),
+        &["--model", "--max-tokens"],
+    );
+    has(
+        &bash_complete("llm-cooperation", &["cooperate", "--mode", ""]),
+        &["voting", "cascade"],
+    );
+    has(&bash_complete("llm-cooperation", &["logs", "r"]), &["rm"]);
+    has(
+        &bash_complete("llm-cooperation", &["logs", "rm", "--"]),
+        &["--all", "--yes"],
+    );
+    has(
+        &bash_complete("llm-config", &["add-model", "--t"]),
+        &["--tasks", "--tier", "--temperature"],
+    );
+    has(
+        &bash_complete("llm-config", &["default", "--"]),
+        &["--unset"],
+    );
+    has(&bash_complete("llm-server", &["--p"]), &["--port"]);
+}
+
+/// `man llm-cooperation` used to refer to `llm-cooperation-help(1)`, which is not shipped:
+/// every page a page refers to must exist.
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path())
+            .unwrap()
+            .replace("\\-", "-");
+        for (at, _) in text.match_indices("(1)") {
+            let name = text[..at]
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+                .unwrap();
+            assert!(
+                dir.join(format!("{name}.1")).exists(),
+                "{} refers to {name}(1), which is not in man/",
+                entry.file_name().to_string_lossy()
+            );
+        }
+    }
+}

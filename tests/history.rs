@@ -64,6 +64,12 @@ fn queries_are_recorded_with_receipts_and_logs_filter_show_and_remove() {
         .expect(1);
     env.run("llm-cooperation", &["--no-log", "query", "not recorded"])
         .expect(0);
+    // After the command too, where the commands that record runs offer it.
+    env.run(
+        "llm-cooperation",
+        &["query", "--no-log", "not recorded either"],
+    )
+    .expect(0);
 
     let all = logs(&env, &[]);
     assert_eq!(all.len(), 3, "{all:#?}");
@@ -386,4 +392,87 @@ fn logs_rm_all_asks_on_a_terminal() {
         .expect(0);
     assert_eq!(run.stdout, "Removed 1 run\n");
     assert!(logs(&env, &[]).is_empty());
+}
+
+/// `--continue` and `--session` used to resume the turns but answer with the default model
+/// and no system prompt.
+#[test]
+fn a_resumed_chat_keeps_its_model_and_system_prompt() {
+    let (env, up) = setup();
+    let system_of = |body: &Value| -> Option<String> {
+        let first = &body["messages"][0];
+        (first["role"] == "system").then(|| first["content"].as_str().unwrap().to_owned())
+    };
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "-m", "m2", "-s", "Be brief."],
+        "hi\n",
+    )
+    .expect(0);
+    env.run_stdin("llm-cooperation", &["chat", "--continue"], "again\n")
+        .expect(0);
+    let body = up.last().body;
+    assert_eq!(body["model"], "fake-model-large", "the session's model");
+    assert_eq!(system_of(&body).as_deref(), Some("Be brief."));
+
+    // The command line wins over what the session kept; what it does not name is kept.
+    env.run_stdin("llm-cooperation", &["chat", "-c", "-m", "m1"], "more\n")
+        .expect(0);
+    let body = up.last().body;
+    assert_eq!(body["model"], "fake-model");
+    assert_eq!(system_of(&body).as_deref(), Some("Be brief."));
+    // ...and the next resume keeps the new model.
+    env.run_stdin("llm-cooperation", &["chat", "-c"], "more\n")
+        .expect(0);
+    assert_eq!(up.last().body["model"], "fake-model");
+
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "--session", "work", "-s", "Answer in French."],
+        "bonjour\n",
+    )
+    .expect(0);
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "--session", "work"],
+        "encore\n",
+    )
+    .expect(0);
+    let body = up.last().body;
+    assert_eq!(system_of(&body).as_deref(), Some("Answer in French."));
+    assert_eq!(
+        body["model"], "fake-model",
+        "the default model, as in that session"
+    );
+    assert_eq!(body["messages"].as_array().unwrap().len(), 4);
+}
+
+/// `--no-log` used to be offered by every command, `models` and `status` included, which
+/// never record anything.
+#[test]
+fn no_log_is_offered_only_by_commands_that_record_runs() {
+    let env = TestEnv::new();
+    for (command, offered) in [
+        ("query", true),
+        ("chat", true),
+        ("cooperate", true),
+        ("service", true),
+        ("models", false),
+        ("status", false),
+        ("logs", false),
+        ("test", false),
+    ] {
+        let help = env
+            .run("llm-cooperation", &[command, "--help"])
+            .expect(0)
+            .stdout;
+        assert_eq!(help.contains("--no-log"), offered, "{command}:\n{help}");
+    }
+    // A variable that is not a boolean no longer breaks the commands that do not record.
+    env.run_env(
+        "llm-cooperation",
+        &["models", "--json"],
+        &[("LLM_COOP_NO_LOG", "maybe")],
+    )
+    .expect(0);
 }

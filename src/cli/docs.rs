@@ -26,6 +26,9 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         ] {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut cmd.clone(), &name, &mut out);
+            if shell == Shell::Bash {
+                out = fix_bash_dispatch(&out, &name);
+            }
             let file = match shell {
                 Shell::Bash => format!("completions/{name}.bash"),
                 Shell::Zsh => format!("completions/_{name}"),
@@ -41,9 +44,32 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// clap_complete's bash script (4.6) names a subcommand's state for a binary with a dash in
+/// its name two ways: the loop that walks the words sets `llm__cooperation__subcmd__query`,
+/// the `case` that completes matches `llm__subcmd__cooperation__subcmd__query`, so nothing
+/// below the top level completed. The case labels are rewritten to the names the loop sets.
+fn fix_bash_dispatch(script: &[u8], name: &str) -> Vec<u8> {
+    let script = String::from_utf8_lossy(script);
+    let wrong = name.replace('-', "__subcmd__");
+    let right = name.replace('-', "__");
+    if wrong == right {
+        return script.into_owned().into_bytes();
+    }
+    script.replace(&wrong, &right).into_bytes()
+}
+
 /// A page for the command and one for each visible subcommand (`llm-config-preset.1`).
 fn man_pages(cmd: &clap::Command, name: &str, files: &mut Vec<(String, Vec<u8>)>) {
     let mut out = Vec::new();
+    // No page is shipped for `help` (it prints the help shown in these pages), so none may
+    // refer to `…-help(1)`: hidden here, it leaves the SUBCOMMANDS list.
+    let cmd = &cmd.clone().mut_subcommands(|s| {
+        if s.get_name() == "help" {
+            s.hide(true)
+        } else {
+            s
+        }
+    });
     clap_mangen::Man::new(cmd.clone())
         .render(&mut out)
         .expect("rendering to memory cannot fail");

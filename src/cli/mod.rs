@@ -38,19 +38,46 @@ pub enum ColorChoice {
 
 /// Ask, chat, compare and make several LLMs cooperate.
 ///
-/// Models come from the configuration that `llm-config` manages. Exit codes: 0 success,
-/// 1 the models failed, 2 a usage or configuration error.
+/// Models come from the configuration that `llm-config` manages. Exit codes, the same for
+/// every command: 0 success, 1 the models failed, 2 a usage or configuration error (a missing
+/// input file included), 130 interrupted (Ctrl-C). With `--json`, a failed `query`,
+/// `cooperate` or `service` prints `{text: null, error: {kind, message}}` on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "llm-cooperation", version, max_term_width = 100)]
 pub struct CooperationCli {
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
-    /// 1/0, true/false, yes/no or on/off; empty is false.
-    #[arg(long, global = true, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
+    /// Do not record this run in the history (`llm-cooperation logs`); also accepted after
+    /// the commands that record runs (query, chat, cooperate, service).
+    #[arg(long)]
     pub no_log: bool,
     #[command(subcommand)]
     pub command: CooperationCommand,
+}
+
+impl CooperationCli {
+    /// Whether to record nothing: `--no-log` before or after the command, or
+    /// `LLM_COOP_NO_LOG`.
+    pub fn no_log(&self) -> bool {
+        let after = match &self.command {
+            CooperationCommand::Query(a) => a.log.no_log,
+            CooperationCommand::Chat(a) => a.log.no_log,
+            CooperationCommand::Cooperate(a) => a.log.no_log,
+            CooperationCommand::Service(a) => a.log.no_log,
+            _ => false,
+        };
+        self.no_log || after
+    }
+}
+
+/// `--no-log`, on the commands that record runs (the others never do, so their help does
+/// not offer it).
+#[derive(Debug, Clone, Args)]
+pub struct NoLog {
+    /// Do not record this run in the history (`llm-cooperation logs`). The variable takes
+    /// 1/0, true/false, yes/no or on/off; empty is false.
+    #[arg(long, env = env_vars::LLM_COOP_NO_LOG, value_parser = env_vars::parse_flag)]
+    pub no_log: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +109,7 @@ pub enum CooperationCommand {
     /// is the whole task. On a terminal, one line per model shows its progress, and a table of every step (model,
     /// latency, tokens, cost, votes) follows the answer. `--json` prints the answer with its
     /// receipt. Ctrl-C cancels the run and prints the partial receipt (exit code 130); a
-    /// second Ctrl-C exits at once. Exit codes: 0 success, 1 the models failed (the partial
-    /// receipt is printed), 2 a usage or configuration error, 130 interrupted.
+    /// second Ctrl-C exits at once. A failed run prints its partial receipt too (exit code 1).
     Cooperate(CooperateArgs),
     /// Analyse a document, find insight in data, or support a decision.
     ///
@@ -131,8 +157,9 @@ pub struct CooperateArgs {
     pub mode: Option<crate::cooperation::Mode>,
 
     /// The models, comma-separated or repeated; `auto` lets the router pick, and a model may
-    /// repeat (`--models m,m,m` votes three samples of one model). For `cascade`, the
-    /// highest tier is the strong model and the others are tried first.
+    /// repeat (`--models m,m,m` votes three samples of one model: each copy gets its own seed,
+    /// and a model at temperature 0 samples at 0.7, as the receipt notes). For `cascade`,
+    /// the highest tier is the strong model and the others are tried first.
     #[arg(long, value_delimiter = ',', value_name = "MODEL")]
     pub models: Vec<String>,
 
@@ -190,8 +217,11 @@ pub struct CooperateArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Print the answer with its receipt as JSON (also the partial receipt of a failed or
-    /// interrupted run).
+    #[command(flatten)]
+    pub log: NoLog,
+
+    /// Print the answer with its receipt as JSON; a failed or interrupted run prints
+    /// `{text: null, error: {kind, message}, receipt}` with the partial receipt.
     #[arg(long)]
     pub json: bool,
 }
@@ -213,7 +243,7 @@ pub struct ServiceArgs {
     pub kind: Option<String>,
 
     /// Models to ask in parallel, their answers merged (default: one model the router picks).
-    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    #[arg(short, long, value_delimiter = ',', value_name = "MODEL")]
     pub models: Vec<String>,
 
     /// The model that merges several `--models` answers (default: the highest tier).
@@ -227,6 +257,9 @@ pub struct ServiceArgs {
     /// Seconds each model call may take.
     #[arg(long, default_value_t = 120.0, value_parser = parse_secs, value_name = "SECS")]
     pub timeout: f64,
+
+    #[command(flatten)]
+    pub log: NoLog,
 
     /// Print the structured result (facts, analysis, findings, receipt) as JSON.
     #[arg(long)]
@@ -262,6 +295,8 @@ pub struct ChatArgs {
     /// Sampling temperature, 0.0 to 2.0.
     #[arg(short, long, value_parser = parse_temperature)]
     pub temperature: Option<f32>,
+    #[command(flatten)]
+    pub log: NoLog,
 }
 
 #[derive(Debug, Args)]
@@ -385,7 +420,11 @@ pub struct QueryArgs {
     #[arg(long)]
     pub no_stream: bool,
 
-    /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms, ttft_ms.
+    #[command(flatten)]
+    pub log: NoLog,
+
+    /// Print the answer as JSON: text, model, provider, finish_reason, usage, latency_ms,
+    /// ttft_ms; on failure `{text: null, error: {kind, message}, attempts}`.
     #[arg(long)]
     pub json: bool,
 }
@@ -465,6 +504,10 @@ pub enum ConfigCommand {
     Import(ImportArgs),
     /// Store the API key of a provider in the credentials file.
     SetKey(SetKeyArgs),
+    /// Show, set or `--unset` the default model: the one commands use when they name none.
+    ///
+    /// Without a default, the router picks a model for each request (`--strategy`).
+    Default(DefaultArgs),
     /// Print where the configuration files are.
     Path(JsonFlag),
 }
@@ -609,6 +652,16 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     /// A file written by `llm-config export`.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultArgs {
+    /// A configured model (`llm-config list` shows them); none: print the current default.
+    #[arg(value_name = "MODEL", conflicts_with = "unset")]
+    pub model: Option<String>,
+    /// Remove the default, so that requests without `--model` are routed.
+    #[arg(long)]
+    pub unset: bool,
 }
 
 #[derive(Debug, Args)]

@@ -79,9 +79,7 @@ fn start(config: &Config, host: &str, port: u16, addr: SocketAddr) -> anyhow::Re
         ))
         .into());
     }
-    let log_path = crate::store::history::data_dir()
-        .map(|d| d.join("llm-server.log"))
-        .unwrap_or_else(|_| std::env::temp_dir().join("llm-server.log"));
+    let log_path = server_dir().join("llm-server.log");
     if let Some(dir) = log_path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -133,12 +131,31 @@ fn start(config: &Config, host: &str, port: u16, addr: SocketAddr) -> anyhow::Re
     if result.is_ok() {
         tracing::info!(port, pid = child.id(), log = %log_path.display(), "started the local model server");
         // Beside the log, so scripts (and tests) can stop the server they caused to start.
-        let _ = std::fs::write(
-            log_path.with_file_name(format!("llm-server-{port}.pid")),
-            child.id().to_string(),
-        );
+        let _ = std::fs::write(pid_file(port), child.id().to_string());
     }
     result
+}
+
+/// Where a started `llm-server` keeps its log and pid file: the data directory.
+fn server_dir() -> std::path::PathBuf {
+    crate::store::history::data_dir().unwrap_or_else(|_| std::env::temp_dir())
+}
+
+/// The pid file of the `llm-server` started for `port`.
+pub fn pid_file(port: u16) -> std::path::PathBuf {
+    server_dir().join(format!("llm-server-{port}.pid"))
+}
+
+/// Called by `llm-server` as it exits: removes the pid file of its port when the file names
+/// this process (a file of another server on that port is left alone), so no stale pid is
+/// left for a script to `kill`.
+pub fn forget_pid_file(port: u16) {
+    let path = pid_file(port);
+    let ours = std::fs::read_to_string(&path)
+        .is_ok_and(|pid| pid.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The last lines of a log file.

@@ -88,15 +88,7 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
-    super::autostart::ensure_local_server(&config, args.model.as_deref())?;
-    let router = Arc::new(Router::new(&config)?);
     let history = super::history::open(&config, no_log);
-    let mut model = args
-        .model
-        .clone()
-        .or_else(|| config.settings.defaults.model.clone())
-        .unwrap_or_else(|| "auto".into());
-    check_model(&router, &model)?;
     let mut session = match (&args.session, args.resume) {
         (Some(name), _) => name.clone(),
         (None, true) => {
@@ -111,15 +103,43 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
         }
         (None, false) => format!("chat-{}", crate::store::now_ms()),
     };
+    let earlier = match &history {
+        Some(h) => h.session_turns(&session)?,
+        None => Vec::new(),
+    };
+    // A resumed session keeps the model and system prompt of its last turn, unless the
+    // command line names others.
+    let kept = earlier.last().map(|t| Settings::of(&t.run.receipt));
+    let router = Arc::new(Router::new(&config)?);
+    let kept_model =
+        kept.as_ref()
+            .and_then(|k| k.model.clone())
+            .filter(|m| match check_model(&router, m) {
+                Ok(()) => true,
+                Err(e) => {
+                    ui::warn(&format!("The session's model is gone: {e}"));
+                    false
+                }
+            });
+    let mut model = args
+        .model
+        .clone()
+        .or(kept_model)
+        .or_else(|| config.settings.defaults.model.clone())
+        .unwrap_or_else(|| "auto".into());
+    check_model(&router, &model)?;
+    super::autostart::ensure_local_server(&config, Some(model.as_str()))?;
+    let system = args
+        .system
+        .clone()
+        .or_else(|| kept.as_ref().and_then(|k| k.system.clone()));
     let mut messages: Vec<Message> = Vec::new();
-    if let Some(system) = &args.system {
+    if let Some(system) = &system {
         messages.push(Message::system(system.clone()));
     }
-    if let Some(h) = &history {
-        for turn in h.session_turns(&session)? {
-            messages.push(Message::user(turn.run.prompt));
-            messages.push(Message::assistant(turn.run.response));
-        }
+    for turn in earlier {
+        messages.push(Message::user(turn.run.prompt));
+        messages.push(Message::assistant(turn.run.response));
     }
     let interactive = ui::stdin_is_terminal();
     if interactive {
@@ -128,7 +148,12 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
             .filter(|m| m.role == crate::types::Role::User)
             .count();
         ui::note(&format!(
-            "session `{session}` · model {model}{} · /help for commands",
+            "session `{session}` · model {model}{}{} · /help for commands",
+            if system.is_some() {
+                " · system prompt"
+            } else {
+                ""
+            },
             if resumed > 0 {
                 format!(" · {resumed} earlier turns")
             } else {
@@ -194,8 +219,29 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
         }
         messages.push(Message::user(text.clone()));
         let started = Instant::now();
-        let turn = runtime.block_on(answer(&router, &messages, &model, mode.as_ref(), &args));
+        // On a terminal, Ctrl-C stops the answer and returns to the prompt (what was
+        // shown stays on screen; the turn is neither kept nor recorded). Without one,
+        // Ctrl-C ends the chat as it ends any command.
+        let turn = runtime.block_on(async {
+            let turn = answer(&router, &messages, &model, mode.as_ref(), &args);
+            if !interactive {
+                return turn.await;
+            }
+            tokio::select! {
+                turn = turn => turn,
+                _ = tokio::signal::ctrl_c() => Err(crate::entry::Interrupted(
+                    "Interrupted; the answer stopped there and is not kept in the conversation"
+                        .into(),
+                )
+                .into()),
+            }
+        });
         match turn {
+            Err(e) if e.is::<crate::entry::Interrupted>() => {
+                messages.pop();
+                let _ = ui::line("");
+                ui::warn(&e.to_string());
+            }
             Ok(t) => {
                 if !t.streamed {
                     ui::line(&t.text)?;
@@ -215,7 +261,11 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                         output_tokens: t.output_tokens,
                         cost_usd: t.cost,
                         latency_ms: started.elapsed().as_secs_f64() * 1e3,
-                        receipt: t.receipt,
+                        receipt: Settings {
+                            model: Some(model.clone()),
+                            system: system.clone(),
+                        }
+                        .stored_in(t.receipt),
                         ..NewRun::default()
                     },
                 );
@@ -236,6 +286,31 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
     } else {
         ExitCode::from(crate::entry::EXIT_FAILURE)
     })
+}
+
+/// What a chat session keeps between runs: stored in each turn's receipt under `chat`, read
+/// back from the last turn by `--continue` and `--session`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Settings {
+    /// The model asked for (`auto` included), not the one the router picked.
+    model: Option<String>,
+    system: Option<String>,
+}
+
+impl Settings {
+    fn of(receipt: &serde_json::Value) -> Self {
+        receipt
+            .get("chat")
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn stored_in(self, mut receipt: serde_json::Value) -> serde_json::Value {
+        if let (Some(map), Ok(chat)) = (receipt.as_object_mut(), serde_json::to_value(self)) {
+            map.insert("chat".into(), chat);
+        }
+        receipt
+    }
 }
 
 fn check_model(router: &Router, name: &str) -> Result<(), ConfigError> {
@@ -299,7 +374,7 @@ async fn answer(
         model: model.to_owned(),
         messages: messages.to_vec(),
         max_tokens: args.max_tokens,
-        temperature: args.temperature.map(f64::from),
+        temperature: args.temperature.map(crate::cooperation::plan::as_written),
         ..ChatRequest::default()
     };
     req.stream = true;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::cli::{CooperateArgs, GlobalArgs};
@@ -48,17 +47,6 @@ fn apply_quorum(plan: &mut Plan, quorum: usize) -> Result<(), ConfigError> {
         )));
     }
     Ok(())
-}
-
-/// Exit code of an interrupted run.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// The `--json` output of a run that did not finish.
-#[derive(Debug, Serialize)]
-pub struct Unfinished<'a> {
-    pub text: Option<&'a str>,
-    pub error: String,
-    pub receipt: &'a Receipt,
 }
 
 pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Result<ExitCode> {
@@ -155,10 +143,8 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
                 ui::json(&outcome)?;
             } else {
                 ui::line(outcome.text.trim_end())?;
-                if ui::stderr_is_terminal() {
-                    ui::progress::receipt_table(&outcome.receipt);
-                }
             }
+            ui::progress::finished(&outcome.receipt, args.json);
             record(&outcome.text, Some(&outcome.receipt), "ok", None);
             Ok(ExitCode::SUCCESS)
         }
@@ -211,30 +197,19 @@ pub fn run_record(
     }
 }
 
-/// Prints the partial receipt of a failed or cancelled run; 130 for a cancelled one, the
-/// error (exit code 1 or 2) otherwise.
+/// Prints the partial receipt of a failed or cancelled run as a table on stderr (with
+/// `--json`, the caller prints it in the failure object) and returns the error: exit code 130
+/// for a cancelled run, 1 or 2 otherwise.
 pub fn unfinished(err: CoopError, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(receipt) = err.receipt() else {
-        return Err(err.into());
-    };
-    if json {
-        ui::json(&Unfinished {
-            text: None,
-            error: chain(&err),
-            receipt,
-        })?;
-    } else {
+    if !json && let Some(receipt) = err.receipt() {
         ui::progress::receipt_table(receipt);
     }
-    match err {
-        CoopError::Cancelled { .. } => {
-            ui::warn(
-                "Interrupted: the receipt shows what finished; unfinished answers are partial",
-            );
-            Ok(ExitCode::from(EXIT_INTERRUPTED))
-        }
-        other => Err(other.into()),
+    if matches!(err, CoopError::Cancelled { .. }) {
+        return Err(anyhow::Error::from(err).context(crate::entry::Interrupted(
+            "Interrupted: the receipt shows what finished; unfinished answers are partial".into(),
+        )));
     }
+    Err(err.into())
 }
 
 /// An error and its causes, as `ui::error` prints them, on one line.
@@ -256,7 +231,7 @@ pub async fn interrupts(cancel: Cancel) {
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             ui::warn("Interrupted twice; exiting without a receipt");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            std::process::exit(i32::from(crate::entry::EXIT_INTERRUPTED));
         }
     }
     std::future::pending::<()>().await

@@ -22,20 +22,76 @@ use crate::cli::{CooperationCli, CooperationCommand, GlobalArgs};
 use crate::config::{Config, ConfigStore, EnvSnapshot, Paths};
 
 pub use config::run as config;
+pub use models::default_footer as models_default_footer;
 pub use server::run as server;
 
 /// `llm-cooperation`.
 pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
+    let json = match &cli.command {
+        CooperationCommand::Query(a) => a.json,
+        CooperationCommand::Cooperate(a) => a.json,
+        CooperationCommand::Service(a) => a.json,
+        _ => false,
+    };
+    let result = run_cooperation(cli);
+    if json && let Err(e) = &result {
+        crate::ui::json(&JsonFailure::of(e))?;
+    }
+    result
+}
+
+/// What `--json` prints on stdout when `query`, `cooperate` or `service` fails, the same shape
+/// for all three: `{text: null, error: {kind, message}}`, with `attempts` (the deployments a
+/// query tried) or `receipt` (a cooperation's partial receipt) where there are some. The
+/// message is printed on stderr as well, and the exit code is the usual one.
+#[derive(Debug, serde::Serialize)]
+struct JsonFailure<'a> {
+    text: Option<&'a str>,
+    error: JsonError,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<&'a [crate::router::Attempt]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<&'a crate::cooperation::Receipt>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonError {
+    /// `usage` (exit code 2), `failed` (1) or `interrupted` (130).
+    kind: &'static str,
+    /// The error and its causes, on one line.
+    message: String,
+}
+
+impl<'a> JsonFailure<'a> {
+    fn of(err: &'a anyhow::Error) -> Self {
+        JsonFailure {
+            text: None,
+            error: JsonError {
+                kind: crate::entry::error_kind(err),
+                message: format!("{err:#}"),
+            },
+            // `Tried` is a context, which anyhow finds by downcasting the error itself.
+            attempts: err.downcast_ref::<query::Tried>().map(|t| t.0.as_slice()),
+            receipt: err
+                .chain()
+                .find_map(|c| c.downcast_ref::<crate::cooperation::CoopError>())
+                .and_then(crate::cooperation::CoopError::receipt),
+        }
+    }
+}
+
+fn run_cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
+    let no_log = cli.no_log();
     match cli.command {
-        CooperationCommand::Query(args) => query::run(&cli.global, args, cli.no_log),
-        CooperationCommand::Chat(args) => chat::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Query(args) => query::run(&cli.global, args, no_log),
+        CooperationCommand::Chat(args) => chat::run(&cli.global, args, no_log),
         CooperationCommand::Logs(args) => logs::run(&cli.global, args),
         CooperationCommand::Models(args) => models::run(&cli.global, args),
         CooperationCommand::Status(args) => status::run(&cli.global, args),
         CooperationCommand::Embed(args) => embed::run(&cli.global, args),
         CooperationCommand::Test(args) => test::test(&cli.global, args),
-        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, cli.no_log),
-        CooperationCommand::Service(args) => service::run(&cli.global, args, cli.no_log),
+        CooperationCommand::Cooperate(args) => cooperate::run(&cli.global, args, no_log),
+        CooperationCommand::Service(args) => service::run(&cli.global, args, no_log),
     }
 }
 

@@ -21,13 +21,15 @@ struct Row<'a> {
     context_window: u32,
     /// `ready`, or why requests cannot reach it.
     health: String,
+    /// The model commands use when they name none; no model is the default when requests
+    /// are routed (no `[defaults] model`).
     default: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(global)?;
     let router = Router::new(&config)?;
-    let default = config.default_model().ok();
+    let default = config.default_model();
     let rows: Vec<Row> = router
         .model_configs()
         .iter()
@@ -85,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|t| t.as_str())
                     .collect::<Vec<_>>()
-                    .join(","),
+                    .join(", "),
                 r.tier.to_string(),
                 format!("{} / {}", r.price_in, r.price_out),
                 r.context_window.to_string(),
@@ -109,5 +111,14 @@ pub fn run(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
         ],
         table,
     )?;
+    ui::line(&default_footer(default))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line under a model table saying what a command without `--model` uses.
+pub fn default_footer(default: Option<&str>) -> String {
+    match default {
+        Some(_) => "* the default model (`llm-config default --unset` routes instead)".to_owned(),
+        None => "No default model: the router picks one per request (`llm-config default MODEL` sets one)".to_owned(),
+    }
 }

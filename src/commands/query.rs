@@ -58,8 +58,8 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
 
     let mut req = ChatRequest::simple(&model, args.system.as_deref(), &prompt);
     req.max_tokens = args.max_tokens;
-    req.temperature = args.temperature.map(f64::from);
-    req.top_p = args.top_p.map(f64::from);
+    req.temperature = args.temperature.map(crate::cooperation::plan::as_written);
+    req.top_p = args.top_p.map(crate::cooperation::plan::as_written);
     req.seed = args.seed.map(|s| s as i64);
     req.stop = args.stop.clone();
 
@@ -76,12 +76,28 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         }
     }
     let started = Instant::now();
+    // Ctrl-C at any point (waiting for the first byte or streaming) stops the request: exit
+    // code 130, recorded as a failed run.
     let outcome = runtime.block_on(async {
-        if stream {
-            stream_answer(&router, req, &prefs).await
-        } else {
-            let routed = router.chat(req, &prefs).await.map_err(route_error)?;
-            Ok((routed.value, routed.decision, routed.attempts))
+        let work = async {
+            if stream {
+                stream_answer(&router, req, &prefs).await
+            } else {
+                let routed = router.chat(req, &prefs).await.map_err(route_error)?;
+                Ok((routed.value, routed.decision, routed.attempts))
+            }
+        };
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => {
+                let message = if stream {
+                    let _ = ui::line("");
+                    "Interrupted; the answer above is incomplete"
+                } else {
+                    "Interrupted before the answer arrived"
+                };
+                Err(crate::entry::Interrupted(message.into()).into())
+            }
         }
     });
     let history = super::history::open(&config, no_log);
@@ -199,10 +215,8 @@ fn cooperate(
         ui::json(&outcome)?;
     } else {
         ui::line(outcome.text.trim_end())?;
-        if ui::stderr_is_terminal() {
-            ui::progress::receipt_table(&outcome.receipt);
-        }
     }
+    ui::progress::finished(&outcome.receipt, args.json);
     let run = super::cooperate::run_record(
         "query",
         spec.mode.as_str(),
@@ -216,19 +230,28 @@ fn cooperate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The deployments a query tried, all failed: the context of its error, so `--json` can
+/// list them in `attempts`.
+#[derive(Debug)]
+pub struct Tried(pub Vec<Attempt>);
+
+impl std::fmt::Display for Tried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tried: Vec<String> = self
+            .0
+            .iter()
+            .map(|a| format!("{} on `{}`", a.model, a.provider))
+            .collect();
+        write!(f, "Every deployment tried failed ({})", tried.join(", "))
+    }
+}
+
 /// Configuration problems keep their exit code 2; everything else is a model failure.
-fn route_error(e: RouteError) -> anyhow::Error {
+pub fn route_error(e: RouteError) -> anyhow::Error {
     match e {
         RouteError::Config(c) => c.into(),
         RouteError::Exhausted { source, attempts } => {
-            let tried: Vec<String> = attempts
-                .iter()
-                .map(|a| format!("{} on `{}`", a.model, a.provider))
-                .collect();
-            anyhow::Error::from(source).context(format!(
-                "Every deployment tried failed ({})",
-                tried.join(", ")
-            ))
+            anyhow::Error::from(source).context(Tried(attempts))
         }
         other => other.into(),
     }
@@ -246,14 +269,7 @@ async fn stream_answer(
         .last()
         .expect("a stream comes from an attempt");
     let (model, provider) = (answered.model.clone(), answered.provider.clone());
-    let collected = tokio::select! {
-        result = collect_stream(routed.value, started, ui::write) => result,
-        _ = tokio::signal::ctrl_c() => {
-            let _ = ui::line("");
-            anyhow::bail!("Interrupted; the answer above is incomplete");
-        }
-    };
-    match collected {
+    match collect_stream(routed.value, started, ui::write).await {
         Ok(c) => {
             if !c.text().ends_with('\n') {
                 ui::line("")?;

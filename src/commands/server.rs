@@ -75,11 +75,14 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
                 format!("Failed to listen on `{host}:{port}`; is another server using the port? Pick one with `--port`")
             })?;
         let addr = listener.local_addr()?;
+        let shutdown = shutdown_signal();
         tracing::info!(%addr, models = state.live().config.model_names().len(), "llm-server listening");
         crate::ui::note(&format!("llm-server listening on http://{addr}"));
         spawn_background(&state, sweep);
         tokio::spawn(reload_on_change(state.clone(), paths));
-        serve_with_grace(listener, app(state), shutdown_signal(), grace).await?;
+        let served = serve_with_grace(listener, app(state), shutdown, grace).await;
+        super::autostart::forget_pid_file(addr.port());
+        served?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -141,24 +144,32 @@ async fn reload_on_change(state: Arc<AppState>, paths: Paths) {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM sent as soon as "listening" is printed must stop the
+/// server gracefully (removing its pid file), not kill it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(int) => {},
+                () = wait(term) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

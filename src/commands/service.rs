@@ -77,10 +77,8 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Resu
                 ui::json(&r)?;
             } else {
                 print(&r)?;
-                if ui::stderr_is_terminal() {
-                    ui::progress::receipt_table(&r.receipt);
-                }
             }
+            ui::progress::finished(&r.receipt, args.json);
             let mut run = run_record(
                 "service",
                 &mode,

@@ -18,6 +18,9 @@ struct ProviderStatus {
     /// How many model ids the provider lists.
     models_listed: Option<usize>,
     error: Option<String>,
+    /// Not checked: it needs an API key and has none (`error` says how to give one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_key: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +67,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms,
                     models_listed: Some(ids.len()),
                     error: None,
+                    no_key: false,
                 },
                 Ok(Err(e)) => ProviderStatus {
                     provider: name.clone(),
@@ -72,6 +76,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms,
                     models_listed: None,
                     error: Some(e.to_string()),
+                    no_key: false,
                 },
                 Err(_) => ProviderStatus {
                     provider: name.clone(),
@@ -79,6 +84,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     latency_ms: None,
                     models_listed: None,
                     error: Some(format!("no answer within {:.1} s", wait.as_secs_f64())),
+                    no_key: false,
                 },
             }
         });
@@ -99,6 +105,21 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     });
     spinner.finish_and_clear();
     let unreachable = providers.iter().filter(|p| !p.reachable).count();
+    // Providers that need a key and have none are not checked, but listed with the fix
+    // (they used to be left out, as if not configured).
+    let mut providers = providers;
+    for (name, p) in &config.settings.providers {
+        if !registry.backends.contains_key(name) && p.needs_key && config.api_key(name).is_none() {
+            providers.push(ProviderStatus {
+                provider: name.clone(),
+                reachable: false,
+                latency_ms: None,
+                models_listed: None,
+                error: Some(crate::providers::missing_key(&config, name).to_string()),
+                no_key: true,
+            });
+        }
+    }
     let status = Status {
         providers,
         server,
@@ -115,6 +136,8 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
                     p.provider.clone(),
                     if p.reachable {
                         ui::good("reachable")
+                    } else if p.no_key {
+                        ui::bad("no key")
                     } else {
                         ui::bad("unreachable")
                     },
@@ -129,10 +152,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
             rows,
         )?;
         match (&status.server, &status.server_url) {
-            (Some(stats), Some(url)) => ui::line(&format!(
-                "llm-server at {url}: {} requests, success rate {}, average latency {} ms",
-                stats["total_requests"], stats["success_rate"], stats["average_latency_ms"]
-            ))?,
+            (Some(stats), Some(url)) => ui::line(&server_line(url, stats))?,
             (None, Some(url)) => ui::line(&format!("No llm-server answers at {url}"))?,
             _ => {}
         }
@@ -142,4 +162,38 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(crate::entry::EXIT_FAILURE)
     })
+}
+
+/// `llm-server at URL: 12 requests, success rate 91.7%, average latency 11434 ms`: a rate in
+/// percent and a latency in whole milliseconds (the stats carry full precision).
+fn server_line(url: &str, stats: &serde_json::Value) -> String {
+    let number = |key: &str| stats[key].as_f64();
+    let rate = number("success_rate").map_or("-".to_owned(), |r| {
+        let percent = if r <= 1.0 { r * 100.0 } else { r };
+        format!("{percent:.1}%")
+    });
+    let latency = number("average_latency_ms").map_or("-".to_owned(), |l| format!("{l:.0} ms"));
+    format!(
+        "llm-server at {url}: {} requests, success rate {rate}, average latency {latency}",
+        stats["total_requests"]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// It used to print `average latency 11434.0325 ms`.
+    #[test]
+    fn server_stats_are_printed_with_sensible_precision() {
+        let stats = serde_json::json!({
+            "total_requests": 12,
+            "success_rate": 0.916_666_666,
+            "average_latency_ms": 11_434.032_5,
+        });
+        assert_eq!(
+            server_line("http://127.0.0.1:8080", &stats),
+            "llm-server at http://127.0.0.1:8080: 12 requests, success rate 91.7%, average latency 11434 ms"
+        );
+    }
 }

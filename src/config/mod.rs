@@ -122,17 +122,104 @@ impl EnvSnapshot {
     }
 }
 
-/// Loads `.env` from the working directory into the process environment, without overriding
-/// variables that are already set. A missing `.env` is fine; a malformed one is an error.
-pub fn load_dotenv() -> Result<Option<PathBuf>, ConfigError> {
-    match dotenvy::dotenv() {
-        Ok(path) => Ok(Some(path)),
-        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ConfigError::Parse {
-            path: PathBuf::from(".env"),
-            message: format!("{e}; each line must be `NAME=value`"),
-        }),
+/// What reading `.env` did, for the entry point to say on stderr.
+#[derive(Debug, Default)]
+pub struct DotEnv {
+    /// The file read, when there was one.
+    pub path: Option<PathBuf>,
+    /// The variables it set (names only: the values include keys).
+    pub applied: Vec<String>,
+    /// Variables it set that would send requests (and a stored key) elsewhere, not applied
+    /// without `LLM_COOP_DOTENV=1`.
+    pub refused: Vec<String>,
+    /// Lines that are not `NAME=value`: (line number, why), skipped.
+    pub bad_lines: Vec<(usize, String)>,
+}
+
+/// Whether `.env` may set a variable at all: those of this project (see `env_vars`) and the
+/// provider keys presets read (`OPENAI_API_KEY`, …). Anything else in a shared `.env`
+/// (`DATABASE_URL`, …) is not ours to read.
+fn ours(name: &str) -> bool {
+    name.starts_with("LLM_COOP_")
+        || name.ends_with("_API_KEY")
+        || [
+            env_vars::BASE_URL,
+            env_vars::API_KEY,
+            env_vars::MODEL,
+            env_vars::LOG_LEVEL,
+            env_vars::SERVER_HOST,
+            env_vars::SERVER_PORT,
+            env_vars::NO_COLOR,
+        ]
+        .contains(&name)
+}
+
+/// Variables with which a `.env` (from any cloned repository) could send prompts, and the
+/// keys the user stored or exported, to a host of its choosing: a base URL, another
+/// configuration directory (whose providers may read exported keys), shared state.
+const REDIRECTING: &[&str] = &[
+    env_vars::BASE_URL,
+    env_vars::LLM_COOP_CONFIG_DIR,
+    env_vars::LLM_COOP_STATE,
+];
+
+/// Loads `./.env` (the working directory only) into the process environment: only this
+/// project's variables, never overriding one already set. A variable that redirects requests
+/// (`BASE_URL`, `LLM_COOP_CONFIG_DIR`, `LLM_COOP_STATE`) is applied only when the user opted
+/// in with `LLM_COOP_DOTENV=1` in the real environment, or, for `BASE_URL`, when the same
+/// `.env` also supplies the key that goes there (`API_KEY`, not already set), so no stored
+/// key can reach it. A line that cannot be parsed is skipped and reported, never fatal.
+pub fn load_dotenv() -> DotEnv {
+    let path = PathBuf::from(".env");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return DotEnv::default();
+    };
+    let mut report = DotEnv {
+        path: Some(std::env::current_dir().map_or(path.clone(), |d| d.join(&path))),
+        ..DotEnv::default()
+    };
+    let consent = std::env::var(env_vars::LLM_COOP_DOTENV)
+        .ok()
+        .and_then(|v| env_vars::parse_flag(&v).ok())
+        .unwrap_or(false);
+    // Parsed line by line with dotenvy's own parser, so one bad line costs only itself.
+    let mut accepted: Vec<(usize, &str, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match dotenvy::from_read_iter(line.as_bytes()).collect::<Result<Vec<_>, _>>() {
+            Ok(pairs) => {
+                for (name, _) in pairs {
+                    // A `.env` cannot opt itself in.
+                    if ours(&name)
+                        && name != env_vars::LLM_COOP_DOTENV
+                        && std::env::var_os(&name).is_none()
+                    {
+                        accepted.push((n + 1, line, name));
+                    }
+                }
+            }
+            Err(e) => report.bad_lines.push((n + 1, e.to_string())),
+        }
     }
+    let own_key = accepted
+        .iter()
+        .any(|(_, _, name)| name == env_vars::API_KEY);
+    for (_, line, name) in accepted {
+        let allowed = consent
+            || !REDIRECTING.contains(&name.as_str())
+            || (name == env_vars::BASE_URL && own_key);
+        if !allowed {
+            report.refused.push(name);
+            continue;
+        }
+        if dotenvy::from_read(line.as_bytes()).is_ok() && std::env::var_os(&name).is_some() {
+            report.applied.push(name);
+        }
+    }
+    report
 }
 
 impl Config {
@@ -219,16 +306,10 @@ impl Config {
             .map(|k| (k.to_owned(), KeySource::File))
     }
 
-    /// The model used when none is named: `[defaults] model`, else the first configured.
-    pub fn default_model(&self) -> Result<&str, ConfigError> {
-        if let Some(name) = self.settings.defaults.model.as_deref() {
-            return Ok(name);
-        }
-        self.settings
-            .models
-            .first()
-            .map(|m| m.name.as_str())
-            .ok_or(ConfigError::NoModels)
+    /// The model used when a command names none: `[defaults] model` (or `MODEL` /
+    /// `LLM_COOP_MODEL`). `None`: the router picks one per request; there is no other rule.
+    pub fn default_model(&self) -> Option<&str> {
+        self.settings.defaults.model.as_deref()
     }
 
     /// All deployments of `name`, or an error listing what exists.
@@ -715,7 +796,7 @@ mod tests {
             ("MODEL", "qwen"),
         ]);
         let c = Config::load(Paths::in_dir(dir.path()), env).unwrap();
-        assert_eq!(c.default_model().unwrap(), "qwen");
+        assert_eq!(c.default_model(), Some("qwen"));
         assert_eq!(c.deployments("qwen").unwrap()[0].provider, GLOBAL_PROVIDER);
         let (key, source) = c.api_key(GLOBAL_PROVIDER).unwrap();
         assert_eq!(key, "sk-env");

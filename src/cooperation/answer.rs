@@ -640,26 +640,132 @@ pub fn clip(s: &str, max: usize) -> String {
 
 /// A verifier's reply: `Some(true)` accepts, `Some(false)` rejects, `None` is unclear.
 pub fn verdict(text: &str) -> Option<bool> {
-    let text = fold(text);
-    let first = text.lines().find(|l| !l.trim().is_empty())?.to_uppercase();
-    let reject = [
-        "REJECT",
-        "拒绝",
-        "不通过",
-        "不正确",
-        "错误",
-        "INCORRECT",
-        "WRONG",
-    ];
-    let accept = ["ACCEPT", "接受", "通过", "正确", "CORRECT"];
-    // Reject first: `INCORRECT` contains `CORRECT`, `不正确` contains `正确`.
-    if reject.iter().any(|w| first.contains(w)) {
-        return Some(false);
+    read_verdict(text).map(|v| v.accept)
+}
+
+/// What a verifier decided and the word in its reply that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub accept: bool,
+    /// As found (upper-cased): `ACCEPT`, `INCORRECT`, `NOT CORRECT`, `YES`, `是`, ….
+    pub word: String,
+}
+
+/// Explicit verdicts, which count anywhere in a reply. Rejections are listed first: at one
+/// position the longer word wins (`不通过` before `通过`).
+const VERDICT_WORDS: &[(&str, bool)] = &[
+    ("REJECTED", false),
+    ("REJECT", false),
+    ("不通过", false),
+    ("拒绝", false),
+    ("ACCEPTED", true),
+    ("ACCEPT", true),
+    ("通过", true),
+    ("接受", true),
+];
+
+/// Judgements of correctness, which count on the first line or at the start of a line.
+const JUDGEMENT_WORDS: &[(&str, bool)] = &[
+    ("NOT CORRECT", false),
+    ("ISN'T CORRECT", false),
+    ("INCORRECT", false),
+    ("WRONG", false),
+    ("不正确", false),
+    ("错误", false),
+    ("CORRECT", true),
+    ("正确", true),
+];
+
+/// A verifier's reply read as a verdict, wherever it is: the prompt asks for ACCEPT or REJECT
+/// on the first line, but models also reason first and conclude later, or answer yes/no,
+/// correct/incorrect or 是/否. In order: a verdict or judgement word on the first line; a
+/// line that opens with one (or with yes/no, 是/否); an ACCEPT or REJECT anywhere (the first
+/// one). `None` when nothing decides.
+pub fn read_verdict(text: &str) -> Option<Verdict> {
+    let text = fold(text).to_uppercase();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let all = || VERDICT_WORDS.iter().chain(JUDGEMENT_WORDS);
+    if let Some(first) = lines.first()
+        && let Some(v) = earliest(first, all())
+    {
+        return Some(v);
     }
-    if accept.iter().any(|w| first.contains(w)) {
-        return Some(true);
+    for line in &lines {
+        let opening = trim_punct(strip_label(trim_punct(line)));
+        if let Some(v) = earliest(opening, all()).filter(|_| starts_with_word(opening)) {
+            return Some(v);
+        }
+        if let Some(accept) = yes_no(opening) {
+            let word = opening
+                .split(|c: char| {
+                    c.is_whitespace() || c.is_ascii_punctuation() || "，。、".contains(c)
+                })
+                .next()
+                .unwrap_or(opening);
+            return Some(Verdict {
+                accept,
+                word: word.to_owned(),
+            });
+        }
     }
-    yes_no(trim_punct(&first))
+    earliest(&text, VERDICT_WORDS.iter())
+}
+
+/// `VERDICT: …`, `Answer: …`, `结论：…` lose their label.
+fn strip_label(line: &str) -> &str {
+    for label in [
+        "VERDICT", "ANSWER", "RESULT", "DECISION", "结论", "判断", "答案",
+    ] {
+        if let Some(rest) = line.strip_prefix(label) {
+            let rest = rest.trim_start();
+            if let Some(rest) = rest.strip_prefix([':', '：', '-']) {
+                return rest.trim_start();
+            }
+        }
+    }
+    line
+}
+
+/// Whether `line` begins with one of the words (so `Correct, …` counts and `The correct
+/// value …` does not).
+fn starts_with_word(line: &str) -> bool {
+    VERDICT_WORDS
+        .iter()
+        .chain(JUDGEMENT_WORDS)
+        .any(|(w, _)| line.starts_with(w) && bounded(line, 0, w.len()))
+}
+
+/// The first of `words` in `text` as a whole word (ASCII words need non-letters around them:
+/// `CORRECT` is not found in `INCORRECT`); at one position the first listed wins.
+fn earliest<'w>(text: &str, words: impl Iterator<Item = &'w (&'w str, bool)>) -> Option<Verdict> {
+    let mut best: Option<(usize, &str, bool)> = None;
+    for &(w, accept) in words {
+        let found = text
+            .match_indices(w)
+            .find(|(at, _)| bounded(text, *at, w.len()))
+            .map(|(at, _)| at);
+        if let Some(at) = found
+            && best.is_none_or(|(b, _, _)| at < b)
+        {
+            best = Some((at, w, accept));
+        }
+    }
+    best.map(|(_, w, accept)| Verdict {
+        accept,
+        word: w.to_owned(),
+    })
+}
+
+/// Whether the match `text[at..at + len]` stands alone: an ASCII word must not touch an ASCII
+/// letter or digit on either side (Chinese words need no spaces).
+fn bounded(text: &str, at: usize, len: usize) -> bool {
+    if !text[at..at + len].is_ascii() {
+        return true;
+    }
+    let before = text[..at].chars().next_back();
+    let after = text[at + len..].chars().next();
+    !before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// The answer number (1-based in the text, returned 0-based) a judge chose among `n`, and
@@ -847,6 +953,42 @@ mod tests {
         assert_eq!(verdict("不正确，应该是 42"), Some(false));
         assert_eq!(verdict("正确"), Some(true));
         assert_eq!(verdict("Hmm."), None);
+    }
+
+    /// The verifier used to need ACCEPT on its first line; a verdict later in the reply, or
+    /// in other words, sent every cascade to the strong model.
+    #[test]
+    fn verdicts_anywhere_in_the_reply_with_the_deciding_word() {
+        let read = |t: &str| read_verdict(t).map(|v| (v.accept, v.word));
+        let v = |accept: bool, w: &str| Some((accept, w.to_owned()));
+        assert_eq!(
+            read("Let me check: 6 × 7 = 42.\nThe proposed answer matches.\n\nACCEPT"),
+            v(true, "ACCEPT")
+        );
+        assert_eq!(
+            read("Checking the sum.\nVerdict: **REJECT** — it is 41, not 42."),
+            v(false, "REJECT")
+        );
+        assert_eq!(read("I checked it.\nYes, it is right."), v(true, "YES"));
+        assert_eq!(read("I checked it.\nNo. The sum is 41."), v(false, "NO"));
+        assert_eq!(
+            read("Working through it.\nCorrect: 42 is the product."),
+            v(true, "CORRECT")
+        );
+        assert_eq!(
+            read("Working through it.\nIncorrect; the correct value is 41."),
+            v(false, "INCORRECT")
+        );
+        assert_eq!(read("The answer is not correct."), v(false, "NOT CORRECT"));
+        assert_eq!(read("我检查了一下。\n是的，答案正确。"), v(true, "是的"));
+        assert_eq!(read("我检查了一下。\n否，应该是 41。"), v(false, "否"));
+        assert_eq!(read("结论：不通过"), v(false, "不通过"));
+        // Prose that merely uses the words decides nothing.
+        assert_eq!(
+            read("Let me see.\nThe correct approach multiplies.\nThere is no shortcut."),
+            None
+        );
+        assert_eq!(read("The answer needs more work"), None);
 
         assert_eq!(
             judge_choice("Best: 2\nIt shows its work.", 3),

@@ -256,7 +256,15 @@ impl<'p> Run<'p> {
                     vote: None,
                     votes: None,
                     error: None,
-                    note: None,
+                    seed: match s.kind {
+                        StepKind::Model { seed, .. } => seed,
+                        _ => None,
+                    },
+                    temperature: match s.kind {
+                        StepKind::Model { temperature, .. } => temperature,
+                        _ => None,
+                    },
+                    note: sampling_note(s),
                     pick: None,
                 },
                 choices: Vec::new(),
@@ -627,6 +635,8 @@ impl<'p> Run<'p> {
             system,
             max_tokens,
             temperature,
+            seed,
+            ..
         } = &self.plan.steps[i].kind
         else {
             unreachable!("only model steps are queued")
@@ -635,7 +645,8 @@ impl<'p> Run<'p> {
         let system = system.as_deref().map(|s| self.render(s));
         let mut req = ChatRequest::simple(model, system.as_deref(), &prompt);
         req.max_tokens = *max_tokens;
-        req.temperature = temperature.map(f64::from);
+        req.temperature = temperature.map(super::plan::as_written);
+        req.seed = seed.map(|s| s as i64);
         let prompt_tokens = crate::router::analysis::estimate_tokens(&prompt)
             + system
                 .as_deref()
@@ -1041,4 +1052,25 @@ async fn call_model(
             provider: Some(provider),
         }),
     }
+}
+
+/// Says why a repeated member samples: a distinct seed, and a temperature raised from 0.
+fn sampling_note(s: &super::plan::Step) -> Option<String> {
+    let StepKind::Model {
+        seed: Some(seed),
+        temperature,
+        temperature_raised,
+        ..
+    } = s.kind
+    else {
+        return None;
+    };
+    Some(if temperature_raised {
+        format!(
+            "repeated member: seed {seed}, temperature {} instead of 0 (copies of a greedy model would repeat one answer)",
+            temperature.unwrap_or(super::modes::REPEAT_TEMPERATURE)
+        )
+    } else {
+        format!("repeated member: seed {seed}")
+    })
 }

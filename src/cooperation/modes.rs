@@ -69,10 +69,12 @@ pub fn compile(spec: &ModeSpec, router: &Router) -> Result<Plan, CoopError> {
             (output, Some(cascade))
         }
     };
+    let mut steps = c.steps;
+    vary_repeats(&mut steps, router);
     let plan = Plan {
         mode: spec.mode,
         name: None,
-        steps: c.steps,
+        steps,
         output,
         cascade,
     };
@@ -83,6 +85,53 @@ pub fn compile(spec: &ModeSpec, router: &Router) -> Result<Plan, CoopError> {
         )))
     })?;
     Ok(plan)
+}
+
+/// The temperature repeated members of a greedy model (temperature 0) sample at.
+pub const REPEAT_TEMPERATURE: f32 = 0.7;
+
+/// Repeated members (`--models m,m,m`: steps of one model in one role) would otherwise send
+/// identical requests, and a vote among them would count one answer several times. Each copy
+/// gets its own seed (1, 2, …), and when the temperature that applies is 0 (`--temperature`,
+/// else the model's configured default), the copies sample at [`REPEAT_TEMPERATURE`]
+/// instead. An unset temperature is the upstream's default, which samples already (OpenAI,
+/// Anthropic and the local runner default to 1). The plan and the receipt show both.
+fn vary_repeats(steps: &mut [Step], router: &Router) {
+    let mut groups: std::collections::HashMap<(String, String), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        if let Some(model) = s.model_name() {
+            groups
+                .entry((model.to_owned(), s.role.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for ((model, _), members) in groups {
+        if members.len() < 2 {
+            continue;
+        }
+        let configured = router
+            .model_configs()
+            .iter()
+            .find(|m| m.name == model)
+            .and_then(|m| m.temperature);
+        for (k, i) in members.into_iter().enumerate() {
+            if let StepKind::Model {
+                temperature,
+                seed,
+                temperature_raised,
+                ..
+            } = &mut steps[i].kind
+            {
+                *seed = Some(k as u64 + 1);
+                if temperature.or(configured) == Some(0.0) {
+                    *temperature = Some(REPEAT_TEMPERATURE);
+                    *temperature_raised = true;
+                }
+            }
+        }
+    }
 }
 
 fn usage(message: String) -> CoopError {

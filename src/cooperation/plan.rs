@@ -76,6 +76,13 @@ pub enum StepKind {
         max_tokens: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         temperature: Option<f32>,
+        /// The sampling seed: set on repeated members (`--models m,m,m`) so that each copy
+        /// samples its own answer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+        /// `temperature` was raised from 0 because this step repeats a member.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        temperature_raised: bool,
     },
     /// The finished inputs' outputs, one after another; fails with fewer than `min`.
     Concat {
@@ -261,6 +268,8 @@ impl Step {
                 system: None,
                 max_tokens: None,
                 temperature: None,
+                seed: None,
+                temperature_raised: false,
             },
             depends_on: Vec::new(),
             when: None,
@@ -652,6 +661,12 @@ fn condition_text(c: &Condition) -> String {
             .collect::<Vec<_>>()
             .join(" or "),
     }
+}
+
+/// An `f32` option (a temperature, `top_p`) as the `f64` the JSON request carries, with the
+/// digits it was written with: `0.7`, not `f64::from(0.7f32)` = `0.699999988079071`.
+pub fn as_written(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 #[cfg(test)]

@@ -79,6 +79,13 @@ pub struct StepReceipt {
     pub votes: Option<Tally>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The seed sent: repeated members (`--models m,m,m`) each get their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The temperature sent, where the plan set one (a repeated greedy member samples at
+    /// 0.7; `note` then says so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     /// Why a step was skipped, or what a built-in step did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -106,6 +113,10 @@ pub struct Judgement {
 pub struct CascadeReport {
     pub escalated: bool,
     pub reason: String,
+    /// The word in the verifier's reply that decided (`ACCEPT`, `INCORRECT`, `YES`, `是`, …);
+    /// absent when there was no verifier or its reply decided nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifier_word: Option<String>,
     pub strong_model: String,
     /// What asking the strong model directly costs: its actual cost when it was asked,
     /// else estimated from the cheap steps' token counts at its prices.
@@ -236,23 +247,30 @@ impl Receipt {
                 None => (0.0, true),
             };
             let cheap_tally = done(&c.tally).and_then(|t| t.votes.as_ref());
-            let verdict = c
+            let read = c
                 .verify
                 .as_deref()
                 .and_then(done)
-                .map(|v| super::answer::verdict(&v.output));
+                .map(|v| super::answer::read_verdict(&v.output));
+            let verifier_word = read.clone().flatten().map(|v| v.word);
+            let verdict = read.map(|v| v.map(|v| v.accept));
             let reason = match (escalated, cheap_tally, verdict) {
                 (true, Some(t), _) if !t.unanimous => {
                     format!("the cheap answers disagree: {}", t.summary())
                 }
-                (true, Some(_), Some(v)) if v != Some(true) => {
-                    "the verifier did not accept the cheap answer".to_owned()
+                (true, Some(_), Some(Some(false))) => format!(
+                    "the verifier rejected the cheap answer (`{}`)",
+                    verifier_word.as_deref().unwrap_or("")
+                ),
+                (true, Some(_), Some(None)) => {
+                    "the verifier's reply had no verdict (ACCEPT/REJECT, yes/no, correct/incorrect, 是/否)".to_owned()
                 }
                 (true, None, _) => "the cheap models gave no answer to compare".to_owned(),
                 (true, _, _) => "the cheap answer could not be verified".to_owned(),
                 (false, Some(t), Some(Some(true))) => format!(
-                    "the cheap answers agree ({}) and the verifier accepted",
-                    t.winner.as_deref().unwrap_or("")
+                    "the cheap answers agree ({}) and the verifier accepted (`{}`)",
+                    t.winner.as_deref().unwrap_or(""),
+                    verifier_word.as_deref().unwrap_or("")
                 ),
                 (false, Some(t), _) => {
                     format!(
@@ -265,6 +283,7 @@ impl Receipt {
             cascade = Some(CascadeReport {
                 escalated,
                 reason,
+                verifier_word,
                 strong_model: c.strong_model.clone(),
                 strong_direct_cost_usd: round_usd(direct),
                 saved_usd: round_usd(direct - self.cost_usd),

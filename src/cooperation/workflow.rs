@@ -179,6 +179,8 @@ impl Workflow {
                         system: s.system.clone(),
                         max_tokens: s.max_tokens.or(max_tokens),
                         temperature: s.temperature.or(temperature),
+                        seed: None,
+                        temperature_raised: false,
                     },
                     depends_on: s.depends_on.clone(),
                     when: None,

@@ -10,7 +10,10 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{
+    Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width,
+    presets::UTF8_FULL_CONDENSED,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ColorChoice;
@@ -120,9 +123,37 @@ pub fn bad(text: &str) -> String {
     }
 }
 
-fn build_table(header: &[&str], rows: Vec<Vec<String>>, terminal: bool) -> Table {
+/// A table cell from text that may carry colour (from [`good`], [`bad`]): comfy-table would
+/// count the escape codes as width and misalign the column, so the cell holds the plain text
+/// and comfy-table applies the colour itself.
+pub(crate) fn cell(text: &str) -> Cell {
+    let plain = console::strip_ansi_codes(text);
+    if plain.len() == text.len() {
+        return Cell::new(text);
+    }
+    let mut cell = Cell::new(plain.as_ref());
+    for (code, color) in [
+        ("\x1b[32m", Color::Green),
+        ("\x1b[31m", Color::Red),
+        ("\x1b[33m", Color::Yellow),
+    ] {
+        if text.contains(code) {
+            cell = cell.fg(color);
+        }
+    }
+    for (code, attribute) in [("\x1b[1m", Attribute::Bold), ("\x1b[2m", Attribute::Dim)] {
+        if text.contains(code) {
+            cell = cell.add_attribute(attribute);
+        }
+    }
+    cell
+}
+
+/// A table's common set-up. On a terminal it fits the terminal's width, wrapping cells only
+/// between words: no column is narrower than its longest word, so a model name is never cut.
+/// In a pipe nothing wraps (grep sees whole values). Colour follows `--color`.
+pub(crate) fn new_table(header: &[&str], rows: &[Vec<String>], terminal: bool) -> Table {
     let mut table = Table::new();
-    // On a terminal, fit its width; in a pipe, never wrap a cell (grep sees whole values).
     let arrangement = if terminal {
         ContentArrangement::Dynamic
     } else {
@@ -132,8 +163,36 @@ fn build_table(header: &[&str], rows: Vec<Vec<String>>, terminal: bool) -> Table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(arrangement)
         .set_header(header.iter().copied());
+    if color() {
+        table.enforce_styling();
+    }
+    if terminal {
+        let longest_word = |i: usize| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|t| console::strip_ansi_codes(t).into_owned())
+                .chain(header.get(i).map(|h| (*h).to_owned()))
+                .flat_map(|t| {
+                    t.split_whitespace()
+                        .map(console::measure_text_width)
+                        .collect::<Vec<_>>()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        // comfy-table's widths include the cell's padding, one space on each side.
+        let constraints: Vec<ColumnConstraint> = (0..header.len())
+            .map(|i| ColumnConstraint::LowerBoundary(Width::Fixed(longest_word(i) as u16 + 2)))
+            .collect();
+        table.set_constraints(constraints);
+    }
+    table
+}
+
+fn build_table(header: &[&str], rows: Vec<Vec<String>>, terminal: bool) -> Table {
+    let mut table = new_table(header, &rows, terminal);
     for row in rows {
-        table.add_row(row);
+        table.add_row(row.iter().map(|t| cell(t)).collect::<Vec<_>>());
     }
     table
 }

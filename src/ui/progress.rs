@@ -5,7 +5,6 @@
 use std::io;
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -171,67 +170,104 @@ fn result_cell(s: &StepReceipt) -> String {
     answer::clip(&s.output.replace('\n', " "), 50)
 }
 
+/// After a run that succeeded: on a terminal (and without `--json`), the receipt table;
+/// otherwise one warning per failed member on stderr, so a pipe (where the answer alone goes
+/// to stdout) still learns that the answer was made without them.
+pub fn finished(receipt: &Receipt, json: bool) {
+    if !json && super::stderr_is_terminal() {
+        receipt_table(receipt);
+        return;
+    }
+    for s in receipt
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+    {
+        super::warn(&failed_member(s));
+    }
+}
+
+/// `member `b` (m2 on `fake`) failed: HTTP 500 …`, on one line.
+fn failed_member(s: &StepReceipt) -> String {
+    let on = match (&s.model, &s.provider) {
+        (Some(m), Some(p)) => format!(" ({m} on `{p}`)"),
+        (Some(m), None) => format!(" ({m})"),
+        _ => String::new(),
+    };
+    let error = s.error.as_deref().unwrap_or("no answer").replace('\n', " ");
+    format!("member `{}`{on} failed: {error}", s.id)
+}
+
 /// The receipt as a table on stderr, with its totals and how the result was decided.
 pub fn receipt_table(receipt: &Receipt) {
-    let terminal = super::stderr_is_terminal();
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(if terminal {
-            ContentArrangement::Dynamic
-        } else {
-            ContentArrangement::Disabled
-        })
-        .set_header([
-            "step",
-            "role",
-            "model",
-            "status",
-            "latency",
-            "tokens in→out",
-            "cost",
-            "result",
-        ]);
-    for s in &receipt.steps {
-        let status = match s.status {
-            StepStatus::Done => super::good("done"),
-            StepStatus::Failed => super::bad("failed"),
-            other => other.as_str().to_owned(),
-        };
-        let model_step = s.kind == "model";
-        table.add_row([
-            s.id.clone(),
-            s.role.clone(),
-            s.model.clone().unwrap_or_default(),
-            status,
-            s.latency_ms
-                .filter(|_| model_step)
-                .map_or(String::new(), |ms| secs(ms / 1e3)),
-            if model_step && s.started_ms.is_some() {
-                format!(
-                    "{}→{}{}",
-                    s.input_tokens,
-                    s.output_tokens,
-                    if s.tokens_estimated { "~" } else { "" }
-                )
-            } else {
-                String::new()
-            },
-            if model_step && s.started_ms.is_some() {
-                usd(s.cost_usd)
-            } else {
-                String::new()
-            },
-            result_cell(s),
-        ]);
-    }
+    let (table, notes) = receipt_text(receipt, super::stderr_is_terminal());
     eprintln!("{table}");
+    for n in notes {
+        super::note(&n);
+    }
+}
+
+/// The receipt's table (sized for a terminal when `terminal`) and the lines that follow it:
+/// totals, votes, the judge's choice, what a cascade decided.
+pub fn receipt_text(receipt: &Receipt, terminal: bool) -> (String, Vec<String>) {
+    let mut notes = Vec::new();
+    let header = [
+        "step",
+        "role",
+        "model",
+        "status",
+        "latency",
+        "tokens in→out",
+        "cost",
+        "result",
+    ];
+    let rows: Vec<Vec<String>> = receipt
+        .steps
+        .iter()
+        .map(|s| {
+            let status = match s.status {
+                StepStatus::Done => super::good("done"),
+                StepStatus::Failed => super::bad("failed"),
+                other => other.as_str().to_owned(),
+            };
+            let model_step = s.kind == "model";
+            vec![
+                s.id.clone(),
+                s.role.clone(),
+                s.model.clone().unwrap_or_default(),
+                status,
+                s.latency_ms
+                    .filter(|_| model_step)
+                    .map_or(String::new(), |ms| secs(ms / 1e3)),
+                if model_step && s.started_ms.is_some() {
+                    format!(
+                        "{}→{}{}",
+                        s.input_tokens,
+                        s.output_tokens,
+                        if s.tokens_estimated { "~" } else { "" }
+                    )
+                } else {
+                    String::new()
+                },
+                if model_step && s.started_ms.is_some() {
+                    usd(s.cost_usd)
+                } else {
+                    String::new()
+                },
+                result_cell(s),
+            ]
+        })
+        .collect();
+    let mut table = super::new_table(&header, &rows, terminal);
+    for row in &rows {
+        table.add_row(row.iter().map(|t| super::cell(t)).collect::<Vec<_>>());
+    }
     let status = match receipt.status {
         RunStatus::Done => String::new(),
         RunStatus::Failed => format!("{} · ", super::bad("failed")),
         RunStatus::Cancelled => "cancelled · ".into(),
     };
-    super::note(&format!(
+    notes.push(format!(
         "{status}{} · {} of {} model steps done · {}→{} tokens · {}",
         secs(receipt.wall_ms / 1e3),
         receipt.finished_model_steps(),
@@ -249,14 +285,14 @@ pub fn receipt_table(receipt: &Receipt) {
             DecidedBy::Order => "tie broken by plan order",
             DecidedBy::Judge => "tie broken by the judge",
         };
-        super::note(&format!(
+        notes.push(format!(
             "votes: {} → {} ({how})",
             t.summary(),
             t.winner.as_deref().unwrap_or("none")
         ));
     }
     if let Some(j) = &receipt.judgement {
-        super::note(&format!(
+        notes.push(format!(
             "judge `{}` chose answer {} (`{}`): {}",
             j.model.as_deref().unwrap_or(&j.step),
             j.choice,
@@ -265,7 +301,7 @@ pub fn receipt_table(receipt: &Receipt) {
         ));
     }
     if let Some(c) = &receipt.cascade {
-        super::note(&format!(
+        notes.push(format!(
             "cascade: {} `{}` because {} · asking it directly: {}{} · saved {}",
             if c.escalated {
                 "escalated to"
@@ -283,6 +319,7 @@ pub fn receipt_table(receipt: &Receipt) {
             usd(c.saved_usd)
         ));
     }
+    (table.to_string(), notes)
 }
 
 /// A plan, one step per line, on stdout.

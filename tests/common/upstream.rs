@@ -318,6 +318,8 @@ impl Recorded {
 #[derive(Default)]
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
+    /// Notified each time a request is recorded (see [`FakeUpstream::wait_for_requests`]).
+    arrived: std::sync::Condvar,
     queue: Mutex<VecDeque<Behavior>>,
     /// What an API request gets when the queue is empty (default: [`DEFAULT_TEXT`]).
     fallback: Mutex<Option<Behavior>>,
@@ -399,6 +401,22 @@ impl FakeUpstream {
         self.shared.requests.lock().unwrap().clone()
     }
 
+    /// Blocks until `n` requests have arrived (or panics after 30 s, when something is
+    /// broken): a signal that the client is waiting for its answer, not a guess.
+    pub fn wait_for_requests(&self, n: usize) {
+        let requests = self.shared.requests.lock().unwrap();
+        let (requests, timeout) = self
+            .shared
+            .arrived
+            .wait_timeout_while(requests, Duration::from_secs(30), |r| r.len() < n)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the fake upstream saw {} of {n} requests",
+            requests.len()
+        );
+    }
+
     pub fn request_count(&self) -> usize {
         self.shared.requests.lock().unwrap().len()
     }
@@ -462,6 +480,7 @@ async fn handle(
             .collect(),
         body: json_body.clone(),
     });
+    shared.arrived.notify_all();
     let protocol = match (method.as_str(), path.as_str()) {
         ("POST", "/v1/chat/completions") => Protocol::OpenAi,
         ("POST", "/v1/messages") => Protocol::Anthropic,

@@ -30,7 +30,7 @@ struct Listing<'a> {
 
 pub fn list(g: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
     let config = super::super::load_config(g)?;
-    let default_model = config.default_model().ok();
+    let default_model = config.default_model();
     if args.json || args.format == Format::Json {
         let providers = config
             .settings
@@ -89,7 +89,7 @@ pub fn list(g: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|t| t.as_str())
                     .collect::<Vec<_>>()
-                    .join(","),
+                    .join(", "),
                 m.tier.to_string(),
                 format!("{} / {}", price(m.price_in), price(m.price_out)),
                 m.context_window.to_string(),
@@ -108,8 +108,8 @@ pub fn list(g: &GlobalArgs, args: ListArgs) -> anyhow::Result<ExitCode> {
         ],
         rows,
     )?;
-    if default_model.is_some() {
-        ui::line("* default model")?;
+    if !config.settings.models.is_empty() {
+        ui::line(&crate::commands::models_default_footer(default_model))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{AddModelArgs, GlobalArgs, RemoveModelArgs};
+use crate::cli::{AddModelArgs, DefaultArgs, GlobalArgs, RemoveModelArgs};
 use crate::config::{ConfigError, GLOBAL_PROVIDER, ModelConfig};
 use crate::ui;
 
@@ -112,6 +112,54 @@ pub fn remove(g: &GlobalArgs, args: RemoveModelArgs) -> anyhow::Result<ExitCode>
         "Removed {removed} deployment{} of `{}`",
         if removed == 1 { "" } else { "s" },
         args.name
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `llm-config default [MODEL | --unset]`: `[defaults] model`, the one meaning of "default
+/// model" (`list` and `models` mark it; without it, requests are routed).
+pub fn default(g: &GlobalArgs, args: DefaultArgs) -> anyhow::Result<ExitCode> {
+    let store = super::super::store(g)?;
+    let Some(name) = args.model.as_deref().map(str::trim) else {
+        if args.unset {
+            store.update(|settings, _| {
+                settings.defaults.model = None;
+                Ok(())
+            })?;
+            ui::line("Removed the default model: requests without `--model` are routed")?;
+        } else {
+            let config = super::super::load_config(g)?;
+            ui::line(&match config.default_model() {
+                Some(m) => m.to_owned(),
+                None => "No default model: requests without `--model` are routed (`llm-config default MODEL` sets one)".to_owned(),
+            })?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    if name == "auto" {
+        return Err(ConfigError::Usage(
+            "`auto` is not a model; `llm-config default --unset` makes the router pick".into(),
+        )
+        .into());
+    }
+    store.update(|settings, _| {
+        if !settings.models.iter().any(|m| m.name == name) {
+            if settings.models.is_empty() {
+                return Err(ConfigError::NoModels);
+            }
+            let mut names: Vec<&str> = settings.models.iter().map(|m| m.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            return Err(ConfigError::UnknownModel {
+                name: name.to_owned(),
+                available: names.join(", "),
+            });
+        }
+        settings.defaults.model = Some(name.to_owned());
+        Ok(())
+    })?;
+    ui::line(&format!(
+        "Default model: `{name}` (used when a command names none)"
     ))?;
     Ok(ExitCode::SUCCESS)
 }

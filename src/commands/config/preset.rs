@@ -129,12 +129,37 @@ fn list_presets(json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A base URL must be `http(s)://host…`; one without a path is accepted (some servers answer
+/// at the root) with a warning, since OpenAI-compatible APIs almost always live under `/v1`
+/// and requests go to `BASE/chat/completions`.
+fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    let Some(parsed) = parsed else {
+        return Err(ConfigError::Usage(format!(
+            "`{url}` is not an http(s) URL; pass one like `https://api.example.com/v1`"
+        )));
+    };
+    if parsed.path().trim_end_matches('/').is_empty() {
+        let fixed = format!("{}/v1", url.trim().trim_end_matches('/'));
+        ui::warn(&format!(
+            "`{url}` has no path, so requests go to `{}/chat/completions`; OpenAI-compatible servers usually want `/v1`: `llm-config global --base-url {fixed}`",
+            url.trim().trim_end_matches('/')
+        ));
+    }
+    Ok(())
+}
+
 pub fn global(g: &GlobalArgs, args: GlobalProviderArgs) -> anyhow::Result<ExitCode> {
     if args.base_url.is_none() && args.api_key.is_none() {
         return Err(ConfigError::Usage(
             "Nothing to set: pass `--base-url URL`, `--api-key KEY`, or both".into(),
         )
         .into());
+    }
+    if let Some(url) = &args.base_url {
+        check_base_url(url)?;
     }
     let store = super::super::store(g)?;
     store.update(|settings, credentials| {

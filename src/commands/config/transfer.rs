@@ -36,9 +36,9 @@ pub fn export(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let mode = if args.include_secrets { 0o600 } else { 0o644 };
     crate::config::write_atomic(&args.file, text.as_bytes(), mode)?;
     ui::line(&format!(
-        "Wrote {} providers and {} models{} to `{}`",
-        config.settings.providers.len(),
-        config.settings.models.len(),
+        "Wrote {} and {}{} to `{}`",
+        count(config.settings.providers.len(), "provider"),
+        count(config.settings.models.len(), "model"),
         if args.include_secrets {
             " with their keys"
         } else {
@@ -50,8 +50,11 @@ pub fn export(g: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("Failed to read `{}`", args.file.display()))?;
+    // A missing or unreadable file is a usage error (exit code 2), as everywhere.
+    let text = std::fs::read_to_string(&args.file).map_err(|source| ConfigError::Read {
+        path: args.file.clone(),
+        source,
+    })?;
     let parse_error = |message: String| ConfigError::Parse {
         path: args.file.clone(),
         message,
@@ -108,4 +111,9 @@ pub fn import(g: &GlobalArgs, args: ImportArgs) -> anyhow::Result<ExitCode> {
         args.file.display()
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `1 provider`, `2 providers`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
