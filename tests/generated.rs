@@ -132,3 +132,116 @@ fn man_pages_refer_only_to_pages_that_exist() {
         }
     }
 }
+
+/// A shell the README's test command installs; a clear failure when it is missing.
+fn shell(name: &str) -> &str {
+    let found = std::process::Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` is not installed: run the README's test command (`bash .ci/test`), which installs it with apt"
+    );
+    name
+}
+
+/// What fish completes for `line`, with the committed script sourced.
+fn fish_complete(bin: &str, line: &str) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("completions/{bin}.fish"));
+    let out = std::process::Command::new(shell("fish"))
+        .args([
+            "--no-config",
+            "-c",
+            &format!("source '{}'; complete -C '{line}'", script.display()),
+        ])
+        .output()
+        .expect("fish runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// What zsh completes for `line`: an interactive zsh in a pseudo-terminal (`zpty`) with the
+/// committed `_bin` functions on its `fpath` and `compinit` run, typed `line` and a Tab;
+/// every match `compadd` receives is written to a file until the completion ends.
+fn zsh_complete(line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("matches");
+    let completions = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let script = format!(
+        r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT= ; fpath=('{completions}' \$fpath); autoload -U compinit; compinit -u"
+zpty -w z 'compadd () {{ builtin compadd -O __m "$@"; print -l -- "<<$__m[@]>>" 1>&2; builtin compadd "$@" }}'
+zpty -w z 'comppostfuncs=(__done); __done() {{ print "<<END>>" 1>&2 }}'
+zpty -w z "exec 2>'{out}'"
+zpty -w z "{line}"$'\t'
+for i in {{1..400}}; do grep -q '<<END>>' '{out}' 2>/dev/null && break; sleep 0.05; done
+zpty -d z
+"#,
+        completions = completions.display(),
+        out = out.display(),
+    );
+    let status = std::process::Command::new(shell("zsh"))
+        .args(["-f", "-c", &script])
+        .status()
+        .expect("zsh runs");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        text.contains("<<END>>"),
+        "zsh did not complete `{line}`: {text}"
+    );
+    text.lines()
+        .filter_map(|l| l.strip_prefix("<<")?.strip_suffix(">>"))
+        .flat_map(|l| l.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|m| !m.is_empty() && m != "END")
+        .collect()
+}
+
+/// fish and zsh complete below the top level too, run by the shells themselves.
+#[test]
+fn fish_and_zsh_complete_subcommands_and_their_options() {
+    let has = |got: &[String], want: &[&str], what: &str| {
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "{what}: no {w} in {got:?}");
+        }
+    };
+    has(
+        &fish_complete("llm-cooperation", "llm-cooperation em"),
+        &["embed"],
+        "fish",
+    );
+    has(
+        &fish_complete("llm-cooperation", "llm-cooperation query --m"),
+        &["--model", "--max-tokens"],
+        "fish",
+    );
+    has(
+        &fish_complete("llm-cooperation", "llm-cooperation cooperate --mode "),
+        &["voting", "cascade"],
+        "fish",
+    );
+    has(
+        &fish_complete("llm-config", "llm-config default --"),
+        &["--unset"],
+        "fish",
+    );
+    has(
+        &zsh_complete("llm-cooperation query --m"),
+        &["--model", "--max-tokens"],
+        "zsh",
+    );
+    has(
+        &zsh_complete("llm-config add-model --t"),
+        &["--tasks", "--tier"],
+        "zsh",
+    );
+}
