@@ -189,6 +189,15 @@ fn upstream_failures_exit_1_after_retries() {
     assert!(run.stderr.contains("`fake`"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
     assert_eq!(up.request_count(), 2, "one attempt and `max_retries = 1`");
+    // The final error is said once: each failed attempt used to add a `WARN attempt failed`
+    // line repeating it.
+    assert_eq!(
+        run.stderr.matches("HTTP 500").count(),
+        1,
+        "the error repeats:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("attempt failed"), "{}", run.stderr);
 }
 
 #[test]
