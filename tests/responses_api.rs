@@ -326,3 +326,19 @@ async fn native_providers_get_the_request_as_it_came() {
     .await;
     assert_eq!(status, 400, "{err}");
 }
+
+/// `/query`'s temperature goes upstream as written (it went through an f32: 0.7 became
+/// 0.699999988079071).
+#[tokio::test]
+async fn query_sends_its_temperature_as_written() {
+    let up = FakeUpstream::start();
+    let gw = InProcess::start(&config(&up), &[]).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/query", gw.url))
+        .json(&json!({ "query": "hi", "model": "gw-openai", "temperature": 0.7 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(up.last().body["temperature"], json!(0.7));
+}

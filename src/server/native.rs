@@ -38,7 +38,7 @@ pub struct QueryRequest {
     #[serde(default)]
     pub max_tokens: Option<u32>,
     #[serde(default)]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Serve and keep this answer in the response cache.
     #[serde(default)]
     pub cache: bool,
@@ -90,7 +90,7 @@ pub async fn query(
         &q.query,
     );
     req.max_tokens = q.max_tokens;
-    req.temperature = q.temperature.map(f64::from);
+    req.temperature = q.temperature;
     let session = q.session_id.or(q.user_id);
     let answered = gateway::complete(
         &state,
