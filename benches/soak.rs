@@ -20,8 +20,9 @@
 //!   unexplained, as for `steady`) and `coop/parallel:steady,flaky` (explained as for `flaky`).
 //!
 //! Each worker loops until the deadline: either protocol, streamed or not, 5% native
-//! `/query`, 10% with a session id from a small pool, and 10% of requests abandoned by the
-//! client (before the answer, or after the first streamed chunk). The gateway requires
+//! `/query`, 10% the Responses API (half of them stored), 10% with a session id from a small
+//! pool, and 10% of requests abandoned by the client (before the answer, or after the first
+//! streamed chunk). The gateway requires
 //! tokens (four valid ones, with per-token rate limits high enough never to bind): each
 //! request presents one at random, and 3% present a fresh invalid one (token churn), which must
 //! be a 401 and nothing else. Every `--reload-every` seconds (default 5) the server gets SIGHUP
@@ -170,6 +171,7 @@ total_timeout_secs = 6.0
 request_timeout_secs = 8.0
 max_concurrency = 512
 session_ttl_minutes = 1.0
+responses_ttl_minutes = 0.1
 rate_limit_requests_per_minute = 100000000
 public_health = true
 public_metrics = true
@@ -274,7 +276,10 @@ struct Tally {
 }
 
 fn explained(class: Class, stream: bool, cause: &str) -> bool {
-    const INJECTED: [&str; 9] = [
+    const INJECTED: [&str; 12] = [
+        "server_error",
+        "server_is_overloaded",
+        "rate_limit_exceeded",
         "timeout_error",
         "upstream",
         "rate_limited",
@@ -318,6 +323,11 @@ async fn one(
     let (path, body) = if roll < 5 {
         stream = false;
         ("/query", json!({ "query": "hello", "model": model }))
+    } else if roll < 15 {
+        (
+            "/v1/responses",
+            json!({ "model": model, "input": "hello", "stream": stream, "store": roll % 2 == 0 }),
+        )
     } else if anthropic {
         (
             "/v1/messages",
@@ -399,6 +409,7 @@ async fn one(
         let text = v["choices"][0]["message"]["content"]
             .as_str()
             .or(v["content"][0]["text"].as_str())
+            .or(v["output"][0]["content"][0]["text"].as_str())
             .or(v["result"].as_str());
         return match text {
             Some(t) if !t.is_empty() => (model, class, stream, Outcome::Ok(started.elapsed())),
@@ -436,7 +447,10 @@ async fn one(
         .rsplit("\n\n")
         .find(|e| !e.trim().is_empty())
         .unwrap_or("");
-    if last.contains("[DONE]") || last.contains("message_stop") {
+    if last.contains("[DONE]")
+        || last.contains("message_stop")
+        || last.contains("event: response.completed")
+    {
         return (model, class, stream, Outcome::Ok(started.elapsed()));
     }
     let data = last
@@ -444,7 +458,10 @@ async fn one(
         .find_map(|l| l.strip_prefix("data: "))
         .unwrap_or("");
     let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    let kind = v["error"]["type"].as_str().unwrap_or("unterminated");
+    let kind = v["error"]["type"]
+        .as_str()
+        .or(v["response"]["error"]["code"].as_str())
+        .unwrap_or("unterminated");
     (
         model,
         class,

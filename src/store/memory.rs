@@ -1,6 +1,6 @@
 //! Shared state kept in this process: the default, and Redis's fallback while it is away.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,15 @@ struct Inner {
     /// (token, minute) → (requests, tokens).
     rates: HashMap<(String, u64), (u64, u64)>,
     cache: HashMap<String, (String, Instant)>,
+    /// Stored Responses API responses: id → (record, expiry), and the ids oldest first.
+    responses: HashMap<String, (String, Instant)>,
+    response_order: VecDeque<String>,
     counters: HashMap<String, u64>,
 }
+
+/// Most stored responses kept in memory (the oldest go first); Redis keeps every one for
+/// its TTL.
+pub const MAX_STORED_RESPONSES: usize = 10_000;
 
 /// In-process shared state.
 #[derive(Debug, Default)]
@@ -45,6 +52,13 @@ impl MemoryState {
             .retain(|_, (_, used, ttl)| now.duration_since(*used) < *ttl);
         let removed = before - inner.sessions.len();
         inner.cache.retain(|_, (_, expires)| *expires > now);
+        inner.responses.retain(|_, (_, expires)| *expires > now);
+        let Inner {
+            responses,
+            response_order,
+            ..
+        } = &mut *inner;
+        response_order.retain(|id| responses.contains_key(id));
         let ms = now_ms();
         inner.cooldowns.retain(|_, until| *until > ms);
         let (minute, _) = minute_window();
@@ -122,23 +136,41 @@ impl MemoryState {
             .insert(key.to_owned(), (value, Instant::now() + ttl));
     }
 
-    /// Stored responses share the cache's map under their own key space.
-    fn response_key(id: &str) -> String {
-        format!("response\u{1f}{id}")
-    }
-
     pub(super) fn response_get_now(&self, id: &str) -> Option<String> {
-        self.cache_get_now(&Self::response_key(id))
+        self.lock()
+            .responses
+            .get(id)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(v, _)| v.clone())
     }
 
     pub(super) fn response_put_now(&self, id: &str, record: String, ttl: Duration) {
-        self.cache_put_now(&Self::response_key(id), record, ttl);
+        let mut inner = self.lock();
+        let Inner {
+            responses,
+            response_order,
+            ..
+        } = &mut *inner;
+        if responses
+            .insert(id.to_owned(), (record, Instant::now() + ttl))
+            .is_none()
+        {
+            response_order.push_back(id.to_owned());
+        }
+        while responses.len() > MAX_STORED_RESPONSES {
+            match response_order.pop_front() {
+                Some(oldest) => {
+                    responses.remove(&oldest);
+                }
+                None => break,
+            }
+        }
     }
 
     pub(super) fn response_delete_now(&self, id: &str) -> bool {
         self.lock()
-            .cache
-            .remove(&Self::response_key(id))
+            .responses
+            .remove(id)
             .is_some_and(|(_, expires)| expires > Instant::now())
     }
 
@@ -244,6 +276,21 @@ impl SharedState for MemoryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Memory holds at most `MAX_STORED_RESPONSES` stored responses: the oldest go first.
+    #[test]
+    fn stored_responses_are_capped_oldest_first() {
+        let m = MemoryState::new();
+        let ttl = Duration::from_secs(60);
+        for i in 0..MAX_STORED_RESPONSES + 5 {
+            m.response_put_now(&format!("r{i}"), format!("{i}"), ttl);
+        }
+        assert_eq!(m.lock().responses.len(), MAX_STORED_RESPONSES);
+        assert_eq!(m.response_get_now("r4"), None);
+        assert_eq!(m.response_get_now("r5").as_deref(), Some("5"));
+        assert!(m.response_delete_now("r5"));
+        assert!(!m.response_delete_now("r5"));
+    }
 
     #[test]
     fn rate_limits_count_requests_and_tokens_per_minute() {
