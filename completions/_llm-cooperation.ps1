@@ -46,6 +46,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         'llm-cooperation;query' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'The prompt, as an option')
             [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'The prompt, as an option')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--attach', '--attach', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'How the router picks a model when none is named')
@@ -75,6 +77,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         'llm-cooperation;ask' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'The prompt, as an option')
             [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'The prompt, as an option')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--attach', '--attach', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'How the router picks a model when none is named')

@@ -42,6 +42,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;query'= {
             cand -q 'The prompt, as an option'
             cand --query 'The prompt, as an option'
+            cand -a 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --attach 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
             cand -m 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --model 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --strategy 'How the router picks a model when none is named'
@@ -70,6 +72,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;ask'= {
             cand -q 'The prompt, as an option'
             cand --query 'The prompt, as an option'
+            cand -a 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --attach 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
             cand -m 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --model 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --strategy 'How the router picks a model when none is named'

@@ -44,6 +44,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ser
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "embed" -d 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'
@@ -69,6 +70,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'

@@ -511,3 +511,76 @@ fn piped_stdin_and_a_prompt_both_reach_the_model() {
         );
     }
 }
+
+#[test]
+fn attachments_inline_text_send_images_as_parts_and_read_stdin() {
+    let (env, up) = setup();
+    let dir = env.config_dir();
+    std::fs::write(dir.join("notes.txt"), "the notes\n").unwrap();
+    // A PNG named without an extension: known by its first bytes.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    std::fs::write(dir.join("picture"), png).unwrap();
+    let notes = dir.join("notes.txt");
+    let picture = dir.join("picture");
+    env.run_stdin(
+        "llm-cooperation",
+        &[
+            "query",
+            "-a",
+            notes.to_str().unwrap(),
+            "--attach",
+            picture.to_str().unwrap(),
+            "-a",
+            "-",
+            "Describe these",
+        ],
+        "piped text",
+    )
+    .expect(0);
+    let body = up.last().body;
+    let parts = body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_array()
+        .expect("a message with an image is sent as parts")
+        .clone();
+    let text = parts[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("notes.txt") && text.contains("the notes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("standard input") && text.contains("piped text"),
+        "{text}"
+    );
+    assert!(text.ends_with("Describe these"), "{text}");
+    assert_eq!(parts[1]["type"], "image_url");
+    use base64::Engine;
+    let expected = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
+    assert_eq!(parts[1]["image_url"]["url"], expected);
+}
+
+#[test]
+fn an_attachment_that_cannot_be_read_or_sent_is_a_usage_error() {
+    let (env, up) = setup();
+    let missing = env
+        .run("llm-cooperation", &["query", "-a", "nope.txt", "hi"])
+        .expect(2);
+    assert!(missing.stderr.contains("`nope.txt`"), "{}", missing.stderr);
+    let binary = env.config_dir().join("data.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 255]).unwrap();
+    let run = env
+        .run(
+            "llm-cooperation",
+            &["query", "-a", binary.to_str().unwrap(), "hi"],
+        )
+        .expect(2);
+    assert!(run.stderr.contains("data.bin"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("PNG, JPEG, GIF or WebP"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(up.request_count(), 0, "nothing is sent");
+}

@@ -365,6 +365,11 @@ pub struct QueryArgs {
     #[arg(short, long, value_name = "TEXT")]
     pub query: Option<String>,
 
+    /// Attach a file (repeatable): a text file is put in the prompt under its name, an image
+    /// (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input.
+    #[arg(short, long = "attach", value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+
     /// Model name from the configuration, or `auto` to let the router pick (the default when
     /// neither this nor `[defaults] model` is set, or when `--strategy` is given).
     #[arg(short, long, env = env_vars::LLM_COOP_MODEL)]

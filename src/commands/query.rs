@@ -29,11 +29,18 @@ struct Output<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result<ExitCode> {
-    let prompt = super::read_input(
+    let attached = super::attach::Attachments::read(&args.attach)?;
+    let prompt = attached.prompt(&super::read_prompt(
         args.query.as_deref(),
         &args.prompt,
-        "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input",
-    )?;
+        !super::attach::Attachments::reads_stdin(&args.attach),
+    )?);
+    if prompt.trim().is_empty() {
+        return Err(ConfigError::Usage(
+            "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input".into(),
+        )
+        .into());
+    }
     let config = super::load_config(global)?;
     let model = match (&args.model, args.strategy) {
         (Some(m), _) => m.clone(),
@@ -62,6 +69,9 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
     req.top_p = args.top_p.map(crate::cooperation::plan::as_written);
     req.seed = args.seed.map(|s| s as i64);
     req.stop = args.stop.clone();
+    if let Some(user) = req.messages.last_mut() {
+        user.content.extend(attached.images);
+    }
 
     let stream = !args.json && !args.no_stream && (args.stream || ui::stdout_is_terminal());
     if args.explain && !args.json {
