@@ -45,6 +45,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "emb
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l session -d 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'
@@ -61,6 +62,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s c -l continue -d 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
@@ -71,6 +73,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l session -d 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'
@@ -87,6 +90,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s c -l continue -d 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'

@@ -476,3 +476,75 @@ fn no_log_is_offered_only_by_commands_that_record_runs() {
     )
     .expect(0);
 }
+
+/// The contents of the messages the upstream last received, in order.
+fn sent(up: &FakeUpstream) -> Vec<String> {
+    up.last().body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn query_continue_sends_the_earlier_exchange_and_joins_it() {
+    let (env, up) = setup();
+    let nothing = env.run("llm-cooperation", &["query", "-c", "hi"]).expect(2);
+    assert!(
+        nothing.stderr.contains("No conversation to continue"),
+        "{}",
+        nothing.stderr
+    );
+    up.push([
+        Behavior::ok("Hi Ada."),
+        Behavior::ok("You are Ada."),
+        Behavior::ok("Still Ada."),
+    ]);
+    env.run(
+        "llm-cooperation",
+        &["query", "-m", "m2", "-s", "Be brief.", "I am Ada."],
+    )
+    .expect(0);
+    env.run("llm-cooperation", &["query", "--continue", "Who am I?"])
+        .expect(0);
+    let body = up.last().body;
+    assert_eq!(
+        sent(&up),
+        ["Be brief.", "I am Ada.", "Hi Ada.", "Who am I?"],
+        "the first exchange, with its system prompt, goes before the new prompt"
+    );
+    assert_eq!(body["model"], "fake-model-large", "the model it used");
+    // The third continues all of it: the first query joined the session.
+    env.run("llm-cooperation", &["query", "-c", "Sure?"])
+        .expect(0);
+    assert_eq!(
+        sent(&up),
+        [
+            "Be brief.",
+            "I am Ada.",
+            "Hi Ada.",
+            "Who am I?",
+            "You are Ada.",
+            "Sure?"
+        ]
+    );
+    let runs = logs(&env, &["--kind", "query"]);
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|r| r["session"] == runs[0]["session"]));
+    let session = runs[0]["session"].as_str().unwrap().to_owned();
+
+    // `--session` picks a conversation, a chat's too.
+    env.run_stdin("llm-cooperation", &["chat", "--session", "work"], "hello\n")
+        .expect(0);
+    env.run("llm-cooperation", &["query", "--session", "work", "and?"])
+        .expect(0);
+    assert_eq!(sent(&up), ["hello", DEFAULT_TEXT, "and?"]);
+    env.run("llm-cooperation", &["query", "--session", &session, "last"])
+        .expect(0);
+    assert_eq!(sent(&up).len(), 8);
+    let unknown = env
+        .run("llm-cooperation", &["query", "--session", "nope", "x"])
+        .expect(2);
+    assert!(unknown.stderr.contains("`nope`"), "{}", unknown.stderr);
+}

@@ -370,6 +370,16 @@ pub struct QueryArgs {
     #[arg(short, long = "attach", value_name = "FILE")]
     pub attach: Vec<PathBuf>,
 
+    /// Continue the most recent conversation in the history (a query or a chat): its earlier
+    /// turns, model and system prompt go with this prompt, and this exchange joins it.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub resume: bool,
+
+    /// Continue the conversation with this session id (`llm-cooperation logs sessions` lists
+    /// them).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+
     /// Model name from the configuration, or `auto` to let the router pick (the default when
     /// neither this nor `[defaults] model` is set, or when `--strategy` is given).
     #[arg(short, long, env = env_vars::LLM_COOP_MODEL)]

@@ -290,22 +290,23 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
 
 /// What a chat session keeps between runs: stored in each turn's receipt under `chat`, read
 /// back from the last turn by `--continue` and `--session`.
+/// `query` keeps them the same way, so either can continue the other's conversation.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Settings {
+pub(super) struct Settings {
     /// The model asked for (`auto` included), not the one the router picked.
-    model: Option<String>,
-    system: Option<String>,
+    pub model: Option<String>,
+    pub system: Option<String>,
 }
 
 impl Settings {
-    fn of(receipt: &serde_json::Value) -> Self {
+    pub(super) fn of(receipt: &serde_json::Value) -> Self {
         receipt
             .get("chat")
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default()
     }
 
-    fn stored_in(self, mut receipt: serde_json::Value) -> serde_json::Value {
+    pub(super) fn stored_in(self, mut receipt: serde_json::Value) -> serde_json::Value {
         if let (Some(map), Ok(chat)) = (receipt.as_object_mut(), serde_json::to_value(self)) {
             map.insert("chat".into(), chat);
         }

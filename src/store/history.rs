@@ -271,16 +271,34 @@ impl History {
             .optional()?)
     }
 
-    /// The turns of a chat session, oldest first.
+    /// The answered turns of a conversation (chat turns and continued queries), oldest first.
     pub fn session_turns(&self, session: &str) -> Result<Vec<Run>, HistoryError> {
         let mut runs = self.list(&Filter {
             limit: 10_000,
             session: Some(session.to_owned()),
-            kind: Some("chat".into()),
             ..Filter::default()
         })?;
+        runs.retain(|r| r.run.status == "ok" && matches!(r.run.kind.as_str(), "chat" | "query"));
         runs.reverse();
         Ok(runs)
+    }
+
+    /// The most recent answered query or chat turn: what `query --continue` continues.
+    pub fn last_conversation(&self) -> Result<Option<Run>, HistoryError> {
+        let sql = format!(
+            "SELECT {} FROM runs WHERE kind IN ('query', 'chat') AND status = 'ok' ORDER BY id DESC LIMIT 1",
+            Self::COLUMNS
+        );
+        Ok(self.conn.query_row(&sql, [], Self::row).optional()?)
+    }
+
+    /// Makes run `id` the first turn of `session` (a query that is being continued).
+    pub fn set_session(&self, id: i64, session: &str) -> Result<(), HistoryError> {
+        self.conn.execute(
+            "UPDATE runs SET session = ?1 WHERE id = ?2",
+            params![session, id],
+        )?;
+        Ok(())
     }
 }
 
