@@ -140,6 +140,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only runs of this kind')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the runs of this conversation (`logs sessions` lists them)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
@@ -148,11 +149,22 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'llm-cooperation;logs;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;logs;sessions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
@@ -177,11 +189,15 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         }
         'llm-cooperation;logs;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'llm-cooperation;logs;help;show' {
+            break
+        }
+        'llm-cooperation;logs;help;sessions' {
             break
         }
         'llm-cooperation;logs;help;rm' {
@@ -304,10 +320,14 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         }
         'llm-cooperation;help;logs' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             break
         }
         'llm-cooperation;help;logs;show' {
+            break
+        }
+        'llm-cooperation;help;logs;sessions' {
             break
         }
         'llm-cooperation;help;logs;rm' {

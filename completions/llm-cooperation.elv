@@ -133,6 +133,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --kind 'Only runs of this kind'
             cand -q 'Only runs whose prompt or answer contains this text'
             cand --search 'Only runs whose prompt or answer contains this text'
+            cand --session 'Only the runs of this conversation (`logs sessions` lists them)'
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
             cand --json 'Machine-readable output'
@@ -141,10 +142,20 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;logs;show'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;logs;sessions'= {
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
             cand --json 'Machine-readable output'
@@ -167,10 +178,13 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         }
         &'llm-cooperation;logs;help'= {
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;logs;help;show'= {
+        }
+        &'llm-cooperation;logs;help;sessions'= {
         }
         &'llm-cooperation;logs;help;rm'= {
         }
@@ -281,9 +295,12 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         }
         &'llm-cooperation;help;logs'= {
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
         }
         &'llm-cooperation;help;logs;show'= {
+        }
+        &'llm-cooperation;help;logs;sessions'= {
         }
         &'llm-cooperation;help;logs;rm'= {
         }

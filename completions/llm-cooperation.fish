@@ -112,24 +112,26 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s n -l count -d 'How many runs to list, newest first' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s m -l model -d 'Only runs answered by this model' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l mode -d 'Only runs of this cooperation mode, or of this service (`decision-support`) or service type (`decision-support/comparison`)' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l kind -d 'Only runs of this kind' -r -f -a "query\t''
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s n -l count -d 'How many runs to list, newest first' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s m -l model -d 'Only runs answered by this model' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l mode -d 'Only runs of this cooperation mode, or of this service (`decision-support`) or service type (`decision-support/comparison`)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l kind -d 'Only runs of this kind' -r -f -a "query\t''
 chat\t''
 cooperate\t''
 service\t''"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s q -l search -d 'Only runs whose prompt or answer contains this text' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s q -l search -d 'Only runs whose prompt or answer contains this text' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l session -d 'Only the runs of this conversation (`logs sessions` lists them)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l json -d 'Machine-readable output'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
@@ -137,6 +139,13 @@ never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
@@ -147,6 +156,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete runs by id, or all of them'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l format -d 'Output format' -r -f -a "table\t''
@@ -238,4 +248,5 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "embed" -d 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "rm" -d 'Delete runs by id, or all of them'

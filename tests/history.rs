@@ -548,3 +548,43 @@ fn query_continue_sends_the_earlier_exchange_and_joins_it() {
         .expect(2);
     assert!(unknown.stderr.contains("`nope`"), "{}", unknown.stderr);
 }
+
+#[test]
+fn logs_list_sessions_and_filter_runs_by_session() {
+    let (env, _up) = setup();
+    let none = env.run("llm-cooperation", &["logs", "sessions"]).expect(0);
+    assert!(none.stdout.contains("No conversations"), "{}", none.stdout);
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "--session", "work"],
+        "one\ntwo\n",
+    )
+    .expect(0);
+    env.run("llm-cooperation", &["query", "lone"]).expect(0);
+    env.run_stdin("llm-cooperation", &["chat", "--session", "play"], "three\n")
+        .expect(0);
+
+    let sessions = env
+        .run("llm-cooperation", &["logs", "sessions", "--json"])
+        .expect(0)
+        .json();
+    let sessions = sessions.as_array().unwrap();
+    let names: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["session"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["play", "work"],
+        "most recent first; a lone query is none"
+    );
+    assert_eq!(sessions[1]["runs"], 2);
+    assert_eq!(sessions[1]["first_prompt"], "one");
+    assert_eq!(sessions[1]["model"], "m1");
+    let table = env.run("llm-cooperation", &["logs", "sessions"]).expect(0);
+    assert!(table.stdout.contains("work") && table.stdout.contains("play"));
+
+    let work = logs(&env, &["--session", "work"]);
+    let prompts: Vec<&str> = work.iter().map(|r| r["prompt"].as_str().unwrap()).collect();
+    assert_eq!(prompts, ["two", "one"]);
+}

@@ -319,6 +319,9 @@ pub struct LogsArgs {
     /// Only runs whose prompt or answer contains this text.
     #[arg(short = 'q', long, value_name = "TEXT")]
     pub search: Option<String>,
+    /// Only the runs of this conversation (`logs sessions` lists them).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -331,6 +334,9 @@ pub enum LogsAction {
         /// The run's id (first column of `logs`).
         id: i64,
     },
+    /// The conversations (chat sessions and continued queries), most recently used first;
+    /// `query --session ID`, `chat --session ID` and `logs --session ID` take their ids.
+    Sessions,
     /// Delete runs by id, or all of them.
     Rm {
         /// The runs' ids (first column of `logs`).
