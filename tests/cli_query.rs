@@ -584,3 +584,54 @@ fn an_attachment_that_cannot_be_read_or_sent_is_a_usage_error() {
     );
     assert_eq!(up.request_count(), 0, "nothing is sent");
 }
+
+#[test]
+fn a_model_alias_names_its_model_on_the_command_line() {
+    let (env, up) = setup();
+    env.run("llm-config", &["alias", "fast", "c1"]).expect(0);
+    // An alias of an alias stands for the model.
+    env.run("llm-config", &["alias", "quick", "fast"]).expect(0);
+    let aliases = env.run("llm-config", &["alias", "--json"]).expect(0).json();
+    assert_eq!(aliases, serde_json::json!({ "fast": "c1", "quick": "c1" }));
+    assert_eq!(
+        env.run("llm-config", &["alias", "fast"]).expect(0).stdout,
+        "c1\n"
+    );
+
+    env.run("llm-cooperation", &["query", "-m", "quick", "hi"])
+        .expect(0);
+    assert_eq!(up.last().body["model"], "claude-fake");
+
+    let unknown = env.run("llm-config", &["alias", "slow", "nope"]).expect(2);
+    assert!(
+        unknown.stderr.contains("Unknown model `nope`"),
+        "{}",
+        unknown.stderr
+    );
+    let shadow = env.run("llm-config", &["alias", "m1", "c1"]).expect(2);
+    assert!(
+        shadow.stderr.contains("may not shadow"),
+        "{}",
+        shadow.stderr
+    );
+
+    env.run("llm-config", &["alias", "--remove", "fast"])
+        .expect(0);
+    env.run("llm-cooperation", &["query", "-m", "fast", "hi"])
+        .expect(2);
+    assert!(!env.read_config().contains("fast"));
+}
+
+#[test]
+fn an_alias_in_the_file_must_name_a_model() {
+    let (env, up) = setup();
+    let text = env.read_config();
+    env.write_config(&format!("[aliases]\nfast = \"gone\"\n\n{text}"));
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(2);
+    assert!(
+        run.stderr.contains("aliases.fast") && run.stderr.contains("`gone`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(up.request_count(), 0);
+}

@@ -529,6 +529,10 @@ pub enum ConfigCommand {
     ///
     /// Without a default, the router picks a model for each request (`--strategy`).
     Default(DefaultArgs),
+    /// List, show, add or `--remove` model aliases: other names for configured models,
+    /// accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`,
+    /// then `llm-cooperation query -m fast "…"`).
+    Alias(AliasArgs),
     /// Print where the configuration files are.
     Path(JsonFlag),
 }
@@ -683,6 +687,21 @@ pub struct DefaultArgs {
     /// Remove the default, so that requests without `--model` are routed.
     #[arg(long)]
     pub unset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// The alias; none: list every alias.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// The configured model it stands for; none: print what NAME stands for.
+    #[arg(value_name = "MODEL", conflicts_with = "remove")]
+    pub model: Option<String>,
+    /// Remove the alias NAME.
+    #[arg(long, requires = "name")]
+    pub remove: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Args)]

@@ -123,7 +123,8 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
             });
     let mut model = args
         .model
-        .clone()
+        .as_deref()
+        .map(|m| config.resolve_model(m))
         .or(kept_model)
         .or_else(|| config.settings.defaults.model.clone())
         .unwrap_or_else(|| "auto".into());
@@ -186,14 +187,16 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                     session = format!("chat-{}", crate::store::now_ms());
                     ui::note(&format!("conversation cleared; new session `{session}`"));
                 }
-                (Some("model"), Some(name), _) => match check_model(&router, name) {
-                    Ok(()) => {
-                        model = name.to_owned();
-                        mode = None;
-                        ui::note(&format!("model {model}"));
+                (Some("model"), Some(name), _) => {
+                    match check_model(&router, &config.resolve_model(name)) {
+                        Ok(()) => {
+                            model = config.resolve_model(name);
+                            mode = None;
+                            ui::note(&format!("model {model}"));
+                        }
+                        Err(e) => ui::warn(&e.to_string()),
                     }
-                    Err(e) => ui::warn(&e.to_string()),
-                },
+                }
                 (Some("mode"), Some("off"), _) => {
                     mode = None;
                     ui::note(&format!("single model {model}"));

@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
     let continued = Continued::find(&config, &args)?;
     let kept = continued.as_ref().map(|c| &c.kept);
     let model = match (&args.model, args.strategy) {
-        (Some(m), _) => m.clone(),
+        (Some(m), _) => config.resolve_model(m),
         (None, Some(_)) => "auto".to_owned(),
         (None, None) => kept
             .and_then(|k| k.model.clone())
