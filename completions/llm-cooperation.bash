@@ -727,7 +727,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__query)
-            opts="-q -a -c -m -s -t -v -h --query --attach --continue --session --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --no-log --json --config --verbose --color --help"
+            opts="-q -a -c -m -s -t -v -h --query --attach --template --continue --session --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --no-log --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -746,6 +746,10 @@ _llm__cooperation() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

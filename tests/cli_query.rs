@@ -635,3 +635,35 @@ fn an_alias_in_the_file_must_name_a_model() {
     );
     assert_eq!(up.request_count(), 0);
 }
+
+#[test]
+fn a_template_wraps_the_input_and_a_missing_one_lists_the_others() {
+    let (env, up) = setup();
+    let templates = env.config_dir().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("summarise.txt"),
+        "Summarise this:\n{{input}}\nIn one line.\n",
+    )
+    .unwrap();
+    env.run_stdin(
+        "llm-cooperation",
+        &["query", "--template", "summarise", "for a child"],
+        "the notes",
+    )
+    .expect(0);
+    assert_eq!(
+        last_prompt(&up),
+        "Summarise this:\nthe notes\n\nfor a child\nIn one line."
+    );
+    let missing = env
+        .run("llm-cooperation", &["query", "--template", "nope", "x"])
+        .expect(2);
+    assert!(
+        missing.stderr.contains("`nope`") && missing.stderr.contains("summarise"),
+        "{}",
+        missing.stderr
+    );
+    let path = env.run("llm-config", &["path", "--json"]).expect(0).json();
+    assert_eq!(path["templates"], templates.to_str().unwrap());
+}

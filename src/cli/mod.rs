@@ -376,6 +376,12 @@ pub struct QueryArgs {
     #[arg(short, long = "attach", value_name = "FILE")]
     pub attach: Vec<PathBuf>,
 
+    /// Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory
+    /// (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard
+    /// input, then the prompt arguments); without the placeholder the input follows it.
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+
     /// Continue the most recent conversation in the history (a query or a chat): its earlier
     /// turns, model and system prompt go with this prompt, and this exchange joins it.
     #[arg(short = 'c', long = "continue", conflicts_with = "session")]

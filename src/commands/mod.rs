@@ -13,6 +13,7 @@ mod query;
 mod server;
 mod service;
 mod status;
+mod template;
 mod test;
 
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ use crate::config::{Config, ConfigStore, EnvSnapshot, Paths};
 pub use config::run as config;
 pub use models::default_footer as models_default_footer;
 pub use server::run as server;
+pub use template::dir as template_dir;
 
 /// `llm-cooperation`.
 pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {

@@ -31,18 +31,22 @@ struct Output<'a> {
 
 pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result<ExitCode> {
     let attached = super::attach::Attachments::read(&args.attach)?;
-    let prompt = attached.prompt(&super::read_prompt(
+    let input = super::read_prompt(
         args.query.as_deref(),
         &args.prompt,
         !super::attach::Attachments::reads_stdin(&args.attach),
-    )?);
+    )?;
+    let config = super::load_config(global)?;
+    let prompt = attached.prompt(&match &args.template {
+        Some(name) => super::template::apply(&config.paths, name, &input)?,
+        None => input,
+    });
     if prompt.trim().is_empty() {
         return Err(ConfigError::Usage(
             "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input".into(),
         )
         .into());
     }
-    let config = super::load_config(global)?;
     let continued = Continued::find(&config, &args)?;
     let kept = continued.as_ref().map(|c| &c.kept);
     let model = match (&args.model, args.strategy) {
