@@ -601,6 +601,9 @@ fn a_model_alias_names_its_model_on_the_command_line() {
     env.run("llm-cooperation", &["query", "-m", "quick", "hi"])
         .expect(0);
     assert_eq!(up.last().body["model"], "claude-fake");
+    // `llm-config default` takes an alias for its model.
+    env.run("llm-config", &["default", "fast"]).expect(0);
+    assert_eq!(env.run("llm-config", &["default"]).expect(0).stdout, "c1\n");
 
     let unknown = env.run("llm-config", &["alias", "slow", "nope"]).expect(2);
     assert!(

@@ -142,7 +142,12 @@ pub fn default(g: &GlobalArgs, args: DefaultArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let mut name = name.to_owned();
     store.update(|settings, _| {
+        // An alias sets the model it stands for.
+        if let Some(model) = settings.aliases.get(&name) {
+            name = model.clone();
+        }
         if !settings.models.iter().any(|m| m.name == name) {
             if settings.models.is_empty() {
                 return Err(ConfigError::NoModels);
@@ -155,7 +160,7 @@ pub fn default(g: &GlobalArgs, args: DefaultArgs) -> anyhow::Result<ExitCode> {
                 available: names.join(", "),
             });
         }
-        settings.defaults.model = Some(name.to_owned());
+        settings.defaults.model = Some(name.clone());
         Ok(())
     })?;
     ui::line(&format!(
