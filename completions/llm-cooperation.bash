@@ -141,7 +141,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__chat)
-            opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --no-log --config --verbose --color --help"
+            opts="-m -s -a -c -t -v -h --model --system --attach --continue --session --max-tokens --temperature --no-log --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,6 +160,14 @@ _llm__cooperation() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -112,6 +112,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --model 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)'
             cand -s 'A system prompt for the session'
             cand --system 'A system prompt for the session'
+            cand -a 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image'
+            cand --attach 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image'
             cand --session 'Resume the session with this name, or start one under it'
             cand --max-tokens 'Most tokens per answer'
             cand -t 'Sampling temperature, 0.0 to 2.0'

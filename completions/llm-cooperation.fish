@@ -103,6 +103,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s m -l model -d 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s s -l system -d 'A system prompt for the session' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s a -l attach -d 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l session -d 'Resume the session with this name, or start one under it' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l max-tokens -d 'Most tokens per answer' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r

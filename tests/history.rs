@@ -588,3 +588,45 @@ fn logs_list_sessions_and_filter_runs_by_session() {
     let prompts: Vec<&str> = work.iter().map(|r| r["prompt"].as_str().unwrap()).collect();
     assert_eq!(prompts, ["two", "one"]);
 }
+
+#[test]
+fn chat_attachments_go_with_the_first_message() {
+    let (env, up) = setup();
+    let notes = env.config_dir().join("notes.txt");
+    std::fs::write(&notes, "the notes").unwrap();
+    let gif = env.config_dir().join("x.gif");
+    std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00").unwrap();
+    env.run_stdin(
+        "llm-cooperation",
+        &[
+            "chat",
+            "-a",
+            notes.to_str().unwrap(),
+            "--attach",
+            gif.to_str().unwrap(),
+        ],
+        "Read this\nAnd?\n",
+    )
+    .expect(0);
+    let requests = up.requests();
+    let first = &requests[requests.len() - 2].body["messages"][0]["content"];
+    let text = first[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("the notes") && text.ends_with("Read this"),
+        "{text}"
+    );
+    assert!(
+        first[1]["image_url"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/gif;base64,")
+    );
+    // The second turn is sent as written: the files went with the first.
+    assert_eq!(up.last().body["messages"][2]["content"], "And?");
+    let stdin = env.run("llm-cooperation", &["chat", "-a", "-"]).expect(2);
+    assert!(
+        stdin.stderr.contains("attach files by their path"),
+        "{}",
+        stdin.stderr
+    );
+}

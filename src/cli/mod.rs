@@ -283,6 +283,10 @@ pub struct ChatArgs {
     /// A system prompt for the session.
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,
+    /// Attach a file to the first message (repeatable): a text file is put in it under its
+    /// name, an image (PNG, JPEG, GIF, WebP) is sent as an image.
+    #[arg(short, long = "attach", value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
     /// Resume the most recent chat session.
     #[arg(short = 'c', long = "continue", conflicts_with = "session")]
     pub resume: bool,

@@ -84,6 +84,15 @@ const HELP: &str = "/model NAME    answer with NAME (or `auto`) from now on
 A line ending in `\\` continues; `\"\"\"` starts and ends a multi-line block.";
 
 pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<ExitCode> {
+    if super::attach::Attachments::reads_stdin(&args.attach) {
+        return Err(ConfigError::Usage(
+            "`chat -a -`: standard input holds the chat's turns; attach files by their path".into(),
+        )
+        .into());
+    }
+    // Kept until a turn that carries them is answered.
+    let mut attached = Some(super::attach::Attachments::read(&args.attach)?)
+        .filter(|a| !a.texts.is_empty() || !a.images.is_empty());
     let config = super::load_config(global)?;
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
@@ -220,7 +229,15 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
             }
             continue;
         }
-        messages.push(Message::user(text.clone()));
+        let text = match &attached {
+            Some(a) => a.prompt(&text),
+            None => text,
+        };
+        let mut message = Message::user(text.clone());
+        if let Some(a) = &attached {
+            message.content.extend(a.images.iter().cloned());
+        }
+        messages.push(message);
         let started = Instant::now();
         // On a terminal, Ctrl-C stops the answer and returns to the prompt (what was
         // shown stays on screen; the turn is neither kept nor recorded). Without one,
@@ -246,6 +263,7 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                 ui::warn(&e.to_string());
             }
             Ok(t) => {
+                attached = None;
                 if !t.streamed {
                     ui::line(&t.text)?;
                 }
