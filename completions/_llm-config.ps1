@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Merge providers, models and keys from a file written by `export`')
             [CompletionResult]::new('set-key', 'set-key', [CompletionResultType]::ParameterValue, 'Store the API key of a provider in the credentials file')
             [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Show, set or `--unset` the default model: the one commands use when they name none')
+            [CompletionResult]::new('alias', 'alias', [CompletionResultType]::ParameterValue, 'List, show, add or `--remove` model aliases: other names for configured models, accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`, then `llm-cooperation query -m fast "…"`)')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print where the configuration files are')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -185,6 +186,17 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'llm-config;alias' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--remove', '--remove', [CompletionResultType]::ParameterName, 'Remove the alias NAME')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-config;path' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
@@ -207,6 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Merge providers, models and keys from a file written by `export`')
             [CompletionResult]::new('set-key', 'set-key', [CompletionResultType]::ParameterValue, 'Store the API key of a provider in the credentials file')
             [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Show, set or `--unset` the default model: the one commands use when they name none')
+            [CompletionResult]::new('alias', 'alias', [CompletionResultType]::ParameterValue, 'List, show, add or `--remove` model aliases: other names for configured models, accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`, then `llm-cooperation query -m fast "…"`)')
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print where the configuration files are')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -242,6 +255,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-config' -ScriptBlock {
             break
         }
         'llm-config;help;default' {
+            break
+        }
+        'llm-config;help;alias' {
             break
         }
         'llm-config;help;path' {

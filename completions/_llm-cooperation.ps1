@@ -46,6 +46,10 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         'llm-cooperation;query' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'The prompt, as an option')
             [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'The prompt, as an option')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--attach', '--attach', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'How the router picks a model when none is named')
@@ -60,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--stop', '--stop', [CompletionResultType]::ParameterName, 'Stop generating at this text (repeatable)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it')
+            [CompletionResult]::new('--continue', '--continue', [CompletionResultType]::ParameterName, 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`')
             [CompletionResult]::new('--allow-cooperation', '--allow-cooperation', [CompletionResultType]::ParameterName, 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream the answer even when stdout is not a terminal')
@@ -75,6 +81,10 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         'llm-cooperation;ask' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'The prompt, as an option')
             [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'The prompt, as an option')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--attach', '--attach', [CompletionResultType]::ParameterName, 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input')
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)')
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'How the router picks a model when none is named')
@@ -89,6 +99,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--stop', '--stop', [CompletionResultType]::ParameterName, 'Stop generating at this text (repeatable)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it')
+            [CompletionResult]::new('--continue', '--continue', [CompletionResultType]::ParameterName, 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`')
             [CompletionResult]::new('--allow-cooperation', '--allow-cooperation', [CompletionResultType]::ParameterName, 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream the answer even when stdout is not a terminal')
@@ -106,6 +118,8 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'A system prompt for the session')
             [CompletionResult]::new('--system', '--system', [CompletionResultType]::ParameterName, 'A system prompt for the session')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image')
+            [CompletionResult]::new('--attach', '--attach', [CompletionResultType]::ParameterName, 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Resume the session with this name, or start one under it')
             [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens per answer')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Sampling temperature, 0.0 to 2.0')
@@ -130,6 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only runs of this kind')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only runs whose prompt or answer contains this text')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Only the runs of this conversation (`logs sessions` lists them)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
@@ -138,11 +153,22 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'llm-cooperation;logs;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'llm-cooperation;logs;sessions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration directory (holds `config.toml` and `credentials.toml`)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output')
@@ -167,11 +193,15 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         }
         'llm-cooperation;logs;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'llm-cooperation;logs;help;show' {
+            break
+        }
+        'llm-cooperation;logs;help;sessions' {
             break
         }
         'llm-cooperation;logs;help;rm' {
@@ -294,10 +324,14 @@ Register-ArgumentCompleter -Native -CommandName 'llm-cooperation' -ScriptBlock {
         }
         'llm-cooperation;help;logs' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything recorded about one run, its receipt included')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete runs by id, or all of them')
             break
         }
         'llm-cooperation;help;logs;show' {
+            break
+        }
+        'llm-cooperation;help;logs;sessions' {
             break
         }
         'llm-cooperation;help;logs;rm' {

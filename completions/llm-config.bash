@@ -19,6 +19,9 @@ _llm__config() {
             llm__config,add-model)
                 cmd="llm__config__subcmd__add__subcmd__model"
                 ;;
+            llm__config,alias)
+                cmd="llm__config__subcmd__alias"
+                ;;
             llm__config,default)
                 cmd="llm__config__subcmd__default"
                 ;;
@@ -57,6 +60,9 @@ _llm__config() {
                 ;;
             llm__config__subcmd__help,add-model)
                 cmd="llm__config__subcmd__help__subcmd__add__subcmd__model"
+                ;;
+            llm__config__subcmd__help,alias)
+                cmd="llm__config__subcmd__help__subcmd__alias"
                 ;;
             llm__config__subcmd__help,default)
                 cmd="llm__config__subcmd__help__subcmd__default"
@@ -101,7 +107,7 @@ _llm__config() {
 
     case "${cmd}" in
         llm__config)
-            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key default path help"
+            opts="-v -h -V --config --verbose --color --help --version preset global add-model remove-model list show test export import set-key default alias path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -200,6 +206,28 @@ _llm__config() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__config__subcmd__alias)
+            opts="-v -h --remove --json --config --verbose --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__config__subcmd__default)
             opts="-v -h --unset --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -279,7 +307,7 @@ _llm__config() {
             return 0
             ;;
         llm__config__subcmd__help)
-            opts="preset global add-model remove-model list show test export import set-key default path help"
+            opts="preset global add-model remove-model list show test export import set-key default alias path help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +321,20 @@ _llm__config() {
             return 0
             ;;
         llm__config__subcmd__help__subcmd__add__subcmd__model)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__config__subcmd__help__subcmd__alias)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand import 'Merge providers, models and keys from a file written by `export`'
             cand set-key 'Store the API key of a provider in the credentials file'
             cand default 'Show, set or `--unset` the default model: the one commands use when they name none'
+            cand alias 'List, show, add or `--remove` model aliases: other names for configured models, accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`, then `llm-cooperation query -m fast "…"`)'
             cand path 'Print where the configuration files are'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -170,6 +171,16 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'llm-config;alias'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --remove 'Remove the alias NAME'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-config;path'= {
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
@@ -191,6 +202,7 @@ set edit:completion:arg-completer[llm-config] = {|@words|
             cand import 'Merge providers, models and keys from a file written by `export`'
             cand set-key 'Store the API key of a provider in the credentials file'
             cand default 'Show, set or `--unset` the default model: the one commands use when they name none'
+            cand alias 'List, show, add or `--remove` model aliases: other names for configured models, accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`, then `llm-cooperation query -m fast "…"`)'
             cand path 'Print where the configuration files are'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -215,6 +227,8 @@ set edit:completion:arg-completer[llm-config] = {|@words|
         &'llm-config;help;set-key'= {
         }
         &'llm-config;help;default'= {
+        }
+        &'llm-config;help;alias'= {
         }
         &'llm-config;help;path'= {
         }

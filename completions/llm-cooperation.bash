@@ -82,6 +82,9 @@ _llm__cooperation() {
             llm__cooperation__subcmd__help__subcmd__logs,rm)
                 cmd="llm__cooperation__subcmd__help__subcmd__logs__subcmd__rm"
                 ;;
+            llm__cooperation__subcmd__help__subcmd__logs,sessions)
+                cmd="llm__cooperation__subcmd__help__subcmd__logs__subcmd__sessions"
+                ;;
             llm__cooperation__subcmd__help__subcmd__logs,show)
                 cmd="llm__cooperation__subcmd__help__subcmd__logs__subcmd__show"
                 ;;
@@ -91,6 +94,9 @@ _llm__cooperation() {
             llm__cooperation__subcmd__logs,rm)
                 cmd="llm__cooperation__subcmd__logs__subcmd__rm"
                 ;;
+            llm__cooperation__subcmd__logs,sessions)
+                cmd="llm__cooperation__subcmd__logs__subcmd__sessions"
+                ;;
             llm__cooperation__subcmd__logs,show)
                 cmd="llm__cooperation__subcmd__logs__subcmd__show"
                 ;;
@@ -99,6 +105,9 @@ _llm__cooperation() {
                 ;;
             llm__cooperation__subcmd__logs__subcmd__help,rm)
                 cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__rm"
+                ;;
+            llm__cooperation__subcmd__logs__subcmd__help,sessions)
+                cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__sessions"
                 ;;
             llm__cooperation__subcmd__logs__subcmd__help,show)
                 cmd="llm__cooperation__subcmd__logs__subcmd__help__subcmd__show"
@@ -132,7 +141,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__chat)
-            opts="-m -s -c -t -v -h --model --system --continue --session --max-tokens --temperature --no-log --config --verbose --color --help"
+            opts="-m -s -a -c -t -v -h --model --system --attach --continue --session --max-tokens --temperature --no-log --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,6 +160,14 @@ _llm__cooperation() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -372,7 +389,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__help__subcmd__logs)
-            opts="show rm"
+            opts="show sessions rm"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,6 +403,20 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__help__subcmd__logs__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__cooperation__subcmd__help__subcmd__logs__subcmd__sessions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -484,7 +515,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__logs)
-            opts="-n -m -q -v -h --count --model --mode --kind --search --json --config --verbose --color --help show rm help"
+            opts="-n -m -q -v -h --count --model --mode --kind --search --session --json --config --verbose --color --help show sessions rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -522,6 +553,10 @@ _llm__cooperation() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -538,7 +573,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__logs__subcmd__help)
-            opts="show rm help"
+            opts="show sessions rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +614,20 @@ _llm__cooperation() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__cooperation__subcmd__logs__subcmd__help__subcmd__sessions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__cooperation__subcmd__logs__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -595,6 +644,28 @@ _llm__cooperation() {
             ;;
         llm__cooperation__subcmd__logs__subcmd__rm)
             opts="-y -v -h --all --yes --json --config --verbose --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__cooperation__subcmd__logs__subcmd__sessions)
+            opts="-v -h --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -664,7 +735,7 @@ _llm__cooperation() {
             return 0
             ;;
         llm__cooperation__subcmd__query)
-            opts="-q -m -s -t -v -h --query --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --no-log --json --config --verbose --color --help"
+            opts="-q -a -c -m -s -t -v -h --query --attach --template --continue --session --model --strategy --quality-priority --explain --allow-cooperation --system --max-tokens --temperature --top-p --seed --stop --stream --no-stream --no-log --json --config --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -675,6 +746,22 @@ _llm__cooperation() {
                     return 0
                     ;;
                 -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

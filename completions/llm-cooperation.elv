@@ -42,6 +42,10 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;query'= {
             cand -q 'The prompt, as an option'
             cand --query 'The prompt, as an option'
+            cand -a 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --attach 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --template 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it'
+            cand --session 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)'
             cand -m 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --model 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --strategy 'How the router picks a model when none is named'
@@ -56,6 +60,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --stop 'Stop generating at this text (repeatable)'
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
+            cand -c 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
+            cand --continue 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
             cand --explain 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
             cand --allow-cooperation 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
             cand --stream 'Stream the answer even when stdout is not a terminal'
@@ -70,6 +76,10 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         &'llm-cooperation;ask'= {
             cand -q 'The prompt, as an option'
             cand --query 'The prompt, as an option'
+            cand -a 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --attach 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input'
+            cand --template 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it'
+            cand --session 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)'
             cand -m 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --model 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)'
             cand --strategy 'How the router picks a model when none is named'
@@ -84,6 +94,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --stop 'Stop generating at this text (repeatable)'
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
+            cand -c 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
+            cand --continue 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
             cand --explain 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
             cand --allow-cooperation 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
             cand --stream 'Stream the answer even when stdout is not a terminal'
@@ -100,6 +112,8 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --model 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)'
             cand -s 'A system prompt for the session'
             cand --system 'A system prompt for the session'
+            cand -a 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image'
+            cand --attach 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image'
             cand --session 'Resume the session with this name, or start one under it'
             cand --max-tokens 'Most tokens per answer'
             cand -t 'Sampling temperature, 0.0 to 2.0'
@@ -123,6 +137,7 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand --kind 'Only runs of this kind'
             cand -q 'Only runs whose prompt or answer contains this text'
             cand --search 'Only runs whose prompt or answer contains this text'
+            cand --session 'Only the runs of this conversation (`logs sessions` lists them)'
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
             cand --json 'Machine-readable output'
@@ -131,10 +146,20 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;logs;show'= {
+            cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
+            cand --color 'When to use colour'
+            cand --json 'Machine-readable output'
+            cand -v 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand --verbose 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'llm-cooperation;logs;sessions'= {
             cand --config 'Configuration directory (holds `config.toml` and `credentials.toml`)'
             cand --color 'When to use colour'
             cand --json 'Machine-readable output'
@@ -157,10 +182,13 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         }
         &'llm-cooperation;logs;help'= {
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-cooperation;logs;help;show'= {
+        }
+        &'llm-cooperation;logs;help;sessions'= {
         }
         &'llm-cooperation;logs;help;rm'= {
         }
@@ -271,9 +299,12 @@ set edit:completion:arg-completer[llm-cooperation] = {|@words|
         }
         &'llm-cooperation;help;logs'= {
             cand show 'Everything recorded about one run, its receipt included'
+            cand sessions 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
             cand rm 'Delete runs by id, or all of them'
         }
         &'llm-cooperation;help;logs;show'= {
+        }
+        &'llm-cooperation;help;logs;sessions'= {
         }
         &'llm-cooperation;help;logs;rm'= {
         }

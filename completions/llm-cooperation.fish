@@ -44,6 +44,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "ser
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "embed" -d 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l template -d 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l session -d 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'
@@ -60,6 +63,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s c -l continue -d 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -l stream -d 'Stream the answer even when stdout is not a terminal'
@@ -69,6 +73,9 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s q -l query -d 'The prompt, as an option' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s a -l attach -d 'Attach a file (repeatable): a text file is put in the prompt under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l template -d 'Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard input, then the prompt arguments); without the placeholder the input follows it' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l session -d 'Continue the conversation with this session id (`llm-cooperation logs sessions` lists them)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s m -l model -d 'Model name from the configuration, or `auto` to let the router pick (the default when neither this nor `[defaults] model` is set, or when `--strategy` is given)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l strategy -d 'How the router picks a model when none is named' -r -f -a "auto\t'Fit the task, then balance quality against price and latency by `quality_priority`'
 fastest\t'Lowest observed latency (time to first token when streaming)'
@@ -85,6 +92,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s c -l continue -d 'Continue the most recent conversation in the history (a query or a chat): its earlier turns, model and system prompt go with this prompt, and this exchange joins it'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l explain -d 'Print the routing decision (task, complexity, every candidate with its score and why it won or lost) on stderr, or in the JSON output with `--json`'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l allow-cooperation -d 'Let the router hand a complex request (complexity above 0.6) to several models: voting among the top three for math, otherwise parallel answers merged by the best'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -l stream -d 'Stream the answer even when stdout is not a terminal'
@@ -95,6 +103,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s 
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s m -l model -d 'Model name, or `auto` for the router (default: `[defaults] model`, else `auto`)' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s s -l system -d 'A system prompt for the session' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s a -l attach -d 'Attach a file to the first message (repeatable): a text file is put in it under its name, an image (PNG, JPEG, GIF, WebP) is sent as an image' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l session -d 'Resume the session with this name, or start one under it' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l max-tokens -d 'Most tokens per answer' -r
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s t -l temperature -d 'Sampling temperature, 0.0 to 2.0' -r
@@ -106,24 +115,26 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -l no-log -d 'Do not record this run in the history (`llm-cooperation logs`). The variable takes 1/0, true/false, yes/no or on/off; empty is false'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand chat" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s n -l count -d 'How many runs to list, newest first' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s m -l model -d 'Only runs answered by this model' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l mode -d 'Only runs of this cooperation mode, or of this service (`decision-support`) or service type (`decision-support/comparison`)' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l kind -d 'Only runs of this kind' -r -f -a "query\t''
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s n -l count -d 'How many runs to list, newest first' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s m -l model -d 'Only runs answered by this model' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l mode -d 'Only runs of this cooperation mode, or of this service (`decision-support`) or service type (`decision-support/comparison`)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l kind -d 'Only runs of this kind' -r -f -a "query\t''
 chat\t''
 cooperate\t''
 service\t''"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s q -l search -d 'Only runs whose prompt or answer contains this text' -r
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s q -l search -d 'Only runs whose prompt or answer contains this text' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l session -d 'Only the runs of this conversation (`logs sessions` lists them)' -r
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
 never\t''"
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -l json -d 'Machine-readable output'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
-complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "rm" -d 'Delete runs by id, or all of them'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and not __fish_seen_subcommand_from show sessions rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
@@ -131,6 +142,13 @@ never\t''"
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
+always\t''
+never\t''"
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -l json -d 'Machine-readable output'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from sessions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l config -d 'Configuration directory (holds `config.toml` and `credentials.toml`)' -r -F
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -l color -d 'When to use colour' -r -f -a "auto\t'Colour on a terminal, unless `NO_COLOR` is set'
 always\t''
@@ -141,6 +159,7 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (`-v` info, `-vv` debug, `-vvv` trace)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete runs by id, or all of them'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand models" -l format -d 'Output format' -r -f -a "table\t''
@@ -232,4 +251,5 @@ complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; an
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "embed" -d 'Turn text into vectors with an embedding model (a model with the task `embedding`)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and not __fish_seen_subcommand_from query chat logs models status test cooperate service embed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "show" -d 'Everything recorded about one run, its receipt included'
+complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "sessions" -d 'The conversations (chat sessions and continued queries), most recently used first; `query --session ID`, `chat --session ID` and `logs --session ID` take their ids'
 complete -c llm-cooperation -n "__fish_llm_cooperation_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "rm" -d 'Delete runs by id, or all of them'

@@ -511,3 +511,162 @@ fn piped_stdin_and_a_prompt_both_reach_the_model() {
         );
     }
 }
+
+#[test]
+fn attachments_inline_text_send_images_as_parts_and_read_stdin() {
+    let (env, up) = setup();
+    let dir = env.config_dir();
+    std::fs::write(dir.join("notes.txt"), "the notes\n").unwrap();
+    // A PNG named without an extension: known by its first bytes.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    std::fs::write(dir.join("picture"), png).unwrap();
+    let notes = dir.join("notes.txt");
+    let picture = dir.join("picture");
+    env.run_stdin(
+        "llm-cooperation",
+        &[
+            "query",
+            "-a",
+            notes.to_str().unwrap(),
+            "--attach",
+            picture.to_str().unwrap(),
+            "-a",
+            "-",
+            "Describe these",
+        ],
+        "piped text",
+    )
+    .expect(0);
+    let body = up.last().body;
+    let parts = body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_array()
+        .expect("a message with an image is sent as parts")
+        .clone();
+    let text = parts[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("notes.txt") && text.contains("the notes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("standard input") && text.contains("piped text"),
+        "{text}"
+    );
+    assert!(text.ends_with("Describe these"), "{text}");
+    assert_eq!(parts[1]["type"], "image_url");
+    use base64::Engine;
+    let expected = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
+    assert_eq!(parts[1]["image_url"]["url"], expected);
+}
+
+#[test]
+fn an_attachment_that_cannot_be_read_or_sent_is_a_usage_error() {
+    let (env, up) = setup();
+    let missing = env
+        .run("llm-cooperation", &["query", "-a", "nope.txt", "hi"])
+        .expect(2);
+    assert!(missing.stderr.contains("`nope.txt`"), "{}", missing.stderr);
+    let binary = env.config_dir().join("data.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 255]).unwrap();
+    let run = env
+        .run(
+            "llm-cooperation",
+            &["query", "-a", binary.to_str().unwrap(), "hi"],
+        )
+        .expect(2);
+    assert!(run.stderr.contains("data.bin"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("PNG, JPEG, GIF or WebP"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(up.request_count(), 0, "nothing is sent");
+}
+
+#[test]
+fn a_model_alias_names_its_model_on_the_command_line() {
+    let (env, up) = setup();
+    env.run("llm-config", &["alias", "fast", "c1"]).expect(0);
+    // An alias of an alias stands for the model.
+    env.run("llm-config", &["alias", "quick", "fast"]).expect(0);
+    let aliases = env.run("llm-config", &["alias", "--json"]).expect(0).json();
+    assert_eq!(aliases, serde_json::json!({ "fast": "c1", "quick": "c1" }));
+    assert_eq!(
+        env.run("llm-config", &["alias", "fast"]).expect(0).stdout,
+        "c1\n"
+    );
+
+    env.run("llm-cooperation", &["query", "-m", "quick", "hi"])
+        .expect(0);
+    assert_eq!(up.last().body["model"], "claude-fake");
+    // `llm-config default` takes an alias for its model.
+    env.run("llm-config", &["default", "fast"]).expect(0);
+    assert_eq!(env.run("llm-config", &["default"]).expect(0).stdout, "c1\n");
+
+    let unknown = env.run("llm-config", &["alias", "slow", "nope"]).expect(2);
+    assert!(
+        unknown.stderr.contains("Unknown model `nope`"),
+        "{}",
+        unknown.stderr
+    );
+    let shadow = env.run("llm-config", &["alias", "m1", "c1"]).expect(2);
+    assert!(
+        shadow.stderr.contains("may not shadow"),
+        "{}",
+        shadow.stderr
+    );
+
+    env.run("llm-config", &["alias", "--remove", "fast"])
+        .expect(0);
+    env.run("llm-cooperation", &["query", "-m", "fast", "hi"])
+        .expect(2);
+    assert!(!env.read_config().contains("fast"));
+}
+
+#[test]
+fn an_alias_in_the_file_must_name_a_model() {
+    let (env, up) = setup();
+    let text = env.read_config();
+    env.write_config(&format!("[aliases]\nfast = \"gone\"\n\n{text}"));
+    let run = env.run("llm-cooperation", &["query", "hi"]).expect(2);
+    assert!(
+        run.stderr.contains("aliases.fast") && run.stderr.contains("`gone`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(up.request_count(), 0);
+}
+
+#[test]
+fn a_template_wraps_the_input_and_a_missing_one_lists_the_others() {
+    let (env, up) = setup();
+    let templates = env.config_dir().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("summarise.txt"),
+        "Summarise this:\n{{input}}\nIn one line.\n",
+    )
+    .unwrap();
+    env.run_stdin(
+        "llm-cooperation",
+        &["query", "--template", "summarise", "for a child"],
+        "the notes",
+    )
+    .expect(0);
+    assert_eq!(
+        last_prompt(&up),
+        "Summarise this:\nthe notes\n\nfor a child\nIn one line."
+    );
+    let missing = env
+        .run("llm-cooperation", &["query", "--template", "nope", "x"])
+        .expect(2);
+    assert!(
+        missing.stderr.contains("`nope`") && missing.stderr.contains("summarise"),
+        "{}",
+        missing.stderr
+    );
+    let path = env.run("llm-config", &["path", "--json"]).expect(0).json();
+    assert_eq!(path["templates"], templates.to_str().unwrap());
+}

@@ -476,3 +476,157 @@ fn no_log_is_offered_only_by_commands_that_record_runs() {
     )
     .expect(0);
 }
+
+/// The contents of the messages the upstream last received, in order.
+fn sent(up: &FakeUpstream) -> Vec<String> {
+    up.last().body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn query_continue_sends_the_earlier_exchange_and_joins_it() {
+    let (env, up) = setup();
+    let nothing = env.run("llm-cooperation", &["query", "-c", "hi"]).expect(2);
+    assert!(
+        nothing.stderr.contains("No conversation to continue"),
+        "{}",
+        nothing.stderr
+    );
+    up.push([
+        Behavior::ok("Hi Ada."),
+        Behavior::ok("You are Ada."),
+        Behavior::ok("Still Ada."),
+    ]);
+    env.run(
+        "llm-cooperation",
+        &["query", "-m", "m2", "-s", "Be brief.", "I am Ada."],
+    )
+    .expect(0);
+    env.run("llm-cooperation", &["query", "--continue", "Who am I?"])
+        .expect(0);
+    let body = up.last().body;
+    assert_eq!(
+        sent(&up),
+        ["Be brief.", "I am Ada.", "Hi Ada.", "Who am I?"],
+        "the first exchange, with its system prompt, goes before the new prompt"
+    );
+    assert_eq!(body["model"], "fake-model-large", "the model it used");
+    // The third continues all of it: the first query joined the session.
+    env.run("llm-cooperation", &["query", "-c", "Sure?"])
+        .expect(0);
+    assert_eq!(
+        sent(&up),
+        [
+            "Be brief.",
+            "I am Ada.",
+            "Hi Ada.",
+            "Who am I?",
+            "You are Ada.",
+            "Sure?"
+        ]
+    );
+    let runs = logs(&env, &["--kind", "query"]);
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|r| r["session"] == runs[0]["session"]));
+    let session = runs[0]["session"].as_str().unwrap().to_owned();
+
+    // `--session` picks a conversation, a chat's too.
+    env.run_stdin("llm-cooperation", &["chat", "--session", "work"], "hello\n")
+        .expect(0);
+    env.run("llm-cooperation", &["query", "--session", "work", "and?"])
+        .expect(0);
+    assert_eq!(sent(&up), ["hello", DEFAULT_TEXT, "and?"]);
+    env.run("llm-cooperation", &["query", "--session", &session, "last"])
+        .expect(0);
+    assert_eq!(sent(&up).len(), 8);
+    let unknown = env
+        .run("llm-cooperation", &["query", "--session", "nope", "x"])
+        .expect(2);
+    assert!(unknown.stderr.contains("`nope`"), "{}", unknown.stderr);
+}
+
+#[test]
+fn logs_list_sessions_and_filter_runs_by_session() {
+    let (env, _up) = setup();
+    let none = env.run("llm-cooperation", &["logs", "sessions"]).expect(0);
+    assert!(none.stdout.contains("No conversations"), "{}", none.stdout);
+    env.run_stdin(
+        "llm-cooperation",
+        &["chat", "--session", "work"],
+        "one\ntwo\n",
+    )
+    .expect(0);
+    env.run("llm-cooperation", &["query", "lone"]).expect(0);
+    env.run_stdin("llm-cooperation", &["chat", "--session", "play"], "three\n")
+        .expect(0);
+
+    let sessions = env
+        .run("llm-cooperation", &["logs", "sessions", "--json"])
+        .expect(0)
+        .json();
+    let sessions = sessions.as_array().unwrap();
+    let names: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["session"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["play", "work"],
+        "most recent first; a lone query is none"
+    );
+    assert_eq!(sessions[1]["runs"], 2);
+    assert_eq!(sessions[1]["first_prompt"], "one");
+    assert_eq!(sessions[1]["model"], "m1");
+    let table = env.run("llm-cooperation", &["logs", "sessions"]).expect(0);
+    assert!(table.stdout.contains("work") && table.stdout.contains("play"));
+
+    let work = logs(&env, &["--session", "work"]);
+    let prompts: Vec<&str> = work.iter().map(|r| r["prompt"].as_str().unwrap()).collect();
+    assert_eq!(prompts, ["two", "one"]);
+}
+
+#[test]
+fn chat_attachments_go_with_the_first_message() {
+    let (env, up) = setup();
+    let notes = env.config_dir().join("notes.txt");
+    std::fs::write(&notes, "the notes").unwrap();
+    let gif = env.config_dir().join("x.gif");
+    std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00").unwrap();
+    env.run_stdin(
+        "llm-cooperation",
+        &[
+            "chat",
+            "-a",
+            notes.to_str().unwrap(),
+            "--attach",
+            gif.to_str().unwrap(),
+        ],
+        "Read this\nAnd?\n",
+    )
+    .expect(0);
+    let requests = up.requests();
+    let first = &requests[requests.len() - 2].body["messages"][0]["content"];
+    let text = first[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("the notes") && text.ends_with("Read this"),
+        "{text}"
+    );
+    assert!(
+        first[1]["image_url"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/gif;base64,")
+    );
+    // The second turn is sent as written: the files went with the first.
+    assert_eq!(up.last().body["messages"][2]["content"], "And?");
+    let stdin = env.run("llm-cooperation", &["chat", "-a", "-"]).expect(2);
+    assert!(
+        stdin.stderr.contains("attach files by their path"),
+        "{}",
+        stdin.stderr
+    );
+}

@@ -283,6 +283,10 @@ pub struct ChatArgs {
     /// A system prompt for the session.
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,
+    /// Attach a file to the first message (repeatable): a text file is put in it under its
+    /// name, an image (PNG, JPEG, GIF, WebP) is sent as an image.
+    #[arg(short, long = "attach", value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
     /// Resume the most recent chat session.
     #[arg(short = 'c', long = "continue", conflicts_with = "session")]
     pub resume: bool,
@@ -319,6 +323,9 @@ pub struct LogsArgs {
     /// Only runs whose prompt or answer contains this text.
     #[arg(short = 'q', long, value_name = "TEXT")]
     pub search: Option<String>,
+    /// Only the runs of this conversation (`logs sessions` lists them).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -331,6 +338,9 @@ pub enum LogsAction {
         /// The run's id (first column of `logs`).
         id: i64,
     },
+    /// The conversations (chat sessions and continued queries), most recently used first;
+    /// `query --session ID`, `chat --session ID` and `logs --session ID` take their ids.
+    Sessions,
     /// Delete runs by id, or all of them.
     Rm {
         /// The runs' ids (first column of `logs`).
@@ -364,6 +374,27 @@ pub struct QueryArgs {
     /// The prompt, as an option.
     #[arg(short, long, value_name = "TEXT")]
     pub query: Option<String>,
+
+    /// Attach a file (repeatable): a text file is put in the prompt under its name, an image
+    /// (PNG, JPEG, GIF, WebP) is sent as an image; `-` is standard input.
+    #[arg(short, long = "attach", value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+
+    /// Use the saved prompt `templates/NAME.txt` (or `.md`) from the configuration directory
+    /// (`llm-config path` shows it): `{{input}}` in it is replaced by the input (standard
+    /// input, then the prompt arguments); without the placeholder the input follows it.
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+
+    /// Continue the most recent conversation in the history (a query or a chat): its earlier
+    /// turns, model and system prompt go with this prompt, and this exchange joins it.
+    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    pub resume: bool,
+
+    /// Continue the conversation with this session id (`llm-cooperation logs sessions` lists
+    /// them).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 
     /// Model name from the configuration, or `auto` to let the router pick (the default when
     /// neither this nor `[defaults] model` is set, or when `--strategy` is given).
@@ -508,6 +539,10 @@ pub enum ConfigCommand {
     ///
     /// Without a default, the router picks a model for each request (`--strategy`).
     Default(DefaultArgs),
+    /// List, show, add or `--remove` model aliases: other names for configured models,
+    /// accepted wherever a command takes a model name (`llm-config alias fast gpt-4o-mini`,
+    /// then `llm-cooperation query -m fast "…"`).
+    Alias(AliasArgs),
     /// Print where the configuration files are.
     Path(JsonFlag),
 }
@@ -662,6 +697,21 @@ pub struct DefaultArgs {
     /// Remove the default, so that requests without `--model` are routed.
     #[arg(long)]
     pub unset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// The alias; none: list every alias.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// The configured model it stands for; none: print what NAME stands for.
+    #[arg(value_name = "MODEL", conflicts_with = "remove")]
+    pub model: Option<String>,
+    /// Remove the alias NAME.
+    #[arg(long, requires = "name")]
+    pub remove: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Debug, Args)]

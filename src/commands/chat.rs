@@ -84,6 +84,15 @@ const HELP: &str = "/model NAME    answer with NAME (or `auto`) from now on
 A line ending in `\\` continues; `\"\"\"` starts and ends a multi-line block.";
 
 pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<ExitCode> {
+    if super::attach::Attachments::reads_stdin(&args.attach) {
+        return Err(ConfigError::Usage(
+            "`chat -a -`: standard input holds the chat's turns; attach files by their path".into(),
+        )
+        .into());
+    }
+    // Kept until a turn that carries them is answered.
+    let mut attached = Some(super::attach::Attachments::read(&args.attach)?)
+        .filter(|a| !a.texts.is_empty() || !a.images.is_empty());
     let config = super::load_config(global)?;
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
@@ -123,7 +132,8 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
             });
     let mut model = args
         .model
-        .clone()
+        .as_deref()
+        .map(|m| config.resolve_model(m))
         .or(kept_model)
         .or_else(|| config.settings.defaults.model.clone())
         .unwrap_or_else(|| "auto".into());
@@ -186,14 +196,16 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                     session = format!("chat-{}", crate::store::now_ms());
                     ui::note(&format!("conversation cleared; new session `{session}`"));
                 }
-                (Some("model"), Some(name), _) => match check_model(&router, name) {
-                    Ok(()) => {
-                        model = name.to_owned();
-                        mode = None;
-                        ui::note(&format!("model {model}"));
+                (Some("model"), Some(name), _) => {
+                    match check_model(&router, &config.resolve_model(name)) {
+                        Ok(()) => {
+                            model = config.resolve_model(name);
+                            mode = None;
+                            ui::note(&format!("model {model}"));
+                        }
+                        Err(e) => ui::warn(&e.to_string()),
                     }
-                    Err(e) => ui::warn(&e.to_string()),
-                },
+                }
                 (Some("mode"), Some("off"), _) => {
                     mode = None;
                     ui::note(&format!("single model {model}"));
@@ -217,7 +229,15 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
             }
             continue;
         }
-        messages.push(Message::user(text.clone()));
+        let text = match &attached {
+            Some(a) => a.prompt(&text),
+            None => text,
+        };
+        let mut message = Message::user(text.clone());
+        if let Some(a) = &attached {
+            message.content.extend(a.images.iter().cloned());
+        }
+        messages.push(message);
         let started = Instant::now();
         // On a terminal, Ctrl-C stops the answer and returns to the prompt (what was
         // shown stays on screen; the turn is neither kept nor recorded). Without one,
@@ -243,6 +263,7 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
                 ui::warn(&e.to_string());
             }
             Ok(t) => {
+                attached = None;
                 if !t.streamed {
                     ui::line(&t.text)?;
                 }
@@ -290,22 +311,23 @@ pub fn run(global: &GlobalArgs, args: ChatArgs, no_log: bool) -> anyhow::Result<
 
 /// What a chat session keeps between runs: stored in each turn's receipt under `chat`, read
 /// back from the last turn by `--continue` and `--session`.
+/// `query` keeps them the same way, so either can continue the other's conversation.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Settings {
+pub(super) struct Settings {
     /// The model asked for (`auto` included), not the one the router picked.
-    model: Option<String>,
-    system: Option<String>,
+    pub model: Option<String>,
+    pub system: Option<String>,
 }
 
 impl Settings {
-    fn of(receipt: &serde_json::Value) -> Self {
+    pub(super) fn of(receipt: &serde_json::Value) -> Self {
         receipt
             .get("chat")
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default()
     }
 
-    fn stored_in(self, mut receipt: serde_json::Value) -> serde_json::Value {
+    pub(super) fn stored_in(self, mut receipt: serde_json::Value) -> serde_json::Value {
         if let (Some(map), Ok(chat)) = (receipt.as_object_mut(), serde_json::to_value(self)) {
             map.insert("chat".into(), chat);
         }

@@ -73,9 +73,13 @@ pub fn run(global: &GlobalArgs, args: CooperateArgs, no_log: bool) -> anyhow::Re
     let router = Arc::new(Router::new(&config)?);
     let spec = ModeSpec {
         mode,
-        models: args.models.clone(),
+        models: args
+            .models
+            .iter()
+            .map(|m| config.resolve_model(m))
+            .collect(),
         integration: args.integration,
-        judge: args.judge.clone(),
+        judge: args.judge.as_deref().map(|m| config.resolve_model(m)),
         rounds: args.rounds,
         layers: args.layers,
         workflow,

@@ -37,7 +37,10 @@ pub fn run(global: &GlobalArgs, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(global)?;
     let router = Router::new(&config)?;
     let runtime = super::runtime()?;
-    let model = args.model.clone().unwrap_or_else(|| "auto".into());
+    let model = args
+        .model
+        .as_deref()
+        .map_or_else(|| "auto".into(), |m| config.resolve_model(m));
     let mut vectors = Vec::with_capacity(texts.len());
     let mut used = String::new();
     let mut tokens = 0u64;

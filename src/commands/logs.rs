@@ -95,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 model: args.model,
                 mode: args.mode,
                 kind: args.kind,
-                session: None,
+                session: args.session,
                 text: args.search,
             })?;
             if args.json {
@@ -106,22 +106,12 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 ui::line("No runs recorded yet (or none match).")?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let snippet = |t: &str| {
-                let one_line: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
-                match one_line.char_indices().nth(50) {
-                    Some((i, _)) => format!("{}…", &one_line[..i]),
-                    None => one_line,
-                }
-            };
             let rows = runs
                 .iter()
                 .map(|r| {
                     vec![
                         r.id.to_string(),
-                        r.created_at
-                            .get(..19)
-                            .unwrap_or(&r.created_at)
-                            .replace('T', " "),
+                        time(&r.created_at),
                         match &r.run.mode {
                             Some(m) => format!("{} {m}", r.run.kind),
                             None => r.run.kind.clone(),
@@ -152,6 +142,57 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 rows,
             )?;
         }
+        Some(LogsAction::Sessions) => {
+            let sessions = history.sessions(args.count)?;
+            if args.json {
+                ui::json(&sessions)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if sessions.is_empty() {
+                ui::line(
+                    "No conversations recorded yet: `llm-cooperation chat` starts one, `query --continue` continues a query.",
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows = sessions
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.session.clone(),
+                        time(&s.last_at),
+                        s.kinds.clone(),
+                        s.runs.to_string(),
+                        s.model.clone().unwrap_or_default(),
+                        snippet(&s.first_prompt),
+                    ]
+                })
+                .collect();
+            ui::table(
+                &[
+                    "session",
+                    "last (UTC)",
+                    "kind",
+                    "runs",
+                    "model",
+                    "first prompt",
+                ],
+                rows,
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A prompt on one line, cut at 50 characters.
+fn snippet(t: &str) -> String {
+    let one_line: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(50) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+/// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04:05`.
+fn time(t: &str) -> String {
+    t.get(..19).unwrap_or(t).replace('T', " ")
 }

@@ -1,5 +1,6 @@
 //! Glue between the command line and the library: one file per subcommand, `anyhow` here.
 
+mod attach;
 mod autostart;
 mod chat;
 mod config;
@@ -12,6 +13,7 @@ mod query;
 mod server;
 mod service;
 mod status;
+mod template;
 mod test;
 
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ use crate::config::{Config, ConfigStore, EnvSnapshot, Paths};
 pub use config::run as config;
 pub use models::default_footer as models_default_footer;
 pub use server::run as server;
+pub use template::dir as template_dir;
 
 /// `llm-cooperation`.
 pub fn cooperation(cli: CooperationCli) -> anyhow::Result<ExitCode> {
@@ -124,23 +127,29 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// works. Either alone is the whole input. Empty input, or input that is not UTF-8, is a
 /// usage error (`missing` says how to give it).
 pub fn read_input(query: Option<&str>, words: &[String], missing: &str) -> anyhow::Result<String> {
-    let prompt = query
-        .map(str::to_owned)
-        .or_else(|| (!words.is_empty()).then(|| words.join(" ")));
-    let piped = if crate::ui::stdin_is_terminal() {
-        String::new()
-    } else {
-        read_stdin()?
-    };
-    let text = match prompt {
-        Some(prompt) if !piped.trim().is_empty() => format!("{}\n\n{prompt}", piped.trim_end()),
-        Some(prompt) => prompt,
-        None => piped,
-    };
+    let text = read_prompt(query, words, true)?;
     if text.trim().is_empty() {
         return Err(crate::config::ConfigError::Usage(missing.to_owned()).into());
     }
     Ok(text)
+}
+
+/// Like [`read_input`], but empty input is returned as it is, and standard input is read only
+/// when `stdin` is true (not when an attachment, `-a -`, takes it).
+pub fn read_prompt(query: Option<&str>, words: &[String], stdin: bool) -> anyhow::Result<String> {
+    let prompt = query
+        .map(str::to_owned)
+        .or_else(|| (!words.is_empty()).then(|| words.join(" ")));
+    let piped = if !stdin || crate::ui::stdin_is_terminal() {
+        String::new()
+    } else {
+        read_stdin()?
+    };
+    Ok(match prompt {
+        Some(prompt) if !piped.trim().is_empty() => format!("{}\n\n{prompt}", piped.trim_end()),
+        Some(prompt) => prompt,
+        None => piped,
+    })
 }
 
 /// All of standard input, as UTF-8 text.

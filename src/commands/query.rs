@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::chat::Settings;
 use crate::cli::{GlobalArgs, QueryArgs};
 use crate::config::ConfigError;
 use crate::providers::{CollectError, collect_stream};
 use crate::router::{Attempt, Decision, Preferences, RouteError, Router, Verdict};
-use crate::store::history::NewRun;
-use crate::types::{ChatRequest, ChatResponse, FinishReason};
+use crate::store::history::{History, NewRun, Run};
+use crate::types::{ChatRequest, ChatResponse, FinishReason, Message};
 use crate::ui;
 
 /// The `--json` output.
@@ -29,22 +30,37 @@ struct Output<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result<ExitCode> {
-    let prompt = super::read_input(
+    let attached = super::attach::Attachments::read(&args.attach)?;
+    let input = super::read_prompt(
         args.query.as_deref(),
         &args.prompt,
-        "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input",
+        !super::attach::Attachments::reads_stdin(&args.attach),
     )?;
     let config = super::load_config(global)?;
+    let prompt = attached.prompt(&match &args.template {
+        Some(name) => super::template::apply(&config.paths, name, &input)?,
+        None => input,
+    });
+    if prompt.trim().is_empty() {
+        return Err(ConfigError::Usage(
+            "No prompt: pass it as an argument (`llm-cooperation query \"…\"`), with `--query`, or on standard input".into(),
+        )
+        .into());
+    }
+    let continued = Continued::find(&config, &args)?;
+    let kept = continued.as_ref().map(|c| &c.kept);
     let model = match (&args.model, args.strategy) {
-        (Some(m), _) => m.clone(),
+        (Some(m), _) => config.resolve_model(m),
         (None, Some(_)) => "auto".to_owned(),
-        (None, None) => config
-            .settings
-            .defaults
-            .model
-            .clone()
+        (None, None) => kept
+            .and_then(|k| k.model.clone())
+            .or_else(|| config.settings.defaults.model.clone())
             .unwrap_or_else(|| "auto".into()),
     };
+    let system = args
+        .system
+        .clone()
+        .or_else(|| kept.and_then(|k| k.system.clone()));
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
@@ -56,12 +72,26 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         allow_cooperation: false,
     };
 
-    let mut req = ChatRequest::simple(&model, args.system.as_deref(), &prompt);
+    let mut req = ChatRequest::simple(&model, system.as_deref(), &prompt);
+    if let Some(c) = &continued {
+        // The earlier turns go between the system prompt and this prompt.
+        let at = req.messages.len() - 1;
+        let earlier = c.turns.iter().flat_map(|t| {
+            [
+                Message::user(t.run.prompt.clone()),
+                Message::assistant(t.run.response.clone()),
+            ]
+        });
+        req.messages.splice(at..at, earlier);
+    }
     req.max_tokens = args.max_tokens;
     req.temperature = args.temperature.map(crate::cooperation::plan::as_written);
     req.top_p = args.top_p.map(crate::cooperation::plan::as_written);
     req.seed = args.seed.map(|s| s as i64);
     req.stop = args.stop.clone();
+    if let Some(user) = req.messages.last_mut() {
+        user.content.extend(attached.images);
+    }
 
     let stream = !args.json && !args.no_stream && (args.stream || ui::stdout_is_terminal());
     if args.explain && !args.json {
@@ -69,7 +99,8 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         explain(&decision);
     }
     let runtime = super::runtime()?;
-    if args.allow_cooperation && !Router::is_explicit(&model) {
+    // A continued conversation stays with one model: cooperation works on one prompt.
+    if args.allow_cooperation && continued.is_none() && !Router::is_explicit(&model) {
         let decision = router.decide(&req, &prefs).map_err(route_error)?;
         if let Some(spec) = crate::cooperation::auto::for_decision(&decision) {
             return cooperate(&config, router, spec, &prompt, &args, no_log, &runtime);
@@ -101,6 +132,17 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         }
     });
     let history = super::history::open(&config, no_log);
+    let session = continued.as_ref().map(|c| c.session.clone());
+    if let (Some(h), Some(c)) = (&history, &continued)
+        && let Some(id) = c.adopt
+        && let Err(e) = h.set_session(id, &c.session)
+    {
+        ui::warn(&format!(
+            "{:#}; run {id} is not part of session `{}`",
+            anyhow::Error::from(e),
+            c.session
+        ));
+    }
     let (response, decision, attempts) = match outcome {
         Ok(ok) => ok,
         Err(e) => {
@@ -109,6 +151,7 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
                 &NewRun {
                     kind: "query".into(),
                     model: (model != "auto").then(|| model.clone()),
+                    session,
                     prompt,
                     status: "failed".into(),
                     error: Some(format!("{e:#}")),
@@ -149,11 +192,17 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         decision: Some(&decision),
     })
     .unwrap_or_default();
+    let receipt = Settings {
+        model: Some(model),
+        system,
+    }
+    .stored_in(receipt);
     super::history::record(
         history.as_ref(),
         &NewRun {
             kind: "query".into(),
             model: Some(response.model.clone()),
+            session,
             prompt,
             response: response.text(),
             status: "ok".into(),
@@ -166,6 +215,73 @@ pub fn run(global: &GlobalArgs, args: QueryArgs, no_log: bool) -> anyhow::Result
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conversation `--continue` or `--session` continues.
+struct Continued {
+    session: String,
+    /// Its answered turns, oldest first.
+    turns: Vec<Run>,
+    /// The model and system prompt of its last turn.
+    kept: Settings,
+    /// A lone query continued for the first time: it becomes the session's first turn.
+    adopt: Option<i64>,
+}
+
+impl Continued {
+    fn find(config: &crate::config::Config, args: &QueryArgs) -> anyhow::Result<Option<Self>> {
+        if !args.resume && args.session.is_none() {
+            return Ok(None);
+        }
+        if config.settings.history.enabled == Some(false) {
+            return Err(ConfigError::Usage(
+                "Nothing to continue: the history is off (`[history] enabled = false`)".into(),
+            )
+            .into());
+        }
+        let history = match &config.settings.history.path {
+            Some(path) => History::open(path)?,
+            None => History::open_default()?,
+        };
+        let (session, turns, adopt) = match &args.session {
+            Some(id) => (id.clone(), history.session_turns(id)?, None),
+            None => {
+                let Some(last) = history.last_conversation()? else {
+                    return Err(ConfigError::Usage(
+                        "No conversation to continue in the history; ask something first with `llm-cooperation query \"…\"`".into(),
+                    )
+                    .into());
+                };
+                match last.run.session.clone() {
+                    Some(session) => {
+                        let turns = history.session_turns(&session)?;
+                        (session, turns, None)
+                    }
+                    None => (
+                        format!("query-{}", last.id),
+                        vec![last.clone()],
+                        Some(last.id),
+                    ),
+                }
+            }
+        };
+        let Some(newest) = turns.last() else {
+            return Err(ConfigError::Usage(format!(
+                "No session `{session}` with answered turns in the history; `llm-cooperation logs sessions` lists them"
+            ))
+            .into());
+        };
+        let mut kept = Settings::of(&newest.run.receipt);
+        if kept.model.is_none() {
+            kept.model = newest.run.model.clone();
+        }
+        Ok(Some(Continued {
+            session,
+            turns,
+            kept,
+            adopt,
+        }))
+    }
 }
 
 /// A complex request the router handed to several models.

@@ -29,10 +29,15 @@ pub fn run(global: &GlobalArgs, args: ServiceArgs, no_log: bool) -> anyhow::Resu
     let router = Arc::new(Router::new(&config)?);
     let mut parameters = serde_json::Map::new();
     if !args.models.is_empty() {
-        parameters.insert("models".into(), args.models.clone().into());
+        let models: Vec<String> = args
+            .models
+            .iter()
+            .map(|m| config.resolve_model(m))
+            .collect();
+        parameters.insert("models".into(), models.into());
     }
     if let Some(j) = &args.judge {
-        parameters.insert("judge".into(), j.clone().into());
+        parameters.insert("judge".into(), config.resolve_model(j).into());
     }
     if let Some(m) = args.max_tokens {
         parameters.insert("max_tokens".into(), m.into());

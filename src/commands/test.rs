@@ -28,11 +28,12 @@ pub fn test(g: &GlobalArgs, args: TestArgs) -> anyhow::Result<ExitCode> {
     if config.settings.models.is_empty() {
         return Err(ConfigError::NoModels.into());
     }
-    if let Some(m) = &args.model {
+    let wanted = args.model.as_deref().map(|m| config.resolve_model(m));
+    if let Some(m) = &wanted {
         config.deployments(m)?;
     }
     let registry = Registry::from_config(&config)?;
-    let selected = |name: &str| args.model.as_deref().is_none_or(|m| m == name);
+    let selected = |name: &str| wanted.as_deref().is_none_or(|m| m == name);
     let mut outcomes: Vec<Outcome> = Vec::new();
     // Deployments left out of the registry have no key: report them without a request.
     for m in config.settings.models.iter().filter(|m| selected(&m.name)) {

@@ -312,6 +312,15 @@ impl Config {
         self.settings.defaults.model.as_deref()
     }
 
+    /// The model an alias (`[aliases]`) stands for; any other name as it is.
+    pub fn resolve_model(&self, name: &str) -> String {
+        self.settings
+            .aliases
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    }
+
     /// All deployments of `name`, or an error listing what exists.
     pub fn deployments(&self, name: &str) -> Result<Vec<&ModelConfig>, ConfigError> {
         let found: Vec<_> = self
@@ -491,6 +500,26 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
     }
     check_server(&settings.server)
         .map_err(|(field, message)| invalid(format!("server.{field}"), message))?;
+    for (alias, model) in &settings.aliases {
+        let key = format!("aliases.{alias}");
+        check_model_name(alias).map_err(|message| invalid(key.clone(), message))?;
+        if settings.models.iter().any(|m| &m.name == alias) {
+            return Err(invalid(
+                key,
+                format!(
+                    "`{alias}` is the name of a model; an alias may not shadow one (`llm-config alias --remove {alias}`)"
+                ),
+            ));
+        }
+        if !settings.models.iter().any(|m| &m.name == model) {
+            return Err(invalid(
+                key,
+                format!(
+                    "`{model}` is not a configured model; point the alias at one (`llm-config alias {alias} MODEL`) or remove it (`llm-config alias --remove {alias}`)"
+                ),
+            ));
+        }
+    }
     for (key, retries) in std::iter::once((
         "defaults.max_retries".to_owned(),
         settings.defaults.max_retries,

@@ -19,6 +19,10 @@ pub struct Settings {
     pub history: HistorySettings,
     #[serde(default, skip_serializing_if = "LocalSettings::is_empty")]
     pub local: LocalSettings,
+    /// Other names for models (`llm-config alias NAME MODEL`), accepted wherever the command
+    /// line takes a model name: `[aliases] fast = "gpt-4o-mini"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
     /// Providers by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderConfig>,

@@ -69,6 +69,23 @@ pub struct Run {
     pub run: NewRun,
 }
 
+/// One conversation (a chat session, or a query continued with `--continue`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub session: String,
+    /// How many runs it holds (failed ones included).
+    pub runs: u64,
+    /// `chat`, `query` or both, comma-separated.
+    pub kinds: String,
+    /// RFC 3339, UTC: its first and latest run.
+    pub started_at: String,
+    pub last_at: String,
+    /// The model of its latest run.
+    pub model: Option<String>,
+    /// The prompt of its first run.
+    pub first_prompt: String,
+}
+
 /// Filters for listing runs (newest first).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -271,16 +288,59 @@ impl History {
             .optional()?)
     }
 
-    /// The turns of a chat session, oldest first.
+    /// The answered turns of a conversation (chat turns and continued queries), oldest first.
     pub fn session_turns(&self, session: &str) -> Result<Vec<Run>, HistoryError> {
         let mut runs = self.list(&Filter {
             limit: 10_000,
             session: Some(session.to_owned()),
-            kind: Some("chat".into()),
             ..Filter::default()
         })?;
+        runs.retain(|r| r.run.status == "ok" && matches!(r.run.kind.as_str(), "chat" | "query"));
         runs.reverse();
         Ok(runs)
+    }
+
+    /// The most recent answered query or chat turn: what `query --continue` continues.
+    pub fn last_conversation(&self) -> Result<Option<Run>, HistoryError> {
+        let sql = format!(
+            "SELECT {} FROM runs WHERE kind IN ('query', 'chat') AND status = 'ok' ORDER BY id DESC LIMIT 1",
+            Self::COLUMNS
+        );
+        Ok(self.conn.query_row(&sql, [], Self::row).optional()?)
+    }
+
+    /// The conversations, the most recently used first.
+    pub fn sessions(&self, limit: usize) -> Result<Vec<Session>, HistoryError> {
+        let sql = format!(
+            "SELECT session, COUNT(*), GROUP_CONCAT(DISTINCT kind), MIN(created_at), MAX(created_at),
+                (SELECT model FROM runs l WHERE l.session = runs.session ORDER BY id DESC LIMIT 1),
+                (SELECT prompt FROM runs f WHERE f.session = runs.session ORDER BY id LIMIT 1)
+             FROM runs WHERE session IS NOT NULL
+             GROUP BY session ORDER BY MAX(id) DESC LIMIT {}",
+            limit.max(1)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Session {
+                session: r.get(0)?,
+                runs: r.get::<_, i64>(1)? as u64,
+                kinds: r.get(2)?,
+                started_at: r.get(3)?,
+                last_at: r.get(4)?,
+                model: r.get(5)?,
+                first_prompt: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Makes run `id` the first turn of `session` (a query that is being continued).
+    pub fn set_session(&self, id: i64, session: &str) -> Result<(), HistoryError> {
+        self.conn.execute(
+            "UPDATE runs SET session = ?1 WHERE id = ?2",
+            params![session, id],
+        )?;
+        Ok(())
     }
 }
 

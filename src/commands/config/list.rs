@@ -155,6 +155,7 @@ pub fn path(g: &GlobalArgs, args: JsonFlag) -> anyhow::Result<ExitCode> {
             "dir": paths.dir,
             "config": paths.config_file,
             "credentials": paths.credentials_file,
+            "templates": crate::commands::template_dir(&paths),
         }))?;
     } else {
         ui::line(&format!("config dir:  {}", paths.dir.display()))?;
@@ -162,6 +163,10 @@ pub fn path(g: &GlobalArgs, args: JsonFlag) -> anyhow::Result<ExitCode> {
         ui::line(&format!(
             "credentials: {}",
             paths.credentials_file.display()
+        ))?;
+        ui::line(&format!(
+            "templates:   {}",
+            crate::commands::template_dir(&paths).display()
         ))?;
     }
     Ok(ExitCode::SUCCESS)

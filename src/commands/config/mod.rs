@@ -28,6 +28,7 @@ pub fn run(cli: ConfigCli) -> anyhow::Result<ExitCode> {
         ConfigCommand::Import(args) => transfer::import(g, args),
         ConfigCommand::SetKey(args) => keys::set_key(g, args),
         ConfigCommand::Path(args) => list::path(g, args),
+        ConfigCommand::Alias(args) => models::alias(g, args),
         ConfigCommand::Default(args) => models::default(g, args),
     }
 }

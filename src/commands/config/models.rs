@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{AddModelArgs, DefaultArgs, GlobalArgs, RemoveModelArgs};
+use crate::cli::{AddModelArgs, AliasArgs, DefaultArgs, GlobalArgs, RemoveModelArgs};
 use crate::config::{ConfigError, GLOBAL_PROVIDER, ModelConfig};
 use crate::ui;
 
@@ -142,7 +142,12 @@ pub fn default(g: &GlobalArgs, args: DefaultArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let mut name = name.to_owned();
     store.update(|settings, _| {
+        // An alias sets the model it stands for.
+        if let Some(model) = settings.aliases.get(&name) {
+            name = model.clone();
+        }
         if !settings.models.iter().any(|m| m.name == name) {
             if settings.models.is_empty() {
                 return Err(ConfigError::NoModels);
@@ -155,12 +160,89 @@ pub fn default(g: &GlobalArgs, args: DefaultArgs) -> anyhow::Result<ExitCode> {
                 available: names.join(", "),
             });
         }
-        settings.defaults.model = Some(name.to_owned());
+        settings.defaults.model = Some(name.clone());
         Ok(())
     })?;
     ui::line(&format!(
         "Default model: `{name}` (used when a command names none)"
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `llm-config alias [NAME [MODEL]] [--remove]`.
+pub fn alias(g: &GlobalArgs, args: AliasArgs) -> anyhow::Result<ExitCode> {
+    let store = super::super::store(g)?;
+    match (args.name.as_deref().map(str::trim), args.model.as_deref()) {
+        (None, _) => {
+            let config = super::super::load_config(g)?;
+            let aliases = &config.settings.aliases;
+            if args.json.json {
+                ui::json(aliases)?;
+            } else if aliases.is_empty() {
+                ui::line("No aliases: `llm-config alias NAME MODEL` adds one")?;
+            } else {
+                let rows = aliases
+                    .iter()
+                    .map(|(a, m)| vec![a.clone(), m.clone()])
+                    .collect();
+                ui::table(&["alias", "model"], rows)?;
+            }
+        }
+        (Some(name), _) if args.remove => {
+            store.update(|settings, _| {
+                settings.aliases.remove(name).map(|_| ()).ok_or_else(|| {
+                    ConfigError::Usage(format!("No alias `{name}`; `llm-config alias` lists them"))
+                })
+            })?;
+            ui::line(&format!("Removed the alias `{name}`"))?;
+        }
+        (Some(name), None) => {
+            let config = super::super::load_config(g)?;
+            let Some(model) = config.settings.aliases.get(name) else {
+                return Err(ConfigError::Usage(format!(
+                    "No alias `{name}`; `llm-config alias` lists them, `llm-config alias {name} MODEL` adds it"
+                ))
+                .into());
+            };
+            if args.json.json {
+                ui::json(&serde_json::json!({ "alias": name, "model": model }))?;
+            } else {
+                ui::line(model)?;
+            }
+        }
+        (Some(name), Some(model)) => {
+            crate::config::check_model_name(name)
+                .map_err(|m| ConfigError::Usage(format!("Alias `{name}`: {m}")))?;
+            let mut target = model.trim().to_owned();
+            store.update(|settings, _| {
+                // An alias of an alias stands for the model itself.
+                if let Some(m) = settings.aliases.get(&target) {
+                    target = m.clone();
+                }
+                let mut names: Vec<&str> =
+                    settings.models.iter().map(|m| m.name.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                if names.contains(&name) {
+                    return Err(ConfigError::Usage(format!(
+                        "`{name}` is already a model's name; an alias may not shadow a model, so pick another name"
+                    )));
+                }
+                if !names.contains(&target.as_str()) {
+                    if names.is_empty() {
+                        return Err(ConfigError::NoModels);
+                    }
+                    return Err(ConfigError::UnknownModel {
+                        name: target.clone(),
+                        available: names.join(", "),
+                    });
+                }
+                settings.aliases.insert(name.to_owned(), target.clone());
+                Ok(())
+            })?;
+            ui::line(&format!("Alias `{name}` → `{target}`"))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
