@@ -154,17 +154,17 @@ fn claude_bin() -> PathBuf {
     installed("node/node_modules/.bin/claude")
 }
 
-fn python_bin() -> PathBuf {
+pub fn python_bin() -> PathBuf {
     installed("py/bin/python")
 }
 
 /// What a client printed and how it ended.
 #[derive(Debug)]
-struct ClientRun {
+pub struct ClientRun {
     /// `None` when it was killed after [`CLIENT_LIMIT`].
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl ClientRun {
@@ -187,7 +187,12 @@ impl ClientRun {
 
 /// Runs `cmd` with a clean environment (`PATH` kept, `HOME` = `home`, plus `env`), stdin closed,
 /// in its own process group; killed with its children after [`CLIENT_LIMIT`].
-async fn run_client(program: &Path, args: &[&str], home: &Path, env: &[(&str, &str)]) -> ClientRun {
+pub async fn run_client(
+    program: &Path,
+    args: &[&str],
+    home: &Path,
+    env: &[(&str, &str)],
+) -> ClientRun {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(home)
@@ -835,24 +840,28 @@ async fn codex_runs_the_shell_through_an_anthropic_provider() {
 
 /// Two runs of the Agents SDK's default (Responses) model, the second continuing the first by
 /// `previous_response_id`: the gateway stored the first response and sends the whole
-/// conversation upstream, so the model sees the first turn.
-const CONTINUE_SCRIPT: &str = r#"
+/// conversation upstream, so the model sees the first turn. `argv`: base URL, model, API key,
+/// and optionally a second base URL for the second run (another replica).
+pub const CONTINUE_SCRIPT: &str = r#"
 import asyncio, sys
 from agents import Agent, OpenAIResponsesModel, Runner, set_tracing_disabled
 from openai import AsyncOpenAI
 
 set_tracing_disabled(True)
 base_url, model, key = sys.argv[1:4]
-agent = Agent(
-    name="assistant",
-    instructions="Answer briefly.",
-    model=OpenAIResponsesModel(
-        model=model, openai_client=AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)),
-)
+second_url = sys.argv[4] if len(sys.argv) > 4 else base_url
+
+def agent(url):
+    return Agent(
+        name="assistant",
+        instructions="Answer briefly.",
+        model=OpenAIResponsesModel(
+            model=model, openai_client=AsyncOpenAI(base_url=url, api_key=key, max_retries=0)),
+    )
 
 async def main():
-    first = await Runner.run(agent, "Remember the word PELICAN-204.")
-    second = await Runner.run(agent, "Which word did I ask you to remember?",
+    first = await Runner.run(agent(base_url), "Remember the word PELICAN-204.")
+    second = await Runner.run(agent(second_url), "Which word did I ask you to remember?",
                               previous_response_id=first.last_response_id)
     print(first.last_response_id)
     print(second.final_output)

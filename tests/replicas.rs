@@ -432,3 +432,59 @@ async fn previous_response_id_continues_on_another_replica() {
         .unwrap();
     assert_eq!(got["id"], id.as_str(), "{got}");
 }
+
+/// The OpenAI Agents SDK (its default Responses model) starts a conversation on one replica
+/// and continues it on the other by `previous_response_id`: the stored response is in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_sdk_continues_a_conversation_on_another_replica() {
+    use crate::common::upstream::Reply;
+    use crate::real_clients::{CONTINUE_SCRIPT, python_bin, run_client};
+    let python = python_bin();
+    let up = FakeUpstream::start();
+    let flaky = FakeUpstream::start();
+    let redis = Redis::start_on(free_port());
+    let env = TestEnv::new();
+    env.write_config(&config_text(&up, &flaky));
+    let a = start_server(&env, &redis.url());
+    let b = start_server(&env, &redis.url());
+    let client = reqwest::Client::new();
+    wait_up(&client, &a).await;
+    wait_up(&client, &b).await;
+    up.push([
+        Behavior::Reply(Reply::text("Noted: PELICAN-204.")),
+        Behavior::Reply(Reply::text("The word was PELICAN-204.")),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("continue.py");
+    std::fs::write(&script, CONTINUE_SCRIPT).unwrap();
+    let run = run_client(
+        &python,
+        &[
+            script.to_str().unwrap(),
+            &format!("{}/v1", a.url),
+            "m1",
+            "tok",
+            &format!("{}/v1", b.url),
+        ],
+        home.path(),
+        &[("OPENAI_AGENTS_DISABLE_TRACING", "1")],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("The word was PELICAN-204."),
+        "{}",
+        run.stdout
+    );
+    let second = up.last().body["messages"].to_string();
+    for piece in [
+        "Remember the word PELICAN-204.",
+        "Noted: PELICAN-204.",
+        "Which word",
+    ] {
+        assert!(
+            second.contains(piece),
+            "`{piece}` not sent upstream: {second}"
+        );
+    }
+}
