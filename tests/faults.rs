@@ -582,7 +582,11 @@ async fn a_long_retry_after_answers_at_once_or_fails_over_at_once() {
     matrix(ROOMY, "", |rig, c| async move {
         rig.up.push([Behavior::rate_limited(30)]);
         let out = rig.call(c, &c.replicated()).await;
-        assert_eq!(out.answer(), DEFAULT_TEXT, "{c:?}: the spare answers");
+        assert_eq!(
+            out.within(Duration::from_secs(1)).answer(),
+            DEFAULT_TEXT,
+            "{c:?}: the spare answers"
+        );
         assert_eq!((rig.up.request_count(), rig.spare.request_count()), (1, 1));
         // The 429'd replica cools down: the spare takes the next one without asking it.
         assert_eq!(rig.call(c, &c.replicated()).await.answer(), DEFAULT_TEXT);
@@ -590,7 +594,7 @@ async fn a_long_retry_after_answers_at_once_or_fails_over_at_once() {
 
         rig.up.push([Behavior::rate_limited(30)]);
         let out = rig.call(c, &c.single()).await;
-        out.within(Duration::from_secs(5))
+        out.within(Duration::from_secs(1))
             .error(429, "rate_limited");
         assert_eq!(out.retry_after.as_deref(), Some("30"), "{out:?}");
         assert_eq!(rig.up.request_count(), 2, "{c:?}: not retried");
