@@ -835,6 +835,36 @@ impl Router {
         }
     }
 
+    /// A request for the model at `mi` alone (embeddings, native Responses requests).
+    fn only(&self, mi: usize) -> Arc<Decision> {
+        Arc::new(Decision {
+            analysis: analyze(&ChatRequest::default()),
+            cached: false,
+            ranking: Arc::new(Ranking {
+                strategy: "explicit",
+                candidates: Vec::new(),
+                order: vec![self.names[mi].clone()],
+            }),
+        })
+    }
+
+    /// Records an answer from deployment `i`: its health, the attempt's probe, the counters.
+    #[allow(clippy::too_many_arguments)]
+    fn answered(
+        &self,
+        i: usize,
+        attempt: &mut health::InFlight,
+        latency: Duration,
+        ttft: Option<Duration>,
+        model: &str,
+        attempts: &[Attempt],
+        started: Instant,
+    ) {
+        self.health[i].record_success(&self.health_policy, latency, ttft);
+        attempt.settle();
+        self.count_end(Some(model), attempts, started);
+    }
+
     /// Records a failed attempt in the deployment's health, as far as it is the deployment's
     /// doing, and settles the attempt's probe.
     fn record_failure(&self, i: usize, e: &ProviderError, attempt: &mut health::InFlight) {
@@ -926,13 +956,16 @@ impl Router {
         match result {
             Ok((i, resp, attempts, mut in_flight)) => {
                 // A whole answer's first token arrives with its last: its latency is its TTFT.
-                self.health[i].record_success(
-                    &self.health_policy,
-                    resp.latency,
-                    Some(resp.latency),
+                let (latency, model) = (resp.latency, resp.model.as_str());
+                self.answered(
+                    i,
+                    &mut in_flight,
+                    latency,
+                    Some(latency),
+                    model,
+                    &attempts,
+                    started,
                 );
-                in_flight.settle();
-                self.count_end(Some(&resp.model), &attempts, started);
                 Ok(Routed {
                     value: resp,
                     decision,
@@ -980,9 +1013,7 @@ impl Router {
             while let Some(event) = stream.next().await {
                 match &event {
                     Ok(StreamEvent::Done(_)) => {
-                        router.health[i].record_success(&router.health_policy, started.elapsed(), ttft);
-                        in_flight.settle();
-                        router.count_end(Some(&model), &attempts_done, started);
+                        router.answered(i, &mut in_flight, started.elapsed(), ttft, &model, &attempts_done, started);
                     }
                     Ok(e) => {
                         if e.is_output() {
@@ -1184,6 +1215,11 @@ impl Router {
             })
     }
 
+    /// Whether any deployment is on a provider with `responses = true`.
+    pub fn any_responses_native(&self) -> bool {
+        self.registry.deployments.iter().any(|d| d.responses_native)
+    }
+
     /// A Responses API request forwarded as it came to `model`'s native deployments (see
     /// [`Router::responses_native`]), failing over between them like chat; the answer (or
     /// its event stream) comes back untouched. A stream's end or error is recorded in the
@@ -1200,15 +1236,7 @@ impl Router {
             .ok_or_else(|| {
                 RouteError::NoCandidate(format!("`{model}` has no native Responses deployment"))
             })?;
-        let decision = Arc::new(Decision {
-            analysis: analyze(&ChatRequest::default()),
-            cached: false,
-            ranking: Arc::new(Ranking {
-                strategy: "explicit",
-                candidates: Vec::new(),
-                order: vec![self.names[mi].clone()],
-            }),
-        });
+        let decision = self.only(mi);
         self.count_start(&decision);
         let started = Instant::now();
         let result = self
@@ -1226,9 +1254,15 @@ impl Router {
         let value = match answer {
             RawAnswer::Whole(bytes) => {
                 let latency = started.elapsed();
-                self.health[i].record_success(&self.health_policy, latency, Some(latency));
-                in_flight.settle();
-                self.count_end(Some(model), &attempts, started);
+                self.answered(
+                    i,
+                    &mut in_flight,
+                    latency,
+                    Some(latency),
+                    model,
+                    &attempts,
+                    started,
+                );
                 RawAnswer::Whole(bytes)
             }
             RawAnswer::Stream(mut stream) => {
@@ -1254,9 +1288,7 @@ impl Router {
                             yield chunk;
                         }
                         if !failed {
-                            router.health[i].record_success(&router.health_policy, started.elapsed(), ttft);
-                            in_flight.settle();
-                            router.count_end(Some(&name), &done_attempts, started);
+                            router.answered(i, &mut in_flight, started.elapsed(), ttft, &name, &done_attempts, started);
                         }
                     }
                     .boxed(),
@@ -1316,15 +1348,7 @@ impl Router {
         if let Some(why) = self.unusable.get(&name) {
             return Err(ConfigError::Usage(why.to_string()).into());
         }
-        let decision = Arc::new(Decision {
-            analysis: analyze(&ChatRequest::default()),
-            cached: false,
-            ranking: Arc::new(Ranking {
-                strategy: "explicit",
-                candidates: Vec::new(),
-                order: vec![self.names[mi].clone()],
-            }),
-        });
+        let decision = self.only(mi);
         self.count_start(&decision);
         let started = Instant::now();
         let result = self
@@ -1334,9 +1358,8 @@ impl Router {
             .await;
         match result {
             Ok((i, resp, attempts, mut in_flight)) => {
-                self.health[i].record_success(&self.health_policy, resp.latency, None);
-                in_flight.settle();
-                self.count_end(Some(&resp.model), &attempts, started);
+                let (latency, model) = (resp.latency, resp.model.as_str());
+                self.answered(i, &mut in_flight, latency, None, model, &attempts, started);
                 Ok(Routed {
                     value: resp,
                     decision,

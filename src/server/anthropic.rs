@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::body::JsonBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
-use super::openai::{Encoder, encode_stream, mark_cache, session_id, wants_cache};
+use super::openai::{Encoder, encode_stream, session_id, wants_cache, whole_answer};
 use super::{ApiError, AppState, Shape};
 use crate::protocol::{Decoded, SseFrame, anthropic_messages};
 use crate::router::Preferences;
@@ -99,20 +99,8 @@ async fn handle(
     let id = message_id();
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
-        let mut body = anthropic_messages::encode_response(&answered.response, &id, 0);
-        if answered.cached {
-            body["cached"] = Value::Bool(true);
-        }
-        if let Some(receipt) = answered.receipt {
-            body["receipt"] = receipt;
-        }
-        let mut resp = Json(body).into_response();
-        if cache || answered.cached {
-            mark_cache(&mut resp, answered.cached);
-        }
-        resp.extensions_mut()
-            .insert(ModelUsed(answered.response.model));
-        return Ok(resp);
+        let body = anthropic_messages::encode_response(&answered.response, &id, 0);
+        return Ok(whole_answer(body, answered, cache));
     }
     let (events, model) = gateway::stream(&state, completion).await?;
     let encoder = anthropic_messages::StreamEncoder::new(&id, &model, 0, false);

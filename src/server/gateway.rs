@@ -20,6 +20,15 @@ use crate::types::{
 #[derive(Debug, Clone)]
 pub struct TokenId(pub String);
 
+/// What a client names `id` (a session, a stored response), as kept for `token`: each token
+/// has its own ids; without gateway tokens, ids are shared as they come.
+pub fn scoped(token: &Option<TokenId>, id: &str) -> String {
+    match token {
+        Some(t) => format!("{}:{id}", t.0),
+        None => id.to_owned(),
+    }
+}
+
 /// A request as a handler hands it over.
 #[derive(Debug)]
 pub struct Completion {
@@ -176,8 +185,8 @@ impl AppState {
     /// session belongs to the token that opened it: the same id under another token is
     /// another session (without gateway tokens, ids are shared as they come).
     async fn open_session(&self, c: &mut Completion) -> Vec<Message> {
-        if let (Some(id), Some(token)) = (&mut c.session, &c.token) {
-            *id = format!("{}:{id}", token.0);
+        if let Some(id) = &mut c.session {
+            *id = scoped(&c.token, id);
         }
         let new: Vec<Message> = c
             .req

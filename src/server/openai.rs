@@ -65,6 +65,24 @@ pub fn sse_events(frames: Vec<SseFrame>) -> impl Iterator<Item = Result<Event, I
     })
 }
 
+/// A whole answer's response in any protocol: `body` (the answer encoded), marked when it
+/// came from the cache or from a cooperation (with its receipt), and the model that served it.
+pub fn whole_answer(mut body: Value, answered: gateway::Answered, cache: bool) -> Response {
+    if answered.cached {
+        body["cached"] = Value::Bool(true);
+    }
+    if let Some(receipt) = answered.receipt {
+        body["receipt"] = receipt;
+    }
+    let mut resp = Json(body).into_response();
+    if cache || answered.cached {
+        mark_cache(&mut resp, answered.cached);
+    }
+    resp.extensions_mut()
+        .insert(ModelUsed(answered.response.model));
+    resp
+}
+
 /// A protocol's stream encoder, as the handlers drive it.
 pub trait Encoder: Send + 'static {
     fn push(&mut self, event: &StreamEvent) -> Vec<SseFrame>;
@@ -137,20 +155,8 @@ pub async fn chat_completions(
     };
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
-        let mut body = openai_chat::encode_response(&answered.response, &id, created);
-        if answered.cached {
-            body["cached"] = Value::Bool(true);
-        }
-        if let Some(receipt) = answered.receipt {
-            body["receipt"] = receipt;
-        }
-        let mut resp = Json(body).into_response();
-        if cache || answered.cached {
-            mark_cache(&mut resp, answered.cached);
-        }
-        resp.extensions_mut()
-            .insert(ModelUsed(answered.response.model));
-        return Ok(resp);
+        let body = openai_chat::encode_response(&answered.response, &id, created);
+        return Ok(whole_answer(body, answered, cache));
     }
     let (events, model) = gateway::stream(&state, completion).await?;
     let encoder = openai_chat::StreamEncoder::new(&id, &model, created, include_usage);

@@ -22,9 +22,9 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::body::JsonBody;
-use super::gateway::{self, Completion, TokenId};
+use super::gateway::{self, Completion, TokenId, scoped};
 use super::middleware::ModelUsed;
-use super::openai::{Encoder, mark_cache, session_id, sse_events, wants_cache};
+use super::openai::{Encoder, session_id, sse_events, wants_cache, whole_answer};
 use super::{ApiError, AppState};
 use crate::protocol::{SseFrame, now_secs, openai_responses};
 use crate::router::Preferences;
@@ -48,14 +48,6 @@ struct Stored {
     conversation: Vec<Message>,
 }
 
-/// The shared-state key of response `id` for the request's token.
-fn key(token: &Option<TokenId>, id: &str) -> String {
-    match token {
-        Some(t) => format!("{}:{id}", t.0),
-        None => id.to_owned(),
-    }
-}
-
 fn not_found(id: &str, param: Option<&str>) -> ApiError {
     let mut e = ApiError::new(
         StatusCode::NOT_FOUND,
@@ -72,7 +64,7 @@ fn not_found(id: &str, param: Option<&str>) -> ApiError {
 }
 
 async fn load(state: &AppState, token: &Option<TokenId>, id: &str) -> Option<Stored> {
-    let text = state.shared.response_get(&key(token, id)).await?;
+    let text = state.shared.response_get(&scoped(token, id)).await?;
     serde_json::from_str(&text).ok()
 }
 
@@ -83,7 +75,7 @@ async fn save(state: &AppState, token: &Option<TokenId>, stored: &Stored) {
     if let Ok(text) = serde_json::to_string(stored) {
         state
             .shared
-            .response_put(&key(token, id), text, state.policies.responses_ttl)
+            .response_put(&scoped(token, id), text, state.policies.responses_ttl)
             .await;
     }
 }
@@ -150,7 +142,7 @@ pub async fn create(
     };
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
-        let mut body = openai_responses::encode_response(&answered.response, &id, created, &echo);
+        let body = openai_responses::encode_response(&answered.response, &id, created, &echo);
         if store {
             let stored = Stored {
                 response: body.clone(),
@@ -159,19 +151,7 @@ pub async fn create(
             };
             save(&state, &token, &stored).await;
         }
-        if answered.cached {
-            body["cached"] = Value::Bool(true);
-        }
-        if let Some(receipt) = answered.receipt {
-            body["receipt"] = receipt;
-        }
-        let mut resp = Json(body).into_response();
-        if cache || answered.cached {
-            mark_cache(&mut resp, answered.cached);
-        }
-        resp.extensions_mut()
-            .insert(ModelUsed(answered.response.model));
-        return Ok(resp);
+        return Ok(whole_answer(body, answered, cache));
     }
     let (mut events, model) = gateway::stream(&state, completion).await?;
     let mut encoder = openai_responses::StreamEncoder::new(&id, &model, created, echo);
@@ -225,12 +205,13 @@ fn native_model(state: &AppState, body: &str) -> Option<String> {
     struct Model {
         model: String,
     }
+    let live = state.live();
+    // Reading the model costs a pass over the body: only when some provider is native.
+    if !live.router.any_responses_native() {
+        return None;
+    }
     let Model { model } = serde_json::from_str(body).ok()?;
-    state
-        .live()
-        .router
-        .responses_native(&model)
-        .then_some(model)
+    live.router.responses_native(&model).then_some(model)
 }
 
 /// Forwards the request as it came (the model renamed per deployment) and passes the
@@ -297,7 +278,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let token = token.map(|t| t.0);
-    if !state.shared.response_delete(&key(&token, &id)).await {
+    if !state.shared.response_delete(&scoped(&token, &id)).await {
         return Err(not_found(&id, None));
     }
     Ok(Json(
