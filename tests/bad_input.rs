@@ -1,6 +1,8 @@
 //! Bad input to the gateway and the CLIs: each gets a 4xx (in the route's protocol shape) or
-//! exit code 2, with a message that names what is wrong; nothing crashes, nothing reaches an
-//! upstream, and the gateway answers `/health` after every bad request.
+//! exit code 2, with a message that names what is wrong; nothing crashes, and the gateway
+//! answers `/health` after every bad request. With `forward_as_written = false` nothing bad
+//! reaches an upstream; with the default, a request for an upstream of its own protocol goes
+//! out as written, the upstream refuses it, and the client gets the same message.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,11 +14,14 @@ use serde_json::{Value, json};
 use crate::common::upstream::{Behavior, FakeUpstream};
 use crate::common::{Run, TestEnv};
 
-fn config_text(up: &FakeUpstream) -> String {
+fn config_text(up: &FakeUpstream, forward_as_written: bool) -> String {
     let url = up.base_url();
     format!(
         r#"[defaults]
 max_retries = 0
+
+[server]
+forward_as_written = {forward_as_written}
 
 [providers.fake]
 kind = "openai"
@@ -50,9 +55,18 @@ struct Gateway {
 }
 
 impl Gateway {
+    /// Decoding every request (`forward_as_written = false`).
     async fn start(up: &FakeUpstream) -> Gateway {
+        Gateway::with(up, false).await
+    }
+
+    async fn with(up: &FakeUpstream, forward_as_written: bool) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.toml"), config_text(up)).unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            config_text(up, forward_as_written),
+        )
+        .unwrap();
         let config = Config::load(Paths::in_dir(dir.path()), EnvSnapshot::default()).unwrap();
         let state = AppState::new(config, Vec::new()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -331,6 +345,29 @@ fn cases() -> Vec<Case> {
 async fn bad_requests_get_a_4xx_in_the_routes_shape_and_the_server_stays_healthy() {
     let up = FakeUpstream::start();
     let gw = Gateway::start(&up).await;
+    check_cases(&gw).await;
+    assert_eq!(up.request_count(), 0, "no bad request reached the upstream");
+}
+
+/// Forwarded as written (the default), a bad request for an upstream of its own protocol
+/// reaches it; a real upstream refuses it, and the client gets the gateway's own message for
+/// it, exactly as when the gateway decodes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_as_written_a_refused_bad_request_gets_the_same_answer() {
+    let up = FakeUpstream::start();
+    up.set_default(Behavior::status_with_message(
+        400,
+        "upstream: invalid request",
+    ));
+    let gw = Gateway::with(&up, true).await;
+    check_cases(&gw).await;
+    assert!(
+        up.request_count() > 0,
+        "same-protocol requests went out as written"
+    );
+}
+
+async fn check_cases(gw: &Gateway) {
     let started = Instant::now();
     for c in cases() {
         let method = reqwest::Method::from_bytes(c.method.as_bytes()).unwrap();
@@ -366,7 +403,6 @@ async fn bad_requests_get_a_4xx_in_the_routes_shape_and_the_server_stays_healthy
         );
         gw.assert_healthy(c.name).await;
     }
-    assert_eq!(up.request_count(), 0, "no bad request reached the upstream");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",

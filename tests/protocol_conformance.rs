@@ -661,6 +661,88 @@ async fn an_openai_request_without_max_tokens_reaches_an_anthropic_upstream_with
     );
 }
 
+/// A request for an upstream of its own protocol goes out as the client wrote it: the same
+/// bytes (spacing, key order, number spellings, escapes, fields the gateway does not know),
+/// only `model` replaced — and, for an OpenAI stream, the usage chunk the gateway accounts
+/// with asked for. A request the gateway must read (here: one continuing a session) is
+/// decoded instead, and still reaches the upstream with the same meaning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_protocol_requests_go_out_byte_for_byte() {
+    let gw = Gw::start().await;
+    // (client, model, the body as sent, as the upstream must get it), each without its
+    // closing brace. Members are copied as written; only the separators between them are the
+    // gateway's.
+    let cases = [
+        (
+            Client::OpenAi,
+            GPT,
+            r#"{ "model" : "gpt-x", "temperature": 0.70, "top_p": 1e-1, "messages": [{"role": "user", "content": "caf\u00e9 \"x\""}], "x_vendor": {"b": 1, "a": [2.50]}"#,
+            r#"{"model":"up-gpt-x","temperature":0.70,"top_p":1e-1,"messages":[{"role": "user", "content": "caf\u00e9 \"x\""}],"x_vendor":{"b": 1, "a": [2.50]}"#,
+        ),
+        (
+            Client::Anthropic,
+            CLAUDE,
+            r#"{"max_tokens":64,  "model":"claude-x","system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"caf\u00e9"}],"temperature":0.70"#,
+            r#"{"max_tokens":64,"model":"up-claude-x","system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"caf\u00e9"}],"temperature":0.70"#,
+        ),
+    ];
+    for (client, model, start, out) in cases {
+        assert_eq!(upstream_model(model), format!("up-{model}"));
+        for stream in [false, true] {
+            let (body, mut expected) = if stream {
+                (
+                    format!("{start}, \"stream\": true}}"),
+                    format!("{out},\"stream\":true}}"),
+                )
+            } else {
+                (format!("{start}}}"), format!("{out}}}"))
+            };
+            let mut req = gw
+                .client
+                .post(format!("{}{}", gw.url, client.path()))
+                .header("content-type", "application/json")
+                .header("anthropic-beta", "some-beta-2025-01-01")
+                .body(body.clone());
+            if client == Client::Anthropic {
+                req = req.header("anthropic-version", "2023-06-01");
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{client:?} stream {stream}");
+            let _ = resp.text().await.unwrap();
+            let sent = gw.up.last();
+            if stream && client == Client::OpenAi {
+                expected.pop();
+                expected.push_str(r#","stream_options":{"include_usage":true}}"#);
+            }
+            let raw = String::from_utf8_lossy(&sent.raw);
+            assert_eq!(raw, expected, "{client:?} stream {stream}");
+            assert_eq!(
+                sent.header("anthropic-beta"),
+                (client == Client::Anthropic).then_some("some-beta-2025-01-01"),
+                "{client:?}: the protocol's headers travel with it"
+            );
+        }
+        // A session needs the conversation: decoded, re-encoded, the same meaning.
+        let body = format!("{start}}}");
+        let mut req = gw
+            .client
+            .post(format!("{}{}", gw.url, client.path()))
+            .header("x-session-id", "s-1")
+            .body(body.clone());
+        if client == Client::Anthropic {
+            req = req.header("anthropic-version", "2023-06-01");
+        }
+        assert_eq!(req.send().await.unwrap().status(), 200);
+        let sent = gw.up.last();
+        assert_ne!(
+            String::from_utf8_lossy(&sent.raw),
+            body,
+            "decoded, not forwarded"
+        );
+        assert_eq!(sent.body["temperature"], json!(0.7), "{client:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temperature_reaches_the_upstream_as_written_on_the_four_paths() {
     let gw = Gw::start().await;

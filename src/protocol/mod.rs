@@ -18,6 +18,7 @@ pub mod anthropic_messages;
 pub mod openai_chat;
 pub mod openai_embeddings;
 pub mod openai_responses;
+pub mod verbatim;
 
 use std::collections::HashSet;
 

@@ -1141,7 +1141,7 @@ pub fn encode_request(req: &ChatRequest, stream: bool) -> Result<Encoded, CarryE
 
 /// Whether the model id (after an optional `provider/` prefix) is an OpenAI reasoning model,
 /// which takes `max_completion_tokens` only.
-fn is_reasoning_model(id: &str) -> bool {
+pub(crate) fn is_reasoning_model(id: &str) -> bool {
     let id = id.rsplit('/').next().unwrap_or(id);
     ["o1", "o3", "o4", "gpt-5"]
         .iter()

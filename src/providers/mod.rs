@@ -25,6 +25,8 @@ pub use error::{ProviderError, TimeoutPhase};
 pub use http::HttpPolicy;
 
 use crate::config::{Config, ConfigError, ModelConfig, ProviderConfig, ProviderKind};
+use crate::protocol::Encoded;
+use crate::protocol::verbatim::{Additions, Verbatim};
 use crate::types::{
     Assembler, ChatRequest, ChatResponse, ContentPart, EmbedRequest, EmbedResponse, FinishReason,
     Protocol, ResponseFormat, StreamEvent, Tool,
@@ -82,6 +84,44 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The wire protocol requests go out in; `None` for in-process engines.
     fn protocol(&self) -> Option<Protocol> {
         None
+    }
+
+    /// A request already encoded in `protocol` (a client's body forwarded as written, see
+    /// [`Verbatim`]), answered whole; `model` is the upstream id. Only a backend of that
+    /// protocol takes one.
+    fn forward(
+        &self,
+        protocol: Protocol,
+        sent: Encoded,
+        model: String,
+    ) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
+        let _ = sent;
+        Box::pin(async move { Err(cannot_forward(self.name(), protocol, model)) })
+    }
+
+    /// [`Backend::forward`], streamed.
+    fn forward_stream(
+        &self,
+        protocol: Protocol,
+        sent: Encoded,
+        model: String,
+    ) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
+        let _ = sent;
+        Box::pin(async move { Err(cannot_forward(self.name(), protocol, model)) })
+    }
+}
+
+/// A backend asked to forward a request of a protocol it does not speak (the router never
+/// does: see [`Deployment::takes_verbatim`]).
+pub(crate) fn cannot_forward(provider: &str, protocol: Protocol, model: String) -> ProviderError {
+    ProviderError::Unsupported {
+        provider: provider.to_owned(),
+        model,
+        field: "model".into(),
+        reason: format!(
+            "is on a provider that cannot take a {} request as written",
+            protocol.as_str()
+        ),
     }
 }
 
@@ -321,6 +361,109 @@ impl Deployment {
         let stream = self
             .backend
             .chat_stream(self.prepare(req))
+            .await
+            .map_err(|e| self.named(e))?;
+        Ok(stream
+            .map(move |event| {
+                let _held = &permit;
+                event
+            })
+            .boxed())
+    }
+
+    /// Whether this deployment takes `req` as its client wrote it: its backend speaks the
+    /// request's protocol, and the model is configured with everything a request may ask for
+    /// (tools, reasoning, JSON schemas), so no capability check could refuse any part of it.
+    /// OpenAI reasoning models (which take `max_completion_tokens` only) and an Anthropic
+    /// request without `max_tokens` for a model without a default go through the decoder,
+    /// which supplies what they need.
+    pub fn takes_verbatim(&self, req: &Verbatim) -> bool {
+        let caps = self.model.capabilities(self.kind);
+        self.backend.protocol() == Some(req.protocol)
+            && caps.tools
+            && caps.reasoning
+            && caps.json_schema
+            && match req.protocol {
+                Protocol::OpenAiChat => {
+                    !crate::protocol::openai_chat::is_reasoning_model(&self.model.upstream)
+                }
+                Protocol::AnthropicMessages => {
+                    req.has("max_tokens") || self.model.max_tokens.is_some()
+                }
+            }
+    }
+
+    /// `req` as this deployment sends it: the upstream id and the model's defaults added.
+    fn verbatim(&self, req: &Verbatim) -> Encoded {
+        let add = Additions {
+            max_tokens: self.model.max_tokens,
+            temperature: self.model.temperature,
+        };
+        let sent = Encoded {
+            body: req.body_for(&self.model.upstream, &add),
+            headers: req.headers.clone(),
+            fold_tool: None,
+        };
+        #[cfg(debug_assertions)]
+        self.check_verbatim(req, &sent);
+        sent
+    }
+
+    /// Debug builds (the test suite) check every verbatim body against what the decoding
+    /// path sends for the same request: the two must mean the same JSON.
+    #[cfg(debug_assertions)]
+    fn check_verbatim(&self, req: &Verbatim, sent: &Encoded) {
+        use crate::protocol::{anthropic_messages, openai_chat};
+        let decoded = match req.protocol {
+            Protocol::OpenAiChat => openai_chat::decode_request(req.body()),
+            Protocol::AnthropicMessages => anthropic_messages::decode_request(req.body()),
+        };
+        // What the decoder refuses, the upstream judges on the verbatim path.
+        let Ok(decoded) = decoded else { return };
+        let typed = self.prepare(decoded.request);
+        let encoded = match req.protocol {
+            Protocol::OpenAiChat => openai_chat::encode_request(&typed, req.stream),
+            Protocol::AnthropicMessages => anthropic_messages::encode_request(&typed, req.stream),
+        };
+        let Ok(encoded) = encoded else { return };
+        let mut verbatim: serde_json::Value =
+            serde_json::from_slice(&sent.body).expect("a verbatim body is JSON");
+        // The one spelling the decoder leaves out: `"stream": false` means no `stream`.
+        if verbatim["stream"] == false
+            && let Some(object) = verbatim.as_object_mut()
+        {
+            object.remove("stream");
+        }
+        let typed: serde_json::Value =
+            serde_json::from_slice(&encoded.body).expect("an encoded body is JSON");
+        assert_eq!(
+            verbatim, typed,
+            "the verbatim body differs from the decoding path's"
+        );
+    }
+
+    /// A whole answer to a request forwarded as written (see [`Deployment::takes_verbatim`]).
+    pub async fn forward(&self, req: Arc<Verbatim>) -> Result<ChatResponse, ProviderError> {
+        let _permit = self.permit().await?;
+        let sent = self.verbatim(&req);
+        let mut resp = self
+            .backend
+            .forward(req.protocol, sent, self.model.upstream.clone())
+            .await
+            .map_err(|e| self.named(e))?;
+        resp.model = self.model.name.clone();
+        resp.provider = self.provider().to_owned();
+        Ok(resp)
+    }
+
+    /// A streamed answer to a request forwarded as written; the concurrency slot is held
+    /// until the stream is dropped.
+    pub async fn forward_stream(&self, req: Arc<Verbatim>) -> Result<EventStream, ProviderError> {
+        let permit = self.permit().await?;
+        let sent = self.verbatim(&req);
+        let stream = self
+            .backend
+            .forward_stream(req.protocol, sent, self.model.upstream.clone())
             .await
             .map_err(|e| self.named(e))?;
         Ok(stream

@@ -183,6 +183,65 @@ impl<W: Wire> Remote<W> {
             )
             .await
     }
+
+    /// A request in another protocol cannot be forwarded as written.
+    fn own_protocol(&self, protocol: Protocol, model: &str) -> Result<(), ProviderError> {
+        if protocol == W::PROTOCOL {
+            return Ok(());
+        }
+        Err(super::cannot_forward(
+            &self.http.provider,
+            protocol,
+            model.to_owned(),
+        ))
+    }
+
+    /// Sends an encoded request and decodes the whole answer (`model`: the upstream id).
+    async fn whole(&self, mut sent: Encoded, model: String) -> Result<ChatResponse, ProviderError> {
+        let started = StdInstant::now();
+        let deadline = Instant::now() + self.http.policy.total;
+        let resp = self.post(&mut sent, deadline).await?;
+        let bytes = self.http.read_body(resp, deadline).await?;
+        let mut answer = W::decode(&bytes, &sent).map_err(|m| self.http.protocol(m))?;
+        answer.model = model;
+        answer.provider = self.http.provider.clone();
+        answer.latency = started.elapsed();
+        Ok(answer)
+    }
+
+    /// Sends an encoded streamed request and decodes its events as they come.
+    async fn streamed(&self, mut sent: Encoded) -> Result<EventStream, ProviderError> {
+        let deadline = Instant::now() + self.http.policy.total;
+        let resp = self.post(&mut sent, deadline).await?;
+        let provider = self.http.provider.clone();
+        let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
+        // Error events quote upstream text, which may echo the key.
+        let redact = self.http.redactor();
+        let mut decoder = W::decoder(&sent);
+        Ok(async_stream::stream! {
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => { yield Err(e); return; }
+                };
+                if event.data.trim().is_empty() {
+                    continue;
+                }
+                match W::push(&mut decoder, &event.event, &event.data) {
+                    Ok(out) => for e in out { yield Ok(e); },
+                    Err(f) => { yield Err(stream_failure(&provider, &redact, f)); return; }
+                }
+                if W::is_done(&decoder) {
+                    return;
+                }
+            }
+            match W::finish(&mut decoder) {
+                Ok(out) => for e in out { yield Ok(e); },
+                Err(f) => yield Err(stream_failure(&provider, &redact, f)),
+            }
+        }
+        .boxed())
+    }
 }
 
 /// An in-stream error as a protocol failure that quotes the upstream. (An `overloaded_error`
@@ -214,52 +273,39 @@ impl<W: Wire> Backend for Remote<W> {
 
     fn chat(&self, req: ChatRequest) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
-            let started = StdInstant::now();
-            let deadline = Instant::now() + self.http.policy.total;
-            let mut sent = self.encode(&req, false)?;
-            let resp = self.post(&mut sent, deadline).await?;
-            let bytes = self.http.read_body(resp, deadline).await?;
-            let mut answer = W::decode(&bytes, &sent).map_err(|m| self.http.protocol(m))?;
-            answer.model = req.model;
-            answer.provider = self.http.provider.clone();
-            answer.latency = started.elapsed();
-            Ok(answer)
+            let sent = self.encode(&req, false)?;
+            self.whole(sent, req.model).await
         })
     }
 
     fn chat_stream(&self, req: ChatRequest) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
         Box::pin(async move {
-            let deadline = Instant::now() + self.http.policy.total;
-            let mut sent = self.encode(&req, true)?;
-            let resp = self.post(&mut sent, deadline).await?;
-            let provider = self.http.provider.clone();
-            let mut events = sse::events(provider.clone(), self.http.body_stream(resp, deadline));
-            // Error events quote upstream text, which may echo the key.
-            let redact = self.http.redactor();
-            let mut decoder = W::decoder(&sent);
-            Ok(async_stream::stream! {
-                while let Some(event) = events.next().await {
-                    let event = match event {
-                        Ok(event) => event,
-                        Err(e) => { yield Err(e); return; }
-                    };
-                    if event.data.trim().is_empty() {
-                        continue;
-                    }
-                    match W::push(&mut decoder, &event.event, &event.data) {
-                        Ok(out) => for e in out { yield Ok(e); },
-                        Err(f) => { yield Err(stream_failure(&provider, &redact, f)); return; }
-                    }
-                    if W::is_done(&decoder) {
-                        return;
-                    }
-                }
-                match W::finish(&mut decoder) {
-                    Ok(out) => for e in out { yield Ok(e); },
-                    Err(f) => yield Err(stream_failure(&provider, &redact, f)),
-                }
-            }
-            .boxed())
+            let sent = self.encode(&req, true)?;
+            self.streamed(sent).await
+        })
+    }
+
+    fn forward(
+        &self,
+        protocol: Protocol,
+        sent: Encoded,
+        model: String,
+    ) -> BoxFuture<'_, Result<ChatResponse, ProviderError>> {
+        Box::pin(async move {
+            self.own_protocol(protocol, &model)?;
+            self.whole(sent, model).await
+        })
+    }
+
+    fn forward_stream(
+        &self,
+        protocol: Protocol,
+        sent: Encoded,
+        model: String,
+    ) -> BoxFuture<'_, Result<EventStream, ProviderError>> {
+        Box::pin(async move {
+            self.own_protocol(protocol, &model)?;
+            self.streamed(sent).await
         })
     }
 

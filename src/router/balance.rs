@@ -153,6 +153,37 @@ pub fn affinity_key(req: &crate::types::ChatRequest) -> u64 {
     h.finish()
 }
 
+/// [`affinity_key`] for a request forwarded as written: its session, `prompt_cache_key` or
+/// user as the protocol spells them, else the first 1 KiB of its raw `system` and `messages`
+/// (the JSON as the client wrote it, which an agent repeats byte for byte turn after turn).
+pub fn verbatim_affinity_key(req: &crate::protocol::verbatim::Verbatim) -> u64 {
+    use crate::store::hash::{StableHasher, hash64};
+    use serde_json::Value;
+    let field = |key: &str| -> Option<Value> { serde_json::from_slice(req.get(key)?).ok() };
+    let metadata = field("metadata");
+    let session = [
+        metadata.as_ref().and_then(|m| m.get("session_id")).cloned(),
+        field("prompt_cache_key"),
+        field("user"),
+        metadata.as_ref().and_then(|m| m.get("user_id")).cloned(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|v| v.as_str().map(str::to_owned));
+    if let Some(session) = session {
+        return hash64("affinity-session", &[session.as_bytes()]);
+    }
+    let mut h = StableHasher::new("affinity-raw-prefix");
+    let mut room = 1024;
+    for key in ["system", "messages"] {
+        let raw = req.get(key).unwrap_or_default();
+        let take = raw.len().min(room);
+        h.write(&raw[..take]);
+        room -= take;
+    }
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub use balance::{BalancePolicy, Replica, affinity_key};
 pub use health::{Availability, Health, HealthPolicy, HealthSnapshot};
 
 use crate::config::{Config, ConfigError, ModelConfig, Task};
+use crate::protocol::verbatim::Verbatim;
 use crate::providers::{Deployment, EventStream, HttpPolicy, ProviderError, RawAnswer, Registry};
 use crate::types::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamEvent};
 
@@ -953,6 +954,96 @@ impl Router {
                 Box::pin(d.chat(req))
             })
             .await;
+        self.whole(decision, result, started)
+    }
+
+    /// Opens a stream with failover. Once returned, the stream is never retried; its end
+    /// (or error) is recorded in the deployment's health.
+    pub async fn chat_stream(
+        self: &Arc<Self>,
+        req: ChatRequest,
+        prefs: &Preferences,
+    ) -> Result<Routed<EventStream>, RouteError> {
+        let decision = self.decide(&req, prefs)?;
+        self.count_start(&decision);
+        let started = Instant::now();
+        let affinity = self.affinity_of(&req);
+        let result = self
+            .attempt_all(&decision, &req, affinity, started, |d, req| {
+                Box::pin(d.chat_stream(req))
+            })
+            .await;
+        self.watch(decision, result, started)
+    }
+
+    /// The model a request can be forwarded to as its client wrote it (see
+    /// [`Verbatim`]): a configured model named explicitly, every deployment of which
+    /// [takes it](Deployment::takes_verbatim). `None`: the request is decoded and routed as
+    /// usual (which also gives every error its message).
+    pub fn verbatim_model(&self, req: &Verbatim) -> Option<usize> {
+        if !Self::is_explicit(&req.model) || self.unusable.contains_key(&req.model) {
+            return None;
+        }
+        let mi = self.models.iter().position(|m| m.name == req.model)?;
+        if self.models[mi].tasks.contains(&Task::Embedding) {
+            return None;
+        }
+        let deps = self.by_name.get(&req.model)?;
+        (!deps.is_empty()
+            && deps
+                .iter()
+                .all(|&i| self.registry.deployments[i].takes_verbatim(req)))
+        .then_some(mi)
+    }
+
+    /// [`Router::chat`] for a request forwarded as written to model `mi` (from
+    /// [`Router::verbatim_model`]).
+    pub async fn forward(
+        &self,
+        mi: usize,
+        req: Arc<Verbatim>,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        let decision = self.only(mi);
+        self.count_start(&decision);
+        let started = Instant::now();
+        let affinity = self.verbatim_affinity(&req);
+        let result = self
+            .attempt_all(&decision, &req, affinity, started, |d, req| {
+                Box::pin(d.forward(req))
+            })
+            .await;
+        self.whole(decision, result, started)
+    }
+
+    /// [`Router::chat_stream`] for a request forwarded as written to model `mi`.
+    pub async fn forward_stream(
+        self: &Arc<Self>,
+        mi: usize,
+        req: Arc<Verbatim>,
+    ) -> Result<Routed<EventStream>, RouteError> {
+        let decision = self.only(mi);
+        self.count_start(&decision);
+        let started = Instant::now();
+        let affinity = self.verbatim_affinity(&req);
+        let result = self
+            .attempt_all(&decision, &req, affinity, started, |d, req| {
+                Box::pin(d.forward_stream(req))
+            })
+            .await;
+        self.watch(decision, result, started)
+    }
+
+    fn verbatim_affinity(&self, req: &Verbatim) -> Option<u64> {
+        (self.balance == BalancePolicy::PrefixAffinity).then(|| balance::verbatim_affinity_key(req))
+    }
+
+    /// Records a whole answer (or the failure) of an attempted decision.
+    fn whole(
+        &self,
+        decision: Arc<Decision>,
+        result: Result<(usize, ChatResponse, Vec<Attempt>, health::InFlight), RouteError>,
+        started: Instant,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
         match result {
             Ok((i, resp, attempts, mut in_flight)) => {
                 // A whole answer's first token arrives with its last: its latency is its TTFT.
@@ -979,22 +1070,13 @@ impl Router {
         }
     }
 
-    /// Opens a stream with failover. Once returned, the stream is never retried; its end
-    /// (or error) is recorded in the deployment's health.
-    pub async fn chat_stream(
+    /// An opened stream that records its end (or error) in the deployment's health.
+    fn watch(
         self: &Arc<Self>,
-        req: ChatRequest,
-        prefs: &Preferences,
+        decision: Arc<Decision>,
+        result: Result<(usize, EventStream, Vec<Attempt>, health::InFlight), RouteError>,
+        started: Instant,
     ) -> Result<Routed<EventStream>, RouteError> {
-        let decision = self.decide(&req, prefs)?;
-        self.count_start(&decision);
-        let started = Instant::now();
-        let affinity = self.affinity_of(&req);
-        let result = self
-            .attempt_all(&decision, &req, affinity, started, |d, req| {
-                Box::pin(d.chat_stream(req))
-            })
-            .await;
         let (i, mut stream, attempts, in_flight) = match result {
             Ok(ok) => ok,
             Err(e) => {

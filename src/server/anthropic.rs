@@ -10,15 +10,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::body::JsonBody;
+use super::body::{JsonBody, RawBody};
 use super::gateway::{self, Completion, TokenId};
-use super::middleware::ModelUsed;
-use super::openai::{Encoder, encode_stream, session_id, wants_cache, whole_answer};
+use super::openai::{Encoder, encode_stream, session_id, sse_response, wants_cache, whole_answer};
 use super::{ApiError, AppState, Shape};
 use crate::protocol::{Decoded, SseFrame, anthropic_messages};
 use crate::router::Preferences;
@@ -40,14 +38,9 @@ fn message_id() -> String {
     format!("msg_{:024x}", rand::random::<u128>() >> 32)
 }
 
-/// Decodes a body and attaches the protocol headers the client sent.
-fn decode(body: &[u8], headers: &HeaderMap) -> Result<Decoded, ApiError> {
-    crate::protocol::check_duplicate_keys(body).map_err(|e| ApiError::bad_request(e.0))?;
-    let mut decoded =
-        anthropic_messages::decode_request(body).map_err(|e| ApiError::bad_request(e.0))?;
-    // The decoder records the protocol (the pass-through is always Anthropic's here).
-    let req = &mut decoded.request;
-    let forwarded: Vec<(String, String)> = FORWARDED_HEADERS
+/// The protocol headers the client sent that travel with its request.
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    FORWARDED_HEADERS
         .iter()
         .flat_map(|name| {
             headers
@@ -56,7 +49,23 @@ fn decode(body: &[u8], headers: &HeaderMap) -> Result<Decoded, ApiError> {
                 .filter_map(|v| v.to_str().ok())
                 .map(|v| ((*name).to_owned(), v.to_owned()))
         })
-        .collect();
+        .collect()
+}
+
+/// A messages body read as JSON, decoded and checked.
+fn decode_body(body: &RawBody, headers: &HeaderMap) -> Result<Decoded, ApiError> {
+    let body: Box<RawValue> = body.json()?;
+    decode(body.get().as_bytes(), headers)
+}
+
+/// Decodes a body and attaches the protocol headers the client sent.
+fn decode(body: &[u8], headers: &HeaderMap) -> Result<Decoded, ApiError> {
+    crate::protocol::check_duplicate_keys(body).map_err(|e| ApiError::bad_request(e.0))?;
+    let mut decoded =
+        anthropic_messages::decode_request(body).map_err(|e| ApiError::bad_request(e.0))?;
+    // The decoder records the protocol (the pass-through is always Anthropic's here).
+    let req = &mut decoded.request;
+    let forwarded = forwarded_headers(headers);
     if !forwarded.is_empty()
         && let Some((Protocol::AnthropicMessages, pass)) = &mut req.passthrough
     {
@@ -69,7 +78,7 @@ pub async fn messages(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
-    body: Result<JsonBody<Box<RawValue>>, ApiError>,
+    body: Result<RawBody, ApiError>,
 ) -> Response {
     match handle(state, token.map(|t| t.0), headers, body).await {
         Ok(resp) => resp,
@@ -81,10 +90,32 @@ async fn handle(
     state: Arc<AppState>,
     token: Option<TokenId>,
     headers: HeaderMap,
-    body: Result<JsonBody<Box<RawValue>>, ApiError>,
+    body: Result<RawBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    let JsonBody(body) = body?;
-    let decoded = decode(body.get().as_bytes(), &headers)?;
+    let body = body?;
+    let id = message_id();
+    if let Some((mi, req)) = gateway::verbatim(
+        &state,
+        Protocol::AnthropicMessages,
+        &body.0,
+        &headers,
+        forwarded_headers(&headers),
+    ) {
+        let refused = |e| gateway::judged(e, || decode_body(&body, &headers).map(drop));
+        if !req.stream {
+            let answered = gateway::forward(&state, mi, req, token)
+                .await
+                .map_err(refused)?;
+            let body = anthropic_messages::encode_response(&answered.response, &id, 0);
+            return Ok(whole_answer(body, answered, false));
+        }
+        let (events, model) = gateway::forward_stream(&state, mi, req, token)
+            .await
+            .map_err(refused)?;
+        let encoder = anthropic_messages::StreamEncoder::new(&id, &model, 0, false);
+        return Ok(sse_response(encode_stream(events, encoder), model));
+    }
+    let decoded = decode_body(&body, &headers)?;
     let cache = wants_cache(&headers, decoded.gateway.cache);
     let session = session_id(&headers, decoded.gateway.session_id);
     let req = decoded.request;
@@ -96,7 +127,6 @@ async fn handle(
         cache,
         token,
     };
-    let id = message_id();
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
         let body = anthropic_messages::encode_response(&answered.response, &id, 0);
@@ -104,9 +134,7 @@ async fn handle(
     }
     let (events, model) = gateway::stream(&state, completion).await?;
     let encoder = anthropic_messages::StreamEncoder::new(&id, &model, 0, false);
-    let mut resp = Sse::new(encode_stream(events, encoder)).into_response();
-    resp.extensions_mut().insert(ModelUsed(model));
-    Ok(resp)
+    Ok(sse_response(encode_stream(events, encoder), model))
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate (about one token per CJK character and per

@@ -22,17 +22,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "request_too_large"
-            } else {
-                "invalid_request_error"
-            };
-            ApiError::new(status, kind, e.body_text())
-        })?;
-        Json::<T>::from_bytes(&bytes)
-            .map(|Json(value)| JsonBody(value))
+        RawBody::from_request(req, state)
+            .await?
+            .json()
+            .map(JsonBody)
+    }
+}
+
+/// A request body as bytes, for handlers that may forward it as it came; the same errors as
+/// [`JsonBody`] for a body that cannot be read (413 past the body limit).
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl RawBody {
+    /// The body parsed as `T`, with `JsonBody`'s errors.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        Json::<T>::from_bytes(&self.0)
+            .map(|Json(value)| value)
             .map_err(ApiError::from)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                let status = e.status();
+                let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "request_too_large"
+                } else {
+                    "invalid_request_error"
+                };
+                ApiError::new(status, kind, e.body_text())
+            })
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::cooperation::ModeSpec;
+use crate::protocol::verbatim::Verbatim;
 use crate::providers::EventStream;
 use crate::router::{Attempt, Preferences};
 use crate::types::{
@@ -188,13 +189,17 @@ impl AppState {
         if let Some(id) = &mut c.session {
             *id = scoped(&c.token, id);
         }
-        let new: Vec<Message> = c
-            .req
-            .messages
-            .iter()
-            .filter(|m| m.role != Role::System)
-            .cloned()
-            .collect();
+        // Only a session keeps them: without one, nothing is copied.
+        let new: Vec<Message> = match c.session {
+            Some(_) => c
+                .req
+                .messages
+                .iter()
+                .filter(|m| m.role != Role::System)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
         if let Some(id) = &c.session {
             let history = self.shared.session_history(id).await;
             c.req.messages =
@@ -356,11 +361,118 @@ pub async fn stream(
             return Err(e.into());
         }
     };
+    Ok(accounted(
+        state, routed, started, c.session, c.token, key, new,
+    ))
+}
+
+/// The model a request can go to as its client wrote it (see [`Verbatim`]), when nothing
+/// the gateway does needs its content: no session, no response cache, a model named
+/// explicitly whose every deployment speaks the client's protocol and can take anything
+/// (`Router::verbatim_model`). `None`: the request is decoded. `forwarded`: the protocol's
+/// headers that travel with it.
+pub fn verbatim(
+    state: &AppState,
+    protocol: crate::types::Protocol,
+    body: &bytes::Bytes,
+    headers: &axum::http::HeaderMap,
+    forwarded: Vec<(String, String)>,
+) -> Option<(usize, Arc<Verbatim>)> {
+    if !state.policies.forward_as_written
+        || state.policies.cache_by_default
+        || super::openai::wants_cache(headers, false)
+        || super::openai::session_id(headers, None).is_some()
+    {
+        return None;
+    }
+    let mut req = Verbatim::parse(protocol, body.clone())?;
+    req.headers = forwarded;
+    let mi = state.live().router.verbatim_model(&req)?;
+    Some((mi, Arc::new(req)))
+}
+
+/// An upstream's error for a request forwarded as written: when it refused the request
+/// (400, 422) and the gateway's decoder refuses it too, the decoder's message, which names
+/// the field and what to send; otherwise the upstream's.
+pub fn judged(error: ApiError, decode: impl FnOnce() -> Result<(), ApiError>) -> ApiError {
+    use axum::http::StatusCode;
+    if matches!(
+        error.status,
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+    ) && let Err(refusal) = decode()
+    {
+        return refusal;
+    }
+    error
+}
+
+/// A request forwarded as its client wrote it to model `mi` (see [`Verbatim`]; the handler
+/// checked that no session, cache or cooperation applies): routed, answered, accounted.
+pub async fn forward(
+    state: &AppState,
+    mi: usize,
+    req: Arc<Verbatim>,
+    token: Option<TokenId>,
+) -> Result<Answered, ApiError> {
+    let routed = match state.live().router.forward(mi, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.count_failure().await;
+            return Err(e.into());
+        }
+    };
+    let r = &routed.value;
+    state.account(&token, &r.model, &r.usage).await;
+    Ok(Answered {
+        strategy: routed.decision.ranking.strategy,
+        response: routed.value,
+        attempts: routed.attempts,
+        cached: false,
+        receipt: None,
+    })
+}
+
+/// [`forward`], streamed.
+pub async fn forward_stream(
+    state: &Arc<AppState>,
+    mi: usize,
+    req: Arc<Verbatim>,
+    token: Option<TokenId>,
+) -> Result<(EventStream, String), ApiError> {
+    let started = Instant::now();
+    let routed = match state.live().router.forward_stream(mi, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.count_failure().await;
+            return Err(e.into());
+        }
+    };
+    Ok(accounted(
+        state,
+        routed,
+        started,
+        None,
+        token,
+        None,
+        Vec::new(),
+    ))
+}
+
+/// A routed stream that records TTFT, usage, the session and the cache when it ends; with
+/// the name of the model that serves it.
+fn accounted(
+    state: &Arc<AppState>,
+    routed: crate::router::Routed<EventStream>,
+    started: Instant,
+    session: Option<String>,
+    token: Option<TokenId>,
+    key: Option<String>,
+    new: Vec<Message>,
+) -> (EventStream, String) {
     let answered = routed.attempts.last();
     let model = answered.map(|a| a.model.clone()).unwrap_or_default();
     let provider = answered.map(|a| a.provider.clone()).unwrap_or_default();
     let state = state.clone();
-    let (session, token) = (c.session, c.token);
     let model_for_stream = model.clone();
     let keep_answer = session.is_some() || key.is_some();
     let mut inner = routed.value;
@@ -404,5 +516,5 @@ pub async fn stream(
             yield event;
         }
     };
-    Ok((wrapped.boxed(), model))
+    (wrapped.boxed(), model)
 }

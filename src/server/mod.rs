@@ -84,6 +84,9 @@ pub struct Policies {
     /// Cache deterministic requests (temperature 0 or a seed) without being asked.
     pub cache_by_default: bool,
     pub cache_ttl: Duration,
+    /// Requests to an upstream of their own protocol go out as written (see
+    /// `protocol::verbatim`).
+    pub forward_as_written: bool,
     /// Per gateway token.
     pub rate_limits: RateLimits,
 }
@@ -98,6 +101,7 @@ impl Policies {
                 s.responses_ttl_minutes.unwrap_or(1440.0) * 60.0,
             ),
             cache_by_default: s.response_cache,
+            forward_as_written: s.forward_as_written.unwrap_or(true),
             cache_ttl: Duration::from_secs_f64(s.response_cache_ttl_secs.unwrap_or(300.0)),
             rate_limits: RateLimits {
                 requests_per_minute: s.rate_limit_requests_per_minute,

@@ -15,14 +15,14 @@ use futures::{Stream, StreamExt};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::body::JsonBody;
+use super::body::RawBody;
 use super::gateway::{self, Completion, TokenId};
 use super::middleware::ModelUsed;
 use super::{ApiError, AppState};
-use crate::protocol::{SseFrame, now_secs, openai_chat};
+use crate::protocol::{Decoded, SseFrame, now_secs, openai_chat};
 use crate::providers::EventStream;
 use crate::router::Preferences;
-use crate::types::StreamEvent;
+use crate::types::{Protocol, StreamEvent};
 
 fn completion_id() -> String {
     format!("chatcmpl-{:024x}", rand::random::<u128>() >> 32)
@@ -128,30 +128,54 @@ pub fn encode_stream(
     }
 }
 
+/// A chat completions body decoded and checked.
+fn decode(body: &RawBody) -> Result<Decoded, ApiError> {
+    let body: Box<RawValue> = body.json()?;
+    crate::protocol::check_duplicate_keys(body.get().as_bytes())
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    openai_chat::decode_request(body.get().as_bytes()).map_err(|e| ApiError::bad_request(e.0))
+}
+
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     token: Option<axum::Extension<TokenId>>,
     headers: HeaderMap,
-    body: Result<JsonBody<Box<RawValue>>, ApiError>,
+    body: Result<RawBody, ApiError>,
 ) -> Result<Response, ApiError> {
-    let JsonBody(body) = body?;
-    crate::protocol::check_duplicate_keys(body.get().as_bytes())
-        .map_err(|e| ApiError::bad_request(e.0))?;
-    let decoded = openai_chat::decode_request(body.get().as_bytes())
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let body = body?;
+    let token = token.map(|t| t.0);
+    let id = completion_id();
+    let created = now_secs();
+    if let Some((mi, req)) =
+        gateway::verbatim(&state, Protocol::OpenAiChat, &body.0, &headers, Vec::new())
+    {
+        let refused = |e| gateway::judged(e, || decode(&body).map(drop));
+        if !req.stream {
+            let answered = gateway::forward(&state, mi, req, token)
+                .await
+                .map_err(refused)?;
+            let body = openai_chat::encode_response(&answered.response, &id, created);
+            return Ok(whole_answer(body, answered, false));
+        }
+        let (events, model) = gateway::forward_stream(&state, mi, req, token)
+            .await
+            .map_err(refused)?;
+        // Forwarded as written only without `stream_options`: no usage chunk was asked for.
+        let encoder = openai_chat::StreamEncoder::new(&id, &model, created, false);
+        return Ok(sse_response(encode_stream(events, encoder), model));
+    }
+    let decoded = decode(&body)?;
     let req = decoded.request;
     let cache = wants_cache(&headers, decoded.gateway.cache);
     let include_usage = decoded.gateway.include_usage;
     let session = session_id(&headers, decoded.gateway.session_id);
-    let id = completion_id();
-    let created = now_secs();
     let stream = req.stream;
     let completion = Completion {
         req,
         prefs: Preferences::default(),
         session,
         cache,
-        token: token.map(|t| t.0),
+        token,
     };
     if !stream {
         let answered = gateway::complete(&state, completion).await?;
@@ -160,10 +184,17 @@ pub async fn chat_completions(
     }
     let (events, model) = gateway::stream(&state, completion).await?;
     let encoder = openai_chat::StreamEncoder::new(&id, &model, created, include_usage);
-    let body = encode_stream(events, encoder);
-    let mut resp = Sse::new(body).into_response();
+    Ok(sse_response(encode_stream(events, encoder), model))
+}
+
+/// An SSE response, marked with the model that serves it.
+pub fn sse_response(
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+    model: String,
+) -> Response {
+    let mut resp = Sse::new(events).into_response();
     resp.extensions_mut().insert(ModelUsed(model));
-    Ok(resp)
+    resp
 }
 
 /// Whether a request comes from an Anthropic client (its SDKs always send the version).

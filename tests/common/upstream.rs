@@ -303,6 +303,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body as JSON, `Null` when it was empty or not JSON.
     pub body: Value,
+    /// The body's bytes as they came.
+    pub raw: Bytes,
 }
 
 impl Recorded {
@@ -479,6 +481,7 @@ async fn handle(
             })
             .collect(),
         body: json_body.clone(),
+        raw: body.clone(),
     });
     shared.arrived.notify_all();
     let protocol = match (method.as_str(), path.as_str()) {
