@@ -243,7 +243,11 @@ mod tests {
         for body in [
             "[]",
             "{",
-            r#"{"model":"m"} trailing"#,
+            r#"{"model":"m","messages":[{}]} trailing"#,
+            r#"{"model":"m","messages":[{}],}"#,
+            r#"{"model":"m","messages":[{"a":01}]}"#,
+            r#"{"model":"m","messages":[{"a":"x
+y"}]}"#,
             r#"{"messages":[]}"#,
             r#"{"model":7,"messages":[]}"#,
             r#"{"model":"m","messages":[{}],"stream":"yes"}"#,
@@ -257,6 +261,16 @@ mod tests {
         ] {
             assert!(parse(body).is_none(), "{body}");
         }
+        let bad_utf8 = [
+            &br#"{"model":"m","messages":[{"c":"caf"#[..],
+            b"\xe9\xff\"}]}",
+        ]
+        .concat();
+        assert!(Verbatim::parse(Protocol::OpenAiChat, Bytes::from(bad_utf8)).is_none());
+        // Deep nesting is skipped without recursion: valid JSON, located, not a crash.
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let v = parse(&format!(r#"{{"model":"m","x":{deep},"messages":[{{}}]}}"#)).unwrap();
+        assert_eq!(v.get("x").map(<[u8]>::len), Some(200_000));
         // An escaped key is the same key.
         assert!(parse(r#"{"model":"m","messages":[{}],"mod\u0065l":"n"}"#).is_none());
         assert!(parse(r#"{"model":"m","messages":[{}]}"#).is_some());
