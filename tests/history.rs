@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::common::TestEnv;
-use crate::common::upstream::{Behavior, DEFAULT_TEXT, FakeUpstream};
+use crate::common::upstream::{Behavior, DEFAULT_TEXT, FakeUpstream, Reply};
 
 fn setup() -> (TestEnv, FakeUpstream) {
     let env = TestEnv::new();
@@ -47,6 +47,48 @@ fn logs(env: &TestEnv, args: &[&str]) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// A run whose answer called tools (and reasoned) keeps those blocks: `logs show` prints
+/// the reasoning and each call with its arguments, and `--json` has them in the receipt.
+#[test]
+fn logs_show_prints_the_tool_calls_and_reasoning_of_an_answer() {
+    let (env, up) = setup();
+    up.push([Behavior::Reply(
+        Reply::new()
+            .with_thinking("The user wants the weather.", "sig-1")
+            .with_text("Checking.")
+            .with_tool_call("call_w1", "get_weather", r#"{"city": "Paris"}"#)
+            .with_finish("tool_calls"),
+    )]);
+    env.run("llm-cooperation", &["query", "weather in Paris?"])
+        .expect(0);
+    let id = logs(&env, &[])[0]["id"].as_i64().unwrap().to_string();
+    let text = env
+        .run("llm-cooperation", &["logs", "show", &id])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains("reasoning:\nThe user wants the weather."),
+        "{text}"
+    );
+    assert!(
+        text.contains("tool calls:\n  get_weather({\"city\":\"Paris\"})  [call_w1]"),
+        "{text}"
+    );
+    let shown = env
+        .run("llm-cooperation", &["logs", "show", &id, "--json"])
+        .expect(0)
+        .json();
+    let content = &shown["receipt"]["content"];
+    assert!(
+        content
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["type"] == "tool_use" && p["input"]["city"] == "Paris"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{GlobalArgs, LogsAction, LogsArgs};
 use crate::config::ConfigError;
 use crate::store::history::{Filter, History};
+use crate::types::ContentPart;
 use crate::ui;
 
 pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
@@ -45,6 +46,29 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 ))?;
                 ui::line(&format!("\nprompt:\n{}", r.prompt))?;
                 ui::line(&format!("\nanswer:\n{}", r.response))?;
+                let parts = answer_parts(&r.receipt);
+                let reasoning: Vec<&str> = parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        ContentPart::Thinking { text, .. } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if !reasoning.is_empty() {
+                    ui::line(&format!("\nreasoning:\n{}", reasoning.join("\n")))?;
+                }
+                let calls: Vec<String> = parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        ContentPart::ToolUse {
+                            id, name, input, ..
+                        } => Some(format!("  {name}({input})  [{id}]")),
+                        _ => None,
+                    })
+                    .collect();
+                if !calls.is_empty() {
+                    ui::line(&format!("\ntool calls:\n{}", calls.join("\n")))?;
+                }
                 if let Some(e) = &r.error {
                     ui::line(&format!("\nerror:\n{e}"))?;
                 }
@@ -181,6 +205,15 @@ pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The parts of a recorded answer (a query's or chat turn's receipt keeps the whole
+/// response: text, reasoning, tool calls); none for runs whose receipt holds no single response (cooperations).
+fn answer_parts(receipt: &serde_json::Value) -> Vec<ContentPart> {
+    receipt
+        .get("content")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default()
 }
 
 /// A prompt on one line, cut at 50 characters.
