@@ -10,13 +10,10 @@
 //! deployment adds (its default `max_tokens` or `temperature`, OpenAI's usage chunk) added.
 //! Nothing is re-escaped, re-ordered or re-formatted: a `0.7` stays `0.7`.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::ops::Range;
 
 use bytes::Bytes;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::Protocol;
 
@@ -154,38 +151,130 @@ fn is_empty_array(value: &[u8]) -> bool {
 }
 
 /// The top-level members of a JSON object: keys unescaped, values as byte ranges of `body`.
-/// One pass; values are validated but not built.
+///
+/// One structural pass: strings are skipped with `memchr` (most of an agent request is the
+/// text of its prompts and tool results), brackets are matched with a stack (so nesting
+/// depth costs no recursion), and nothing is built. Only the structure is checked: a value
+/// that is not valid JSON inside (a bad number, a raw control character, bad UTF-8) goes to
+/// the upstream, which refuses it — and the client then gets the decoder's message for it.
 fn locate(body: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
-    struct Members<'a>(&'a [u8]);
-    impl<'de> Visitor<'de> for Members<'de> {
-        type Value = Vec<(String, Range<usize>)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let base = self.0.as_ptr() as usize;
-            let mut members = Vec::with_capacity(16);
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                let value: &'de RawValue = map.next_value()?;
-                let text = value.get().as_bytes();
-                // The raw value borrows from `body`: its place there is its offset.
-                let start = text.as_ptr() as usize - base;
-                members.push((key.into_owned(), start..start + text.len()));
+    let mut s = Scan { b: body, i: 0 };
+    s.space();
+    s.eat(b'{')?;
+    s.space();
+    let mut members = Vec::with_capacity(16);
+    if s.peek()? == b'}' {
+        s.i += 1;
+    } else {
+        loop {
+            let key_start = s.i;
+            s.string()?;
+            let key = key_text(&body[key_start..s.i])?;
+            s.space();
+            s.eat(b':')?;
+            s.space();
+            let value_start = s.i;
+            s.value()?;
+            members.push((key, value_start..s.i));
+            s.space();
+            match s.next()? {
+                b',' => s.space(),
+                b'}' => break,
+                _ => return None,
             }
-            Ok(members)
         }
     }
-    struct Seed<'a>(&'a [u8]);
-    impl<'de> DeserializeSeed<'de> for Seed<'de> {
-        type Value = Vec<(String, Range<usize>)>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_map(Members(self.0))
+    s.space();
+    (s.i == body.len()).then_some(members)
+}
+
+/// A key's text: its bytes between the quotes when it has no escape, else JSON-decoded.
+fn key_text(quoted: &[u8]) -> Option<String> {
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.contains(&b'\\') {
+        return serde_json::from_slice(quoted).ok();
+    }
+    std::str::from_utf8(inner).ok().map(str::to_owned)
+}
+
+/// A cursor over a JSON text.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    fn space(&mut self) {
+        while self
+            .peek()
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            self.i += 1;
         }
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let members = Seed(body).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(members)
+
+    /// A string, from its opening quote to past its closing one.
+    fn string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let at = memchr::memchr2(b'"', b'\\', &self.b[self.i..])?;
+            self.i += at + 1;
+            if self.b[self.i - 1] == b'"' {
+                return Some(());
+            }
+            // An escape: the next byte is escaped, whatever it is.
+            self.next()?;
+        }
+    }
+
+    /// One value: a string, an object or array (to its matching bracket), or a scalar (to
+    /// the next delimiter).
+    fn value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string(),
+            b'{' | b'[' => {
+                let mut open = Vec::with_capacity(8);
+                loop {
+                    match self.next()? {
+                        c @ (b'{' | b'[') => open.push(c),
+                        b'}' => (open.pop()? == b'{').then_some(())?,
+                        b']' => (open.pop()? == b'[').then_some(())?,
+                        b'"' => {
+                            self.i -= 1;
+                            self.string()?;
+                        }
+                        _ => {}
+                    }
+                    if open.is_empty() {
+                        return Some(());
+                    }
+                }
+            }
+            _ => {
+                let start = self.i;
+                while self.peek().is_some_and(|c| {
+                    !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                }) {
+                    self.i += 1;
+                }
+                (self.i > start).then_some(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -245,9 +334,10 @@ mod tests {
             "{",
             r#"{"model":"m","messages":[{}]} trailing"#,
             r#"{"model":"m","messages":[{}],}"#,
-            r#"{"model":"m","messages":[{"a":01}]}"#,
-            r#"{"model":"m","messages":[{"a":"x
-y"}]}"#,
+            r#"{"model":"m","messages":[{}]"#,
+            r#"{"model":"m","messages":[{"a":"x}]}"#,
+            r#"{"model":"m","messages":[{"a":[}]}"#,
+            r#"{"model":"m","messages":[{}] "x":1}"#,
             r#"{"messages":[]}"#,
             r#"{"model":7,"messages":[]}"#,
             r#"{"model":"m","messages":[{}],"stream":"yes"}"#,
@@ -261,12 +351,18 @@ y"}]}"#,
         ] {
             assert!(parse(body).is_none(), "{body}");
         }
+        // Inside values only the structure is checked: the upstream judges the rest (and the
+        // client gets the decoder's message when it refuses).
         let bad_utf8 = [
             &br#"{"model":"m","messages":[{"c":"caf"#[..],
             b"\xe9\xff\"}]}",
         ]
         .concat();
-        assert!(Verbatim::parse(Protocol::OpenAiChat, Bytes::from(bad_utf8)).is_none());
+        assert!(Verbatim::parse(Protocol::OpenAiChat, Bytes::from(bad_utf8)).is_some());
+        assert!(parse(r#"{"model":"m","messages":[{"a":01}]}"#).is_some());
+        // But a key must be text.
+        let bad_key = [&br#"{"model":"m","messages":[{}],""#[..], b"\xff\":1}"].concat();
+        assert!(Verbatim::parse(Protocol::OpenAiChat, Bytes::from(bad_key)).is_none());
         // Deep nesting is skipped without recursion: valid JSON, located, not a crash.
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
         let v = parse(&format!(r#"{{"model":"m","x":{deep},"messages":[{{}}]}}"#)).unwrap();
