@@ -42,8 +42,8 @@ for t in "${targets[@]}"; do
   cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
     -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
     >"$log" 2>&1 || status=$?
-  runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-  done_runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
+  runs=$(grep -aoE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  done_runs=$(grep -aoE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
   [ -n "$done_runs" ] && runs=$done_runs
   crashes=$(( $(find "fuzz/artifacts/$t" -type f | wc -l) - before ))
   corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
