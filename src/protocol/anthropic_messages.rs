@@ -755,12 +755,17 @@ fn parts_from_content(content: MessageContent) -> Vec<ContentPart> {
 fn part_from_block(block: Block) -> ContentPart {
     let known = match block {
         Block::Known(known) => known,
-        Block::Other(block) => {
-            return ContentPart::Raw {
-                protocol: PROTOCOL,
-                block,
-            };
-        }
+        // A known block naming a field twice reads as JSON readers read it (the last one
+        // wins), as `openai_chat` does for parts.
+        Block::Other(block) => match serde_json::from_value::<KnownBlock>(block.clone()) {
+            Ok(known) => known,
+            Err(_) => {
+                return ContentPart::Raw {
+                    protocol: PROTOCOL,
+                    block,
+                };
+            }
+        },
     };
     match known {
         KnownBlock::Text {

@@ -954,8 +954,14 @@ fn decode_part(entry: WirePartEntry) -> ContentPart {
         block,
     };
     let part = match entry {
-        WirePartEntry::Other(block) => return raw(block),
         WirePartEntry::Known(part) => part,
+        // A known part that names a field twice (`"text": "A", "text": "B"`) is kept as JSON
+        // readers (and so upstreams) read it: the last one wins. Read that way it may be a
+        // part we model after all, so it means the same here as once it is re-encoded.
+        WirePartEntry::Other(block) => match serde_json::from_value::<WirePart>(block.clone()) {
+            Ok(part) => part,
+            Err(_) => return raw(block),
+        },
     };
     match part {
         WirePart::Text {
@@ -2418,6 +2424,20 @@ fn frame(chunk: &WireChunk) -> SseFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `openai_request` fuzzer: a text part naming `text` twice was kept as an
+    /// unknown part, then read back as text once re-encoded. It is text (the last value, as
+    /// JSON readers take it) from the start.
+    #[test]
+    fn a_part_naming_a_field_twice_reads_as_json_readers_read_it() {
+        let body = br#"{"model":"m1","messages":[{"role":"user","content":[{"type":"text","text":"A","text":"B"}]}]}"#;
+        let req = decode_request(body).unwrap().request;
+        assert_eq!(req.messages[0].content, vec![ContentPart::text("B")]);
+        let again = decode_request(&encode_request(&req, false).unwrap().body)
+            .unwrap()
+            .request;
+        assert_eq!(again.messages, req.messages);
+    }
     use crate::types::Assembler;
     use serde_json::json;
 
