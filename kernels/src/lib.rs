@@ -25,6 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod quant;
+mod x86;
+
+pub use quant::{BlockKind, PackedQuant, dequantize, product_many};
+
 use pulp::core_arch::x86::Sse;
 use pulp::x86::{V3, V3_512b, V4};
 use pulp::{Simd, bytemuck};
@@ -148,12 +153,8 @@ impl PackedF32 {
             }
             let xt: Arc<[f32]> = xt.into();
             for (helper, range) in helpers.iter().zip(&split[1..]) {
-                helper.post(Job {
-                    weights: self.clone(),
-                    xt: xt.clone(),
-                    rows,
-                    range: range.clone(),
-                });
+                let (weights, xt, range) = (self.clone(), xt.clone(), range.clone());
+                helper.post(Box::new(move || weights.panels(range, &xt, rows)));
             }
             let mut parts = vec![self.panels(split[0].clone(), &xt, rows)];
             for (helper, range) in helpers.iter().zip(&split[1..]) {
@@ -203,7 +204,7 @@ impl PackedF32 {
 }
 
 /// Splits `n` items into `parts` contiguous ranges whose lengths differ by at most one.
-fn split_even(n: usize, parts: usize) -> Vec<Range<usize>> {
+pub(crate) fn split_even(n: usize, parts: usize) -> Vec<Range<usize>> {
     let parts = parts.clamp(1, n.max(1));
     let (base, extra) = (n / parts, n % parts);
     let mut start = 0;
@@ -217,13 +218,9 @@ fn split_even(n: usize, parts: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// A share of one product, for a helper thread.
-struct Job {
-    weights: PackedF32,
-    xt: Arc<[f32]>,
-    rows: usize,
-    range: Range<usize>,
-}
+/// A share of one product, for a helper thread: it returns its part of the output (the
+/// products decide the layout; both kinds of packed weights use one pool).
+pub(crate) type Job = Box<dyn FnOnce() -> Vec<f32> + Send>;
 
 /// How long an idle helper waits for the next job (spinning, then yielding) before it sleeps:
 /// the gaps between the products of one decode step are tens of microseconds, less than
@@ -246,7 +243,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A thread that takes a share of every product of the rank thread that owns it.
-struct Helper {
+pub(crate) struct Helper {
     mailbox: Arc<Mailbox>,
     thread: Option<JoinHandle<()>>,
 }
@@ -265,7 +262,7 @@ impl Helper {
         })
     }
 
-    fn post(&self, job: Job) {
+    pub(crate) fn post(&self, job: Job) {
         *lock(&self.mailbox.job) = Some(job);
         self.mailbox.posted.fetch_add(1, Ordering::Release);
         if let Some(thread) = &self.thread {
@@ -274,7 +271,7 @@ impl Helper {
     }
 
     /// Waits for the posted job's share; `None` if it panicked or the helper is gone.
-    fn collect(&self) -> Option<Vec<f32>> {
+    pub(crate) fn collect(&self) -> Option<Vec<f32>> {
         let want = self.mailbox.posted.load(Ordering::Relaxed);
         let mut spins = 0u32;
         while self.mailbox.done.load(Ordering::Acquire) != want {
@@ -327,12 +324,7 @@ fn helper_loop(mailbox: &Mailbox) {
         }
         seen += 1;
         let job = lock(&mailbox.job).take();
-        let result = job.and_then(|job| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                job.weights.panels(job.range.clone(), &job.xt, job.rows)
-            }))
-            .ok()
-        });
+        let result = job.and_then(|job| std::panic::catch_unwind(AssertUnwindSafe(job)).ok());
         *lock(&mailbox.result) = Some(result);
         mailbox.done.store(seen, Ordering::Release);
     }
@@ -343,14 +335,14 @@ thread_local! {
     static HELPERS: RefCell<Vec<Helper>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Gives the calling thread `threads - 1` helper threads for [`PackedF32::product`] (none
-/// for one thread). Each rank calls it once, next to libtorch's thread count.
+/// Gives the calling thread `threads - 1` helper threads for [`PackedF32::product`] and
+/// [`PackedQuant::product`] (none for one thread). Each rank calls it once, next to libtorch's thread count.
 pub fn set_threads(threads: usize) {
     let helpers = (1..threads.max(1)).filter_map(Helper::start).collect();
     HELPERS.with(|h| *h.borrow_mut() = helpers);
 }
 
-fn with_helpers<T>(f: impl FnOnce(&[Helper]) -> T) -> T {
+pub(crate) fn with_helpers<T>(f: impl FnOnce(&[Helper]) -> T) -> T {
     HELPERS.with(|h| f(&h.borrow()))
 }
 
