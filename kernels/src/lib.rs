@@ -13,6 +13,10 @@
 //! Only x86-64 with AVX2+FMA (`V3`) or AVX-512 (`V4`) takes this path; elsewhere (and for
 //! other dtypes or devices) the caller keeps libtorch's product.
 //!
+//! [`PackedQuant`] does the same for GGUF's quantized blocks without dequantising them: integer
+//! dot products with int8-quantized activations (see the `quant` module). Both share one pool
+//! of helper threads per rank thread ([`set_threads`]).
+//!
 //! A crate of its own so that debug builds (the test suite's) compile it optimised: unoptimised
 //! SIMD wrappers are many times slower than the libtorch path they replace.
 #![cfg(target_arch = "x86_64")]

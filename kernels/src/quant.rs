@@ -274,7 +274,7 @@ fn value(kind: BlockKind, d: f32, m: f32, sc: u8, mn: u8, q: u8) -> f32 {
 /// `block_elems` values per block.
 pub fn dequantize(kind: BlockKind, raw: &[u8], out: &mut [f32]) -> Result<(), String> {
     let (bytes, elems) = (kind.block_bytes(), kind.block_elems());
-    if raw.len() % bytes != 0 || out.len() != raw.len() / bytes * elems {
+    if !raw.len().is_multiple_of(bytes) || out.len() != raw.len() / bytes * elems {
         return Err(format!(
             "{kind:?} data of {} bytes does not hold {} values: a {kind:?} block is {bytes} \
              bytes for {elems} values",
@@ -369,7 +369,7 @@ impl PackedQuant {
         isa: QuantIsa,
     ) -> Result<Self, String> {
         let elems = kind.block_elems();
-        if inp % elems != 0 {
+        if !inp.is_multiple_of(elems) {
             return Err(format!(
                 "A {kind:?} matrix needs whole blocks of {elems} inputs per row, but rows have \
                  {inp}: keep this tensor in f32 (or another block type)"
@@ -581,6 +581,8 @@ pub(crate) struct Acts {
     dx: Vec<f32>,
     sum: Vec<i32>,
     lo: Vec<i32>,
+    /// `dx · Σ xq` (the minimums' multiplier).
+    dxs: Vec<f32>,
 }
 
 /// One activation row's blocks.
@@ -589,9 +591,11 @@ pub(crate) struct ActRow<'a> {
     pub(crate) dx: &'a [f32],
     pub(crate) sum: &'a [i32],
     pub(crate) lo: &'a [i32],
+    pub(crate) dxs: &'a [f32],
 }
 
 impl Acts {
+    #[inline]
     pub(crate) fn row(&self, r: usize) -> ActRow<'_> {
         let nb = self.inp / QK;
         ActRow {
@@ -599,6 +603,7 @@ impl Acts {
             dx: &self.dx[r * nb..(r + 1) * nb],
             sum: &self.sum[r * nb..(r + 1) * nb],
             lo: &self.lo[r * nb..(r + 1) * nb],
+            dxs: &self.dxs[r * nb..(r + 1) * nb],
         }
     }
 
@@ -611,13 +616,32 @@ impl Acts {
             dx: vec![0.0; blocks],
             sum: vec![0; blocks],
             lo: vec![0; blocks],
+            dxs: Vec::new(),
         };
         // The same arithmetic either way; AVX2 only lets the compiler vectorise it.
         match Avx2::detect() {
             Some(isa) => isa.quantize(x, &mut acts.xq, &mut acts.dx, &mut acts.sum, &mut acts.lo),
             None => quantize_blocks(x, &mut acts.xq, &mut acts.dx, &mut acts.sum, &mut acts.lo),
         }
+        acts.dxs = acts
+            .dx
+            .iter()
+            .zip(&acts.sum)
+            .map(|(&d, &s)| d * s as f32)
+            .collect();
         acts
+    }
+}
+
+/// `127 / amax`, or 0 for an all-zero block (or one so small that the inverse overflows: its
+/// values then quantize to 0).
+#[inline(always)]
+pub(crate) fn inverse_scale(amax: f32) -> f32 {
+    let id = 127.0 / amax;
+    if amax > 0.0 && id.is_finite() {
+        id
+    } else {
+        0.0
     }
 }
 
@@ -638,7 +662,7 @@ pub(crate) fn quantize_blocks(
         .zip(lo.iter_mut())
     {
         let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
-        let id = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+        let id = inverse_scale(amax);
         *dx = amax / 127.0;
         for (q, &v) in xq.iter_mut().zip(x) {
             *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
@@ -691,15 +715,15 @@ fn portable_panel(
             for (i, y) in out[..rows * LANES].chunks_exact_mut(LANES).enumerate() {
                 let a = acts.row(first + i);
                 let xb = &a.xq[b * QK..(b + 1) * QK];
-                let (dx, sum, lo) = (a.dx[b], a.sum[b], a.lo[b]);
+                let (dx, sum, lo, dxs) = (a.dx[b], a.sum[b], a.lo[b], a.dxs[b]);
                 for (r, y) in y.iter_mut().enumerate() {
                     let dot = |range: Range<usize>| -> i32 {
                         range.map(|e| i32::from(q[r][e]) * i32::from(xb[e])).sum()
                     };
                     *y += match k {
                         Q4_0 | Q8_0 => (dot(0..QK) - c * sum) as f32 * (s1[r] * dx),
-                        Q4_1 => dot(0..QK) as f32 * (s1[r] * dx) + s2[r] * (dx * sum as f32),
-                        Q4K | Q5K => dot(0..QK) as f32 * (s1[r] * dx) - s2[r] * (dx * sum as f32),
+                        Q4_1 => dot(0..QK) as f32 * (s1[r] * dx) + s2[r] * dxs,
+                        Q4K | Q5K => dot(0..QK) as f32 * (s1[r] * dx) - s2[r] * dxs,
                         _ => {
                             let low = (dot(0..16) - c * lo) as f32;
                             let high = (dot(16..QK) - c * (sum - lo)) as f32;

@@ -71,7 +71,8 @@ impl Avx2 {
         unsafe { avx2::run(kind, panel, acts, first, rows, out) }
     }
 
-    /// [`quant::quantize_blocks`], compiled for AVX2 so that it is vectorised.
+    /// [`quant::quantize_blocks`] with AVX2 (the same results: the same maximum, the same
+    /// `127 / amax`, and `vcvtps2dq` rounds to nearest, ties to even).
     pub(crate) fn quantize(
         self,
         x: &[f32],
@@ -80,12 +81,46 @@ impl Avx2 {
         sum: &mut [i32],
         lo: &mut [i32],
     ) {
-        #[target_feature(enable = "avx2,fma,f16c")]
-        fn quantize(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: &mut [i32]) {
-            quant::quantize_blocks(x, xq, dx, sum, lo);
-        }
         // SAFETY: `self` exists only when `detect` found AVX2, FMA and F16C.
-        unsafe { quantize(x, xq, dx, sum, lo) }
+        unsafe { quantize_avx2(x, xq, dx, sum, lo) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_avx2(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: &mut [i32]) {
+    let blocks = x.chunks_exact(32).zip(xq.chunks_exact_mut(32));
+    for (((x, xq), dx), (sum, lo)) in blocks.zip(dx).zip(sum.iter_mut().zip(lo)) {
+        let x: &[f32; 32] = x.try_into().expect("a block");
+        let xq: &mut [i8; 32] = xq.try_into().expect("a block");
+        // SAFETY: reads 4 × 8 floats of the 32 in `x`; `loadu` needs no alignment.
+        let v: [__m256; 4] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x[8 * i..].as_ptr()) });
+        let sign = _mm256_set1_ps(-0.0);
+        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        let amax = _mm_cvtss_f32(m);
+        let id = quant::inverse_scale(amax);
+        *dx = amax / 127.0;
+        let q = v.map(|v| _mm256_cvtps_epi32(_mm256_mul_ps(v, _mm256_set1_ps(id))));
+        let hsum = |v: __m256i| {
+            let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
+            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
+            _mm_cvtsi128_si32(v)
+        };
+        *lo = hsum(_mm256_add_epi32(q[0], q[1]));
+        *sum = *lo + hsum(_mm256_add_epi32(q[2], q[3]));
+        // i32 → i8 with saturation; the packs interleave 128-bit lanes, the permute undoes it.
+        let bytes = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // SAFETY: writes the 32 bytes of `xq`; `storeu` needs no alignment.
+        unsafe { _mm256_storeu_si256(xq.as_mut_ptr().cast(), bytes) }
     }
 }
 
@@ -186,65 +221,104 @@ macro_rules! kernel {
                     let xb: [&[i8; 32]; R] = std::array::from_fn(|r| {
                         rows[r].xq[b * 32..b * 32 + 32].try_into().expect("a block")
                     });
-                    let mut acc = [zero_i(); R];
-                    let mut acc_hi = [zero_i(); R];
+                    // Independent sums (the low and high nibbles apart, and for one or two
+                    // rows the even and odd vectors too, in `lo2`, `hi2`), so that
+                    // `vpdpbusd`'s latency does not bound one chain; with more rows, `lo2`
+                    // and `hi2` stay zero and drop out.
+                    let (mut lo, mut hi) = ([zero_i(); R], [zero_i(); R]);
+                    let (mut lo2, mut hi2) = ([zero_i(); R], [zero_i(); R]);
                     if K == Q8_0 {
                         for u in 0..8 {
                             let w = load_b(piece::<64>(tb, 64 * u));
                             for r in 0..R {
-                                acc[r] = dot8(acc[r], w, quad(xb[r], 4 * u));
+                                let x = quad(xb[r], 4 * u);
+                                match (R <= 2, u % 4) {
+                                    (true, 1) => hi[r] = dot8(hi[r], w, x),
+                                    (true, 2) => lo2[r] = dot8(lo2[r], w, x),
+                                    (true, 3) => hi2[r] = dot8(hi2[r], w, x),
+                                    (false, 1 | 3) => hi[r] = dot8(hi[r], w, x),
+                                    _ => lo[r] = dot8(lo[r], w, x),
+                                }
                             }
                         }
                     } else {
                         for v in 0..4 {
                             let raw = load_b(piece::<64>(tb, 64 * v));
-                            let (mut lo, mut hi) = (low4(raw), high4(raw));
+                            let (mut wl, mut wh) = (low4(raw), high4(raw));
                             if K == Q5K {
                                 let bits = load_b(piece::<64>(tb, 256));
-                                lo = or(lo, fifth_bit(bits, 2 * v));
-                                hi = or(hi, fifth_bit(bits, 2 * v + 1));
+                                wl = or(wl, fifth_bit(bits, 2 * v));
+                                wh = or(wh, fifth_bit(bits, 2 * v + 1));
                             }
                             if K == Q6K {
                                 let bits = load_b(piece::<64>(tb, 256 + 64 * (v / 2)));
-                                lo = or(lo, high_two(bits, 2 * (v % 2)));
-                                hi = or(hi, high_two(bits, 2 * (v % 2) + 1));
+                                wl = or(wl, high_two(bits, 2 * (v % 2)));
+                                wh = or(wh, high_two(bits, 2 * (v % 2) + 1));
                             }
                             for r in 0..R {
-                                acc[r] = dot(acc[r], lo, quad(xb[r], nibble_input(2 * v)));
-                                let x_hi = quad(xb[r], nibble_input(2 * v + 1));
-                                if K == Q6K {
-                                    acc_hi[r] = dot(acc_hi[r], hi, x_hi);
+                                let xl = quad(xb[r], nibble_input(2 * v));
+                                let xh = quad(xb[r], nibble_input(2 * v + 1));
+                                if R <= 2 && v % 2 == 1 {
+                                    lo2[r] = dot(lo2[r], wl, xl);
+                                    hi2[r] = dot(hi2[r], wh, xh);
                                 } else {
-                                    acc[r] = dot(acc[r], hi, x_hi);
+                                    lo[r] = dot(lo[r], wl, xl);
+                                    hi[r] = dot(hi[r], wh, xh);
                                 }
                             }
                         }
                     }
-                    for r in 0..R {
-                        let (dx, sum, lo) = (rows[r].dx[b], rows[r].sum[b], rows[r].lo[b]);
+                    // Called row by row with constants below (as a loop, the compiler keeps
+                    // `y` in memory).
+                    let mut epilogue = |r: usize| {
+                        let (dx, dxs) = (rows[r].dx[b], rows[r].dxs[b]);
+                        // The first 16 inputs' and the last 16's sums (Q6_K's two
+                        // scales), and all 32.
+                        let (low, high) = (add_i(lo[r], lo2[r]), add_i(hi[r], hi2[r]));
+                        let all = add_i(low, high);
                         y[r] = match K {
-                            Q4_0 => fma(to_f(sub_i(acc[r], 8 * sum)), mul(s1, splat(dx)), y[r]),
-                            Q8_0 => fma(
-                                to_f(sub_i(acc[r], Q8_OFFSET * sum)),
-                                mul(s1, splat(dx)),
-                                y[r],
-                            ),
-                            Q4_1 => fma(
-                                s2,
-                                splat(dx * sum as f32),
-                                fma(to_f(acc[r]), mul(s1, splat(dx)), y[r]),
-                            ),
-                            Q4K | Q5K => fnma(
-                                s2,
-                                splat(dx * sum as f32),
-                                fma(to_f(acc[r]), mul(s1, splat(dx)), y[r]),
-                            ),
+                            Q4_0 | Q8_0 => {
+                                let c = if K == Q4_0 { 8 } else { Q8_OFFSET };
+                                let all = sub_i(all, c * rows[r].sum[b]);
+                                fma(to_f(all), mul(s1, splat(dx)), y[r])
+                            }
+                            Q4_1 => {
+                                let y = fma(to_f(all), mul(s1, splat(dx)), y[r]);
+                                fma(s2, splat(dxs), y)
+                            }
+                            Q4K | Q5K => {
+                                let y = fma(to_f(all), mul(s1, splat(dx)), y[r]);
+                                fnma(s2, splat(dxs), y)
+                            }
                             _ => {
-                                let low = to_f(sub_i(acc[r], 32 * lo));
-                                let high = to_f(sub_i(acc_hi[r], 32 * (sum - lo)));
+                                let (sum, l) = (rows[r].sum[b], rows[r].lo[b]);
+                                let low = to_f(sub_i(low, 32 * l));
+                                let high = to_f(sub_i(high, 32 * (sum - l)));
                                 fma(fma(low, s1, mul(high, s2)), splat(dx), y[r])
                             }
                         };
+                    };
+                    epilogue(0);
+                    if R > 1 {
+                        epilogue(1)
+                    }
+                    if R > 2 {
+                        epilogue(2)
+                    }
+                    if R > 3 {
+                        epilogue(3)
+                    }
+                    if R > 4 {
+                        epilogue(4)
+                    }
+                    if R > 5 {
+                        epilogue(5)
+                    }
+                    if R > 6 {
+                        epilogue(6)
+                    }
+                    if R > 7 {
+                        epilogue(7)
                     }
                 }
             }
@@ -376,6 +450,12 @@ mod vnni {
     #[inline]
     fn dot8(acc: I, w: B, x: i32) -> I {
         dot(acc, w, x)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn add_i(a: I, b: I) -> I {
+        _mm512_add_epi32(a, b)
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
@@ -578,6 +658,12 @@ mod avx2 {
             let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(x, q));
             _mm256_add_epi32(acc[h], _mm256_madd_epi16(pairs, ones))
         })
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn add_i(a: I, b: I) -> I {
+        [_mm256_add_epi32(a[0], b[0]), _mm256_add_epi32(a[1], b[1])]
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]

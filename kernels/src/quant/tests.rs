@@ -120,7 +120,9 @@ fn violations(
             }
             let bound = bound * (1.0 + 1e-6) + (nb + 4.0) * 2f64.powi(-23) * mag + 1e-30;
             let g = f64::from(got[r * out + o]);
-            if !((g - want).abs() <= bound) {
+            // Written so that a NaN fails too.
+            let within = (g - want).abs() <= bound;
+            if !within {
                 if bad.0 == 0 {
                     bad.1 = format!("row {r} out {o}: got {g}, want {want} ± {bound}");
                 }
@@ -440,4 +442,36 @@ fn f16_conversion_is_exact() {
     assert_eq!(f16_to_f32(0x7C00), f32::INFINITY);
     assert!(f16_to_f32(0x7E00).is_nan());
     assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+}
+
+#[test]
+fn the_avx2_quantizer_equals_the_portable_one() {
+    let Some(isa) = Avx2::detect() else { return };
+    let mut rng = Rng(17);
+    let mut x = random_x(&mut rng, 1, 32 * 40);
+    x[..32].fill(0.0); // an all-zero block
+    x[32..64].iter_mut().for_each(|v| *v *= 1e-44); // subnormal: the inverse overflows
+    x[64..96].iter_mut().for_each(|v| *v *= 3e38);
+    x[100] = 0.5 / 127.0 * 1.5; // ties and near-ties of the rounding
+    x[101] = -2.5;
+    let blocks = x.len() / QK;
+    let run = |avx2: bool| {
+        let (mut xq, mut dx) = (vec![0i8; x.len()], vec![0f32; blocks]);
+        let (mut sum, mut lo) = (vec![0i32; blocks], vec![0i32; blocks]);
+        if avx2 {
+            isa.quantize(&x, &mut xq, &mut dx, &mut sum, &mut lo);
+        } else {
+            quantize_blocks(&x, &mut xq, &mut dx, &mut sum, &mut lo);
+        }
+        (
+            xq,
+            dx.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+            sum,
+            lo,
+        )
+    };
+    let (want, got) = (run(false), run(true));
+    assert_eq!(got, want);
+    assert!(want.0[..64].iter().all(|&q| q == 0));
+    assert!(want.0.iter().all(|&q| q != -128));
 }
