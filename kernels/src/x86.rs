@@ -11,10 +11,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::quant::{
-    self, Acts, BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0, group_bytes, header_bytes,
-    nibble_input, tile_bytes, tiles,
-};
+use crate::blocks::{BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0};
+use crate::quant::{self, Acts, group_bytes, header_bytes, nibble_input, tile_bytes, tiles};
 
 /// Proof that the CPU has AVX-512 F/BW/VNNI (and FMA, F16C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

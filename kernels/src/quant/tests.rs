@@ -2,6 +2,7 @@
 //! set this CPU has, and the formats against blocks built by hand.
 
 use super::*;
+use crate::blocks::dequantize;
 use crate::set_threads;
 
 /// xorshift64*: reproducible data without a dependency.
