@@ -62,8 +62,8 @@ impl DType {
 
     /// What `auto` means for a model with (`quantized`) or without GGUF quantized matrices on
     /// `devices`: bf16 on a GPU; on the CPU `native` for quantized files where the products
-    /// run on the blocks (on the demo model about twice f32's and bf16's decode speed, alone
-    /// and 8 at a time, in a third of f32's memory; its prefill is slower: `bench/runner.sh`),
+    /// run on the blocks (on the demo model about twice bf16's and f32's decode speed, alone
+    /// and 8 at a time, in half of bf16's memory: `bench/runner.sh`),
     /// else bf16 where the CPU computes it natively (AVX-512 BF16), else f32 (emulated bf16
     /// products cost more than the memory they save). Any other value is returned as is.
     pub fn resolve(self, quantized: bool, devices: &[Device]) -> DType {
