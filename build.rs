@@ -11,6 +11,12 @@
 //! `libtorch_cpu.so`, so the linker exports them for interposition, which keeps them, and with
 //! them libtorch, alive. `--exclude-libs,ALL` stops exporting archive symbols: the dead code is
 //! then collected and `--as-needed` drops libtorch (tests/binaries.rs checks `ldd`).
+//!
+//! A CUDA build of libtorch (its `lib/` has `libtorch_cuda.so`) registers its GPU kernels from
+//! `libtorch_cuda.so`'s static initialisers, but nothing refers to that library by symbol, so
+//! `--as-needed` drops it and libtorch then sees no GPU. `llm-server` alone (the one binary
+//! that runs models) links it with `--no-as-needed`; a `RUSTFLAGS` link argument would also
+//! reach `llm-cooperation` and `llm-config`, which must not load libtorch.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -26,6 +32,9 @@ fn main() {
         );
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg-bin=llm-server=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
     for bin in ["llm-cooperation", "llm-config"] {
         println!("cargo:rustc-link-arg-bin={bin}=-Wl,--exclude-libs,ALL");
     }

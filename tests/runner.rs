@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use llm_cooperation::runner::checkpoint::{Checkpoint, unpermute};
+use llm_cooperation::runner::checkpoint::{Checkpoint, Param, QuantMatrix, unpermute};
 use llm_cooperation::runner::gguf::Gguf;
 use llm_cooperation::runner::models::llama::{Batch, Llama};
 use llm_cooperation::runner::parallel::{
@@ -61,14 +61,17 @@ fn checkpoint() -> Checkpoint {
     Checkpoint::load(&model_path(), Kind::Float).unwrap()
 }
 
-/// One f32 engine shared by the tests that do not care who else is running.
+/// One f32 engine shared by the tests that do not care who else is running (f32, so its
+/// answers are the float64 reference's).
 fn shared() -> &'static EngineHandle {
     static ENGINE: OnceLock<EngineHandle> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::start(EngineConfig::new(model_path())).unwrap())
+    ENGINE.get_or_init(|| engine(|_| {}))
 }
 
+/// An engine in f32 unless `f` says otherwise.
 fn engine(f: impl FnOnce(&mut EngineConfig)) -> EngineHandle {
     let mut cfg = EngineConfig::new(model_path());
+    cfg.dtype = DType::F32;
     f(&mut cfg);
     Engine::start(cfg).unwrap()
 }
@@ -485,6 +488,164 @@ fn bf16_engine_answers_like_f32() {
     assert!(answer.text.contains("Paris"), "{}", answer.text);
 }
 
+/// `dtype = native` keeps the GGUF blocks (Q4_1 layers, the Q8_0 embedding and tied head) and
+/// multiplies them with int8 activations; teacher-forced on a ~256-token paragraph, its most
+/// likely next token must be the float64 reference's at ≥ 99% of the positions.
+#[test]
+fn native_blocks_agree_with_the_reference_on_a_long_text() {
+    let g = golden("smollm2_reference.json");
+    let ck = Checkpoint::load_native(&model_path()).unwrap();
+    assert!(ck.has_blocks());
+    let tokens: Vec<i64> = ids(&g["text_ids"]).iter().map(|&t| t.into()).collect();
+    let want: Vec<i64> = ids(&g["text_top1"]).iter().map(|&t| t.into()).collect();
+    assert!(tokens.len() >= 250, "{} tokens", tokens.len());
+    let mut model = Llama::new(&ck, &Placement::single(Device::Cpu, Kind::Float), 1, 512).unwrap();
+    let logits = model
+        .forward(
+            &Batch {
+                all_logits: true,
+                ..Batch::sequence(0, 0, tokens.clone())
+            },
+            &mut SingleRank,
+        )
+        .unwrap()
+        .squeeze_dim(0);
+    let got = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap();
+    let same = got.iter().zip(&want).filter(|(a, b)| a == b).count();
+    let rate = same as f64 / want.len() as f64;
+    eprintln!(
+        "native top-1 agreement with the float64 reference: {same}/{} = {:.2}%",
+        want.len(),
+        100.0 * rate
+    );
+    assert!(
+        rate >= 0.99,
+        "top-1 agrees at {same} of {} positions",
+        want.len()
+    );
+}
+
+#[test]
+fn native_engine_answers_paris() {
+    let native = engine(|c| c.dtype = DType::Native);
+    assert_eq!(native.info().dtype, DType::Native);
+    let answer = native.generate(ask(FRANCE)).unwrap();
+    assert!(answer.text.contains("Paris"), "{}", answer.text);
+}
+
+/// `auto` keeps a quantized GGUF file in its blocks where the CPU multiplies them fast.
+#[test]
+fn auto_picks_native_for_quantized_files_on_the_cpu() {
+    let auto = engine(|c| {
+        c.dtype = DType::Auto;
+        c.max_batch = 1;
+    });
+    let want = if DType::native_products() {
+        DType::Native
+    } else {
+        DType::Auto.resolve(false, &[Device::Cpu])
+    };
+    assert_eq!(auto.info().dtype, want);
+    assert_eq!(DType::Auto.resolve(true, &[Device::Cuda(0)]), DType::Bf16);
+    assert_eq!(DType::F32.resolve(true, &[Device::Cpu]), DType::F32);
+    assert_eq!("native".parse::<DType>().unwrap(), DType::Native);
+}
+
+/// Column- and row-parallel layers on every block type of `quant_types.gguf` (2 × 512) equal
+/// the float64 product with the dequantised weights, within the int8 rounding of the
+/// activations, on 1 to 3 ranks: row-parallel splits of 8 units of 64 inputs fall on Q4_0/Q8_0
+/// blocks but cut K-quant blocks of 256 on 3 ranks (those shares are dequantised), and fused
+/// parts of different block types run as one `product_many`.
+#[test]
+fn quantized_layers_match_the_dequantised_product_on_every_rank_count() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let g = Gguf::open(&dir.join("quant_types.gguf")).unwrap();
+    let quant: Vec<(String, Param)> = g
+        .tensors
+        .iter()
+        .filter_map(|t| {
+            let (cols, rows) = (t.dims[0] as usize, t.dims[1] as usize);
+            let q = QuantMatrix::new(t.ty, rows, cols, g.bytes(t).unwrap().to_vec())?;
+            Some((t.ty.to_string(), Param::Quant(q)))
+        })
+        .collect();
+    assert_eq!(quant.len(), 6, "Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K");
+    tch::manual_seed(5);
+    let x = Tensor::randn([3, 512], (Kind::Float, Device::Cpu));
+    let xd = x.to_kind(Kind::Double);
+    // Rounding the activations to int8 errs by at most 1/254 of each product term: the bound
+    // is a share of Σ |x|·|w| (random blocks cancel, so the result itself can be far smaller).
+    let close = |got: &Tensor, want: &Tensor, bound: &Tensor, what: String| {
+        let scale = bound.max().double_value(&[]);
+        let err = max_abs_diff(&got.to_kind(Kind::Double), want);
+        assert!(err <= 0.01 * scale, "{what}: error {err} at scale {scale}");
+    };
+    for (i, (name, w)) in quant.iter().enumerate() {
+        let (other_name, other) = &quant[(i + 1) % quant.len()];
+        let fused = Tensor::cat(
+            &[
+                w.to_float(Kind::Double).unwrap(),
+                other.to_float(Kind::Double).unwrap(),
+            ],
+            0,
+        );
+        let want_row = xd.matmul(&fused.narrow(0, 0, 2).tr());
+        let bound_row = xd.abs().matmul(&fused.narrow(0, 0, 2).abs().tr());
+        for world in 1..=3 {
+            let outs: Vec<(usize, Tensor, Option<Tensor>)> =
+                ThreadComm::group(&vec![Device::Cpu; world])
+                    .into_iter()
+                    .enumerate()
+                    .map(|(rank, mut comm)| {
+                        let at = Placement {
+                            rank,
+                            world,
+                            ..Placement::single(Device::Cpu, Kind::Float)
+                        };
+                        let row = RowParallel::new(w, None, 8, &at).unwrap();
+                        // This rank's inputs: its units of 64.
+                        let (first, units) = at.range(8);
+                        let xr = x.narrow(1, 64 * first, 64 * units);
+                        // Two output rows per matrix: at most two ranks get a share.
+                        let col = (world <= 2).then(|| {
+                            ColumnParallel::fused(&[(w, None, 2), (other, None, 2)], &at).unwrap()
+                        });
+                        let x = x.shallow_clone();
+                        std::thread::spawn(move || {
+                            let y = row.forward(&xr, &mut comm).unwrap();
+                            (rank, y, col.map(|c| c.forward(&x).unwrap()))
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect();
+            for (rank, y, col) in outs {
+                close(
+                    &y,
+                    &want_row,
+                    &bound_row,
+                    format!("{name} row-parallel, rank {rank} of {world}"),
+                );
+                if let Some(col) = col {
+                    // This rank's rows of each fused matrix.
+                    let (start, len) = if world == 1 { (0, 2) } else { (rank as i64, 1) };
+                    let rows: Vec<i64> = (start..start + len)
+                        .chain(2 + start..2 + start + len)
+                        .collect();
+                    let mine = fused.index_select(0, &Tensor::from_slice(&rows));
+                    close(
+                        &col,
+                        &xd.matmul(&mine.tr()),
+                        &xd.abs().matmul(&mine.abs().tr()),
+                        format!("{name} + {other_name} fused, rank {rank} of {world}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Products take several paths by dtype, f32 kernel and row count (one row, a few, a prefill
 /// batch); each equals the float64 product of the same values, within bf16 rounding for bf16.
 /// 97 outputs leave a partial panel in the packed f32 weights.
@@ -502,7 +663,8 @@ fn linear_paths_agree_with_f64() {
             packed_f32,
             ..Placement::single(Device::Cpu, kind)
         };
-        let layer = ColumnParallel::fused(&[(&w, Some(&b), 1)], &at).unwrap();
+        let layer =
+            ColumnParallel::fused(&[(&w.shallow_clone().into(), Some(&b), 1)], &at).unwrap();
         for rows in [1, 3, 8, 16, 40] {
             let x = Tensor::randn([1, rows, 64], (Kind::Float, Device::Cpu)).to_kind(kind);
             let got = layer.forward(&x).unwrap();
@@ -539,8 +701,8 @@ fn column_then_row_parallel_matches_one_rank() {
                 world: 2,
                 ..Placement::single(Device::Cpu, Kind::Double)
             };
-            let col = ColumnParallel::fused(&[(&w1, None, 4)], &at).unwrap();
-            let row = RowParallel::new(&w2, Some(&b2), 4, &at).unwrap();
+            let col = ColumnParallel::fused(&[(&w1.shallow_clone().into(), None, 4)], &at).unwrap();
+            let row = RowParallel::new(&w2.shallow_clone().into(), Some(&b2), 4, &at).unwrap();
             let x = x.shallow_clone();
             std::thread::spawn(move || {
                 let mut y = Tensor::zeros([1], (Kind::Double, Device::Cpu));
@@ -757,9 +919,130 @@ fn hugging_face_directory_loads_the_same_model() {
     assert!(err.contains("model-00002-of-00002.safetensors"), "{err}");
 }
 
+/// Resident memory of a fresh process that loaded the demo model: this test binary again,
+/// running only [`rss_probe`] (a process that ran other engines keeps their freed memory).
+/// Returns the KiB after load and after one 128-token answer.
+fn fresh_process_rss(model: &Path, dtype: DType, tp: usize) -> (u64, u64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["runner::rss_probe", "--exact", "--ignored", "--nocapture"])
+        .env(MODEL_ENV, model)
+        // The allocator setting `llm-server` makes first thing (`bin/llm-server.rs`): freed
+        // buffers over 1 MiB go back to the system.
+        .env("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576")
+        .env("LLM_COOP_RSS_DTYPE", dtype.to_string())
+        .env("LLM_COOP_RSS_TP", tp.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the probe printed no `{key}`: {text}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    (field("rss_after_load_kib="), field("rss_after_answer_kib="))
+}
+
+/// `VmRSS` of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Run by [`fresh_process_rss`] in a process of its own: loads the model with
+/// `LLM_COOP_RSS_DTYPE` (default `auto`) on `LLM_COOP_RSS_TP` ranks, as `llm-server` does
+/// (default limits), and prints its resident memory.
+#[test]
+#[ignore = "run in a fresh process by the memory test and the benchmark"]
+fn rss_probe() {
+    let dtype: DType = std::env::var("LLM_COOP_RSS_DTYPE")
+        .unwrap_or_else(|_| "auto".into())
+        .parse()
+        .unwrap();
+    let tp = std::env::var("LLM_COOP_RSS_TP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut cfg = EngineConfig::new(model_path());
+    cfg.dtype = dtype;
+    cfg.tp = tp;
+    println!("rss_before_load_kib={}", rss_kib());
+    let engine = Engine::start(cfg).unwrap();
+    println!("rss_after_load_kib={}", rss_kib());
+    let story = Prompt::Text("Once upon a time, a lighthouse keeper".into());
+    let mut req = GenerateRequest::chat(Vec::new()).greedy().max_tokens(128);
+    req.prompt = story;
+    engine.generate(req).unwrap();
+    println!("rss_after_answer_kib={}", rss_kib());
+}
+
+/// `llm-server` holds the demo model (its default `auto`, which is `native` on x86-64) in at
+/// most 250 MB of resident memory once loaded (libtorch alone takes about 115 MB). Answers
+/// then grow the KV cache, by doubling, for every slot (0.37 MB per position for 8 slots).
+#[test]
+fn the_demo_model_fits_in_250_mb_resident() {
+    let (load, answer) = fresh_process_rss(&model_path(), DType::Auto, 1);
+    eprintln!(
+        "resident memory with the demo model (auto = {}): {} MB after load, {} MB after an answer",
+        DType::Auto.resolve(true, &[Device::Cpu]),
+        load / 1024,
+        answer / 1024
+    );
+    if DType::native_products() {
+        assert!(load <= 250 * 1024, "{load} KiB after load");
+    }
+}
+
+/// llama.cpp on the same file and prompt tokens, when `llama-cpp-python` is installed
+/// (`pip install llama-cpp-python`): (prefill, decode) tok/s, medians of `runs`.
+fn llama_cpp_speed(
+    model: &Path,
+    prompt: &[u32],
+    new_tokens: usize,
+    runs: usize,
+) -> Option<(f64, f64)> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import llama_cpp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        println!(
+            "(llama.cpp not measured: `python3 -c 'import llama_cpp'` fails; `pip install llama-cpp-python` adds it)"
+        );
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/llama_cpp.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(model)
+        .arg(serde_json::to_string(prompt).unwrap())
+        .arg(new_tokens.to_string())
+        .arg(runs.to_string())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bench/llama_cpp.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Some((v["prefill_tok_s"].as_f64()?, v["decode_tok_s"].as_f64()?))
+}
+
 /// The runner benchmark (`bash bench/runner.sh`): prefill and decode speed at batch 1,
-/// aggregate speed of 8 concurrent requests, f32 and bf16, one and two tensor-parallel ranks,
-/// next to the decode ceiling that memory bandwidth allows. Prints a markdown table.
+/// aggregate speed of 8 concurrent requests, native (GGUF blocks), f32 and bf16, one and two
+/// tensor-parallel ranks, next to the decode ceiling that memory bandwidth allows, and the
+/// resident memory of a fresh process with that engine; then llama.cpp on the same file when
+/// it is installed. Prints a markdown table.
 #[test]
 #[ignore = "a benchmark: run it with bench/runner.sh"]
 fn bench_runner() {
@@ -813,35 +1096,42 @@ fn bench_runner() {
         (v[v.len() / 2], v[0], v[v.len() - 1])
     };
     println!(
-        "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised), greedy, {NEW_TOKENS} new tokens, median of {runs} runs (min–max); read bandwidth {:.1} GB/s",
+        "SmolLM2-135M-Instruct (Q4_1 GGUF; native keeps its blocks, f32/bf16 dequantise them), greedy, {NEW_TOKENS} new tokens, median of {runs} runs (min–max); read bandwidth {:.1} GB/s",
         bandwidth / 1e9
     );
     println!();
     println!(
-        "| dtype | tp | prefill tok/s (batch 1) | decode tok/s (batch 1) | decode ceiling tok/s | share of ceiling | 8 concurrent, total tok/s | 8 concurrent ÷ batch 1 |"
+        "| dtype | tp | prefill tok/s (batch 1) | decode tok/s (batch 1) | decode ceiling tok/s | share of ceiling | 8 concurrent, total tok/s | 8 concurrent ÷ batch 1 | RSS MB after load / after an answer |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    // `LLM_COOP_BENCH_ONLY=f32:1,bf16:2` measures only those dtype:tp pairs.
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // `LLM_COOP_BENCH_ONLY=native:1,bf16:2` measures only those dtype:tp pairs.
     let only = std::env::var("LLM_COOP_BENCH_ONLY").unwrap_or_default();
-    for dtype in [DType::F32, DType::Bf16] {
+    let file_bytes = std::fs::metadata(model_path()).unwrap().len() as f64;
+    let mut native_speed = None;
+    let mut prompt_ids = Vec::new();
+    for dtype in [DType::Native, DType::F32, DType::Bf16] {
         for tp in [1, 2] {
-            let name = format!("{dtype:?}:{tp}").to_lowercase();
+            let name = format!("{dtype}:{tp}");
             if !only.is_empty() && !only.split(',').any(|o| o.trim() == name) {
                 continue;
             }
+            let (rss_load, rss_answer) = fresh_process_rss(&model_path(), dtype, tp);
             let engine = engine(|c| {
                 c.dtype = dtype;
                 c.tp = tp;
                 c.max_batch = 8;
             });
             let req = || ask(PROMPT).max_tokens(NEW_TOKENS);
-            let prompt_len = engine.prompt_tokens(&req().prompt).unwrap().len() as f64;
+            prompt_ids = engine.prompt_tokens(&req().prompt).unwrap();
+            let prompt_len = prompt_ids.len() as f64;
             // A decode step reads every weight once (the tied embedding matrix is the output
             // head; the embedding lookup itself reads one row).
             let params = engine.info().parameters as f64;
             let bytes = match dtype {
-                DType::F32 => 4.0,
+                DType::F32 | DType::Auto => 4.0,
                 DType::Bf16 => 2.0,
+                // The blocks as the file holds them (the packed panels are the same size).
+                DType::Native => file_bytes / params,
             };
             let ceiling = bandwidth / (params * bytes);
             engine.generate(req()).unwrap(); // warm-up
@@ -877,17 +1167,98 @@ fn bench_runner() {
                 concurrent.push(f64::from(total) / start.elapsed().as_secs_f64());
             }
             let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}–{hi:.1})");
-            let (decode, concurrent) = (median(decode), median(concurrent));
+            let (prefill, decode, concurrent) =
+                (median(prefill), median(decode), median(concurrent));
+            if dtype == DType::Native && tp == 1 {
+                native_speed = Some((prefill.0, decode.0));
+            }
             println!(
-                "| {dtype:?} | {tp} | {} | {} | {ceiling:.0} | {:.0}% | {} | {:.1}× |",
-                fmt(median(prefill)),
+                "| {dtype} | {tp} | {} | {} | {ceiling:.0} | {:.0}% | {} | {:.1}× | {} / {} |",
+                fmt(prefill),
                 fmt(decode),
                 100.0 * decode.0 / ceiling,
                 fmt(concurrent),
                 concurrent.0 / decode.0,
+                rss_load / 1024,
+                rss_answer / 1024,
             );
         }
     }
+    println!();
+    if prompt_ids.is_empty() {
+        return;
+    }
+    if let Some((prefill, decode)) = llama_cpp_speed(&model_path(), &prompt_ids, NEW_TOKENS, runs) {
+        println!(
+            "llama.cpp (llama-cpp-python, {cores} threads) on the same file and prompt: prefill {prefill:.1} tok/s, decode {decode:.1} tok/s (batch 1)"
+        );
+        if let Some((p, d)) = native_speed {
+            println!(
+                "native (tp 1) ÷ llama.cpp: prefill {:.2}×, decode {:.2}×",
+                p / prefill,
+                d / decode
+            );
+        }
+    }
+}
+
+/// The native path on a model larger than the demo: `LLM_COOP_BENCH_LARGE` names a GGUF file
+/// (e.g. the Qwen2-1.5B-shaped Q4_K file `bench/reference/synthetic_gguf.py` writes). Prefill
+/// and decode tok/s at batch 1 (a 64-token prompt, 32 new tokens, greedy) and the resident
+/// memory of a fresh process with it.
+#[test]
+#[ignore = "a benchmark: run it with bench/runner.sh and LLM_COOP_BENCH_LARGE set"]
+fn bench_runner_large() {
+    let Some(path) = std::env::var_os("LLM_COOP_BENCH_LARGE").map(PathBuf::from) else {
+        println!("(no larger model measured: set `LLM_COOP_BENCH_LARGE` to a GGUF file)");
+        return;
+    };
+    const NEW_TOKENS: usize = 32;
+    let (rss_load, rss_answer) = fresh_process_rss(&path, DType::Native, 1);
+    let mut cfg = EngineConfig::new(&path);
+    cfg.dtype = DType::Native;
+    let engine = Engine::start(cfg).unwrap();
+    let prompt: Vec<u32> = (0..64).map(|i| 300 + 7 * i).collect();
+    let req = || {
+        let mut r = GenerateRequest::chat(Vec::new())
+            .greedy()
+            .max_tokens(NEW_TOKENS);
+        r.prompt = Prompt::Tokens(prompt.clone());
+        r
+    };
+    engine.generate(req()).unwrap(); // warm-up
+    let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut g = engine.submit(req()).unwrap();
+        let (mut first, mut out) = (None, 0);
+        while let Some(e) = g.next_blocking() {
+            match e.unwrap() {
+                StreamEvent::Delta { .. } => {
+                    first.get_or_insert_with(Instant::now);
+                }
+                StreamEvent::Usage(u) => out = u.output_tokens as usize,
+                StreamEvent::Done(_) => break,
+                _ => {}
+            }
+        }
+        let (end, first) = (Instant::now(), first.unwrap());
+        prefill.push(prompt.len() as f64 / (first - start).as_secs_f64());
+        decode.push((out - 1) as f64 / (end - first).as_secs_f64());
+    }
+    prefill.sort_by(f64::total_cmp);
+    decode.sort_by(f64::total_cmp);
+    let info = engine.info();
+    println!(
+        "{} ({}, {:.2} B parameters, native, tp 1): prefill {:.1} tok/s, decode {:.1} tok/s (batch 1, medians of 3), RSS {} MB after load / {} MB after an answer",
+        path.display(),
+        info.architecture,
+        info.parameters as f64 / 1e9,
+        prefill[1],
+        decode[1],
+        rss_load / 1024,
+        rss_answer / 1024
+    );
 }
 
 /// Mistral's sliding window on the real weights: a window of one position leaves each token

@@ -31,7 +31,7 @@ def random_blocks(rng, qtype):
     elif qtype == T.Q4_1:
         f16(0, -0.1, 0.1)
         f16(2, -1.0, 1.0)
-    elif qtype == T.Q4_K:
+    elif qtype in (T.Q4_K, T.Q5_K):
         f16(0, -0.01, 0.01)
         f16(2, -0.01, 0.01)
     elif qtype == T.Q6_K:
@@ -45,7 +45,7 @@ def main():
     writer = GGUFWriter(out + ".gguf", "llama")
     expected = {}
     dense = rng.standard_normal((ROWS, COLS)).astype(np.float32)
-    for qtype in (T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q4_K, T.Q6_K):
+    for qtype in (T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q4_K, T.Q6_K, T.Q5_K):
         name = f"t.{qtype.name.lower()}"
         if qtype == T.F32:
             writer.add_tensor(name, dense)

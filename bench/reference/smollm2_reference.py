@@ -7,8 +7,9 @@ from-scratch GPT-2 byte-level BPE (digits split one by one, as `tokenizer.ggml.p
 asks). Nothing here shares code with the Rust runner.
 
 It writes `tests/golden/smollm2_reference.json`: the prompt, its token ids, the full logits of
-the last prompt position, the top logits of every position, and a short greedy continuation
-(recomputed from scratch each step, no KV cache).
+the last prompt position, the top logits of every position, a short greedy continuation
+(recomputed from scratch each step, no KV cache), and for a ~256-token English paragraph
+(after the BOS token) the top-1 next token at every position.
 
 Usage (numpy, gguf and regex on PYTHONPATH, e.g. `pip install --target /tmp/np numpy gguf regex`):
     PYTHONPATH=/tmp/np python3 bench/reference/smollm2_reference.py \
@@ -27,6 +28,24 @@ SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 QUESTION = "What is the capital of France?"
 GREEDY_STEPS = 12
 TOP = 16
+# A plain English paragraph for the teacher-forced comparison: every position's most likely
+# next token, which the quantized (`dtype = native`) path must match almost everywhere.
+TEXT = (
+    "The lighthouse stood at the edge of the harbour for more than a hundred years. Every "
+    "evening the keeper climbed the narrow stairs, cleaned the glass and lit the lamp, so that "
+    "the fishing boats could find their way home through the fog. In winter the storms were so "
+    "strong that the waves reached the windows of the tower, and the keeper wrote in his "
+    "journal about the ships he had seen and the birds that rested on the rail. When the town "
+    "built a new electric light on the hill, the old tower was no longer needed. The keeper "
+    "moved to a small house near the market, but he still walked to the harbour every morning "
+    "to watch the water. Children from the school came to ask him about the sea, and he told "
+    "them how to read the clouds, how the tides follow the moon, and why sailors respect the "
+    "wind. Years later, the town turned the lighthouse into a museum. His journal was placed in "
+    "a glass case near the door, open at the page where he had written that the sea teaches "
+    "patience to anyone who is willing to listen. Visitors still read it today, and on clear "
+    "nights some of them say that they can see a faint light turning at the top of the old "
+    "tower, as if the keeper were still at work, guiding the boats safely back to the shore."
+)
 
 
 def field(reader, key):
@@ -209,6 +228,10 @@ def main():
         if nxt == field(r, "tokenizer.ggml.eos_token_id"):
             break
 
+    # Teacher forcing on the paragraph: the most likely next token at every position.
+    text_ids = [field(r, "tokenizer.ggml.bos_token_id")] + bpe.encode(TEXT)
+    text_top1 = [int(i) for i in np.argmax(forward(w, cfg, text_ids), axis=-1)]
+
     golden = {
         "model": path.rsplit("/", 1)[-1],
         "about": "float64 numpy reference forward pass, see bench/reference/smollm2_reference.py",
@@ -220,6 +243,9 @@ def main():
         "top_per_position": per_position,
         "greedy_ids": generated,
         "greedy_text": "".join(tokens[i] for i in generated),
+        "text": TEXT,
+        "text_ids": text_ids,
+        "text_top1": text_top1,
     }
     with open(out_path, "w") as f:
         json.dump(golden, f, separators=(",", ":"))
@@ -227,6 +253,7 @@ def main():
     print(f"prompt ids ({len(ids)}): {ids}")
     print(f"extra ids: {extra_ids}")
     print(f"greedy ids: {generated}")
+    print(f"text ids: {len(text_ids)}")
 
 
 if __name__ == "__main__":

@@ -634,11 +634,11 @@ pub fn validate(settings: &Settings, path: &std::path::Path) -> Result<(), Confi
             ));
         }
         if let Some(d) = &m.dtype
-            && !matches!(d.as_str(), "auto" | "f32" | "bf16")
+            && !matches!(d.as_str(), "auto" | "native" | "f32" | "bf16")
         {
             return Err(invalid(
                 format!("local.models[{i}].dtype (model `{}`)", m.name),
-                format!("`{d}` is not supported; use `auto`, `f32` or `bf16`"),
+                format!("`{d}` is not supported; use `auto`, `native`, `f32` or `bf16`"),
             ));
         }
     }

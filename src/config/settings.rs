@@ -166,7 +166,9 @@ pub struct LocalModel {
     /// Tensor-parallel ranks (at most the number of attention heads).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub tp: usize,
-    /// `auto` (the default: bf16 on CPUs with AVX-512 BF16, else f32), `f32` or `bf16`.
+    /// `auto` (the default: `native` for quantized GGUF files on x86-64 CPUs, bf16 on GPUs and
+    /// on CPUs with AVX-512 BF16, else f32), `native` (GGUF blocks multiplied as stored), `f32`
+    /// or `bf16`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<String>,
     /// Requests decoded together.

@@ -11,35 +11,71 @@ use tch::{Device, Kind};
 use super::chat_template::ChatTemplate;
 use super::checkpoint::Checkpoint;
 use super::engine;
+use super::gguf::Gguf;
 use super::models::llama::Llama;
 use super::parallel::{Comm, Placement, SingleRank, ThreadComm};
 use super::tokenizer::TextTokenizer;
 use super::{RunnerError, SamplingParams};
 use crate::types::{ChatRequest, FinishReason, Message, StreamEvent, Usage};
 
-/// The floating-point type weights and activations are kept in.
+/// How weights are kept and multiplied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DType {
+    /// Chosen at load for the model and devices (see [`DType::resolve`]).
     #[default]
+    Auto,
     F32,
     /// bfloat16: half the memory traffic; fast on CPUs with AVX-512 BF16 or AMX.
     Bf16,
+    /// A GGUF file's quantized matrices stay in their blocks (Q4_0, Q4_1, Q8_0, Q4_K, Q5_K,
+    /// Q6_K) and the CPU multiplies them as they are (the `kernels/` crate, x86-64);
+    /// everything else is f32. Elsewhere (a GPU, another architecture) the blocks are
+    /// dequantised to f32 at load.
+    Native,
 }
 
 impl DType {
+    /// The kind of the float weights and of the activations.
     pub fn kind(self) -> Kind {
         match self {
-            DType::F32 => Kind::Float,
             DType::Bf16 => Kind::BFloat16,
+            DType::Auto | DType::F32 | DType::Native => Kind::Float,
         }
     }
-}
 
-impl DType {
-    /// bf16 where the CPU computes it natively (AVX-512 BF16), f32 elsewhere: emulated bf16
-    /// products cost more than the memory they save. On this project's machine bf16 decodes
-    /// 1.2× faster at batch 1 and 2× faster with 8 concurrent requests (`bench/runner.sh`).
+    /// [`DType::Auto`], resolved at load by [`DType::resolve`].
     pub fn auto() -> Self {
+        DType::Auto
+    }
+
+    /// Whether this machine multiplies quantized blocks fast (x86-64 with AVX2 or AVX-512).
+    pub fn native_products() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            llm_cooperation_kernels::available()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// What `auto` means for a model with (`quantized`) or without GGUF quantized matrices on
+    /// `devices`: bf16 on a GPU; on the CPU `native` for quantized files where the products
+    /// run on the blocks (on the demo model about twice bf16's and f32's decode speed, alone
+    /// and 8 at a time, in half of bf16's memory: `bench/runner.sh`),
+    /// else bf16 where the CPU computes it natively (AVX-512 BF16), else f32 (emulated bf16
+    /// products cost more than the memory they save). Any other value is returned as is.
+    pub fn resolve(self, quantized: bool, devices: &[Device]) -> DType {
+        if self != DType::Auto {
+            return self;
+        }
+        if devices.iter().any(|d| d.is_cuda()) {
+            return DType::Bf16;
+        }
+        if quantized && Self::native_products() {
+            return DType::Native;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512bf16") {
             return DType::Bf16;
@@ -48,17 +84,56 @@ impl DType {
     }
 }
 
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DType::Auto => "auto",
+            DType::F32 => "f32",
+            DType::Bf16 => "bf16",
+            DType::Native => "native",
+        })
+    }
+}
+
 impl std::str::FromStr for DType {
     type Err = RunnerError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(DType::auto()),
+            "auto" => Ok(DType::Auto),
             "f32" | "float32" | "fp32" => Ok(DType::F32),
             "bf16" | "bfloat16" => Ok(DType::Bf16),
+            "native" => Ok(DType::Native),
             other => Err(RunnerError::InvalidRequest(format!(
-                "dtype `{other}` is not supported (expected `auto`, `f32` or `bf16`)"
+                "dtype `{other}` is not supported (expected `auto`, `native`, `f32` or `bf16`)"
             ))),
         }
+    }
+}
+
+/// Loads the checkpoint in the form `dtype` asks for, resolving `auto` (a GGUF file is read
+/// once, then its tensors tell whether it is quantized).
+fn load_checkpoint(
+    path: &std::path::Path,
+    dtype: DType,
+    devices: &[Device],
+) -> Result<(Checkpoint, DType), RunnerError> {
+    match dtype {
+        DType::Auto if path.is_file() => {
+            let g = Gguf::open(path)?;
+            let quantized = g
+                .tensors
+                .iter()
+                .any(|t| t.dims.len() == 2 && t.ty.block_kind().is_some());
+            let dtype = dtype.resolve(quantized, devices);
+            let ck = Checkpoint::from_gguf(&g, dtype.kind(), dtype == DType::Native)?;
+            Ok((ck, dtype))
+        }
+        DType::Auto => {
+            let dtype = dtype.resolve(false, devices);
+            Ok((Checkpoint::load(path, dtype.kind())?, dtype))
+        }
+        DType::Native => Ok((Checkpoint::load_native(path)?, dtype)),
+        DType::F32 | DType::Bf16 => Ok((Checkpoint::load(path, dtype.kind())?, dtype)),
     }
 }
 
@@ -84,6 +159,7 @@ pub fn parse_device(s: &str) -> Result<Device, RunnerError> {
 pub struct EngineConfig {
     /// A `.gguf` file or a Hugging Face directory.
     pub model: PathBuf,
+    /// `Auto` (the default) picks per model and device, see [`DType::resolve`].
     pub dtype: DType,
     /// Tensor-parallel ranks (one OS thread each), at most the number of attention heads.
     /// Heads, the MLP and the vocabulary are split as evenly as possible; a key/value head
@@ -111,7 +187,7 @@ impl EngineConfig {
     pub fn new(model: impl Into<PathBuf>) -> Self {
         EngineConfig {
             model: model.into(),
-            dtype: DType::F32,
+            dtype: DType::Auto,
             tp: 1,
             devices: Vec::new(),
             max_batch: 8,
@@ -130,6 +206,7 @@ pub struct ModelInfo {
     pub name: String,
     pub architecture: String,
     pub path: PathBuf,
+    /// The dtype in use (`auto` resolved).
     pub dtype: DType,
     pub tp: usize,
     /// Tokens of prompt plus answer one request may use.
@@ -237,11 +314,11 @@ impl Engine {
         // start: OpenMP keeps a team of worker threads per calling thread, and while more
         // workers exist than cores it stops spinning between parallel regions and sleeps
         // instead, which halved decode speed when the caller's team outlived the load.
-        let (ck, ranks) = std::thread::scope(|s| {
+        let (ck, ranks, dtype) = std::thread::scope(|s| {
             s.spawn(|| {
                 let _guard = tch::no_grad_guard();
                 tch::set_num_threads(cores as i32);
-                let ck = Checkpoint::load(&cfg.model, cfg.dtype.kind())?;
+                let (ck, dtype) = load_checkpoint(&cfg.model, cfg.dtype, &devices)?;
                 let comms: Vec<Box<dyn Comm>> = if tp == 1 {
                     vec![Box::new(SingleRank)]
                 } else {
@@ -255,7 +332,7 @@ impl Engine {
                     let at = Placement {
                         rank,
                         world: tp,
-                        ..Placement::single(*device, cfg.dtype.kind())
+                        ..Placement::single(*device, dtype.kind())
                     };
                     let model = Llama::new(&ck, &at, cfg.max_batch.max(1), cfg.max_seq_len)?;
                     // With packed f32 products the rank's own helpers share them, and
@@ -269,7 +346,7 @@ impl Engine {
                         product_threads: threads,
                     });
                 }
-                Ok::<_, RunnerError>((ck, ranks))
+                Ok::<_, RunnerError>((ck, ranks, dtype))
             })
             .join()
             .map_err(|_| RunnerError::Stopped {
@@ -281,7 +358,7 @@ impl Engine {
             name: ck.name.clone(),
             architecture: ck.config.model_type.clone(),
             path: cfg.model.clone(),
-            dtype: cfg.dtype,
+            dtype,
             tp,
             context_length,
             vocab_size: ck.config.vocab_size,

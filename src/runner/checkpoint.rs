@@ -5,14 +5,20 @@
 //! GGUF tensor names are mapped to the Hugging Face ones (`blk.3.attn_q.weight` →
 //! `model.layers.3.self_attn.q_proj.weight`), and for Llama-architecture files the q/k rows
 //! that llama.cpp's converter permuted for its RoPE layout are put back.
+//!
+//! A GGUF file may also be loaded keeping its quantized matrices as they are stored
+//! ([`Checkpoint::load_native`]): each is then a [`QuantMatrix`] of raw ggml blocks, which the
+//! tensor-parallel layers slice (rows are independent; columns split at block boundaries) and
+//! the `kernels/` crate multiplies without dequantising.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tch::{Kind, Tensor};
 
 use super::error::RunnerError;
-use super::gguf::Gguf;
+use super::gguf::{GgmlType, Gguf};
 use super::models::llama::LlamaConfig;
 use super::tokenizer::{TextTokenizer, read_json_opt};
 
@@ -22,7 +28,7 @@ pub struct Checkpoint {
     /// The file or directory it came from (named in errors).
     pub path: PathBuf,
     pub config: LlamaConfig,
-    tensors: HashMap<String, Tensor>,
+    tensors: HashMap<String, Param>,
     /// GGUF `rope_freqs.weight`: Llama 3's per-frequency RoPE divisors.
     pub rope_freq_factors: Option<Tensor>,
     pub tokenizer: TextTokenizer,
@@ -32,8 +38,19 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Loads a `.gguf` file or a Hugging Face model directory; tensors are kept in `kind`.
+    /// Loads a `.gguf` file or a Hugging Face model directory; tensors are kept in `kind`
+    /// (quantized GGUF tensors are dequantised).
     pub fn load(path: &Path, kind: Kind) -> Result<Self, RunnerError> {
+        Self::load_with(path, kind, false)
+    }
+
+    /// Like [`Checkpoint::load`] in f32, except that a GGUF file's quantized matrices (Q4_0,
+    /// Q4_1, Q8_0, Q4_K, Q5_K, Q6_K) are kept in their blocks, as [`Param::Quant`].
+    pub fn load_native(path: &Path) -> Result<Self, RunnerError> {
+        Self::load_with(path, Kind::Float, true)
+    }
+
+    fn load_with(path: &Path, kind: Kind, keep_blocks: bool) -> Result<Self, RunnerError> {
         let meta = std::fs::metadata(path).map_err(|source| RunnerError::Io {
             path: path.to_owned(),
             source,
@@ -41,14 +58,25 @@ impl Checkpoint {
         if meta.is_dir() {
             super::safetensors::load_hf_dir(path, kind)
         } else {
-            from_gguf(&Gguf::open(path)?, kind)
+            Self::from_gguf(&Gguf::open(path)?, kind, keep_blocks)
         }
+    }
+
+    /// A parsed GGUF file's model: float tensors in `kind`, and quantized matrices kept in
+    /// their blocks when `keep_blocks` (else dequantised to `kind`).
+    pub fn from_gguf(g: &Gguf, kind: Kind, keep_blocks: bool) -> Result<Self, RunnerError> {
+        from_gguf(g, kind, keep_blocks)
+    }
+
+    /// Whether some matrix is kept in quantized blocks.
+    pub fn has_blocks(&self) -> bool {
+        self.tensors.values().any(|p| matches!(p, Param::Quant(_)))
     }
 
     pub(crate) fn new(
         path: &Path,
         config: LlamaConfig,
-        tensors: HashMap<String, Tensor>,
+        tensors: HashMap<String, Param>,
         tokenizer: TextTokenizer,
         chat_template: Option<String>,
         name: String,
@@ -66,20 +94,37 @@ impl Checkpoint {
 
     /// The shape of tensor `name`, if the checkpoint has it.
     pub fn tensor_shape(&self, name: &str) -> Option<Vec<i64>> {
-        self.tensors.get(name).map(Tensor::size)
+        self.tensors.get(name).map(Param::size)
     }
 
     /// The number of parameters (elements of every tensor the model uses).
     pub fn parameters(&self) -> usize {
-        self.tensors.values().map(Tensor::numel).sum()
+        self.tensors.values().map(Param::numel).sum()
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
 
-    /// The tensor `name`, which must have exactly `shape`.
+    /// The float tensor `name`, which must have exactly `shape` (norms and biases: a matrix
+    /// that may be quantized is read with [`Checkpoint::param`]).
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<&Tensor, RunnerError> {
+        match self.param(name, shape)? {
+            Param::Float(t) => Ok(t),
+            Param::Quant(q) => Err(RunnerError::tensor(
+                &self.path,
+                name,
+                format!(
+                    "is kept in {} blocks, where a float tensor is needed: load the model \
+                     with `dtype = \"f32\"`",
+                    q.ty
+                ),
+            )),
+        }
+    }
+
+    /// The tensor `name`, float or quantized, which must have exactly `shape`.
+    pub fn param(&self, name: &str, shape: &[i64]) -> Result<&Param, RunnerError> {
         let t = self.tensors.get(name).ok_or_else(|| {
             RunnerError::tensor(
                 &self.path,
@@ -95,6 +140,230 @@ impl Checkpoint {
             ));
         }
         Ok(t)
+    }
+}
+
+/// A checkpoint tensor: float, or a GGUF matrix kept in its quantized blocks.
+#[derive(Debug)]
+pub enum Param {
+    Float(Tensor),
+    Quant(QuantMatrix),
+}
+
+impl From<Tensor> for Param {
+    fn from(t: Tensor) -> Self {
+        Param::Float(t)
+    }
+}
+
+impl Param {
+    /// The shape, outermost first.
+    pub fn size(&self) -> Vec<i64> {
+        match self {
+            Param::Float(t) => t.size(),
+            Param::Quant(q) => vec![q.rows as i64, q.cols as i64],
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        match self {
+            Param::Float(t) => t.numel(),
+            Param::Quant(q) => q.rows * q.cols,
+        }
+    }
+
+    /// A shallow copy (a quantized matrix shares its bytes).
+    pub fn shallow_clone(&self) -> Param {
+        match self {
+            Param::Float(t) => Param::Float(t.shallow_clone()),
+            Param::Quant(q) => Param::Quant(q.clone()),
+        }
+    }
+
+    /// The values as a float tensor of `kind` (a quantized matrix is dequantised).
+    pub fn to_float(&self, kind: Kind) -> Result<Tensor, RunnerError> {
+        match self {
+            Param::Float(t) => Ok(t.f_to_kind(kind)?),
+            Param::Quant(q) => Ok(q.dequantize()?.f_to_kind(kind)?),
+        }
+    }
+
+    /// Rows `start..start + len` (of a matrix or vector).
+    pub fn narrow_rows(&self, start: i64, len: i64) -> Result<Param, RunnerError> {
+        match self {
+            Param::Float(t) => Ok(Param::Float(t.f_narrow(0, start, len)?)),
+            Param::Quant(q) => Ok(Param::Quant(q.rows(start as usize, len as usize))),
+        }
+    }
+
+    /// Columns `start..start + len` of a matrix. A quantized matrix is split at block
+    /// boundaries; where the range cuts a block (say heads of 64 inputs in blocks of 256), the
+    /// slice is dequantised to f32 instead: a block's values share one scale, so it cannot be
+    /// split and stay quantized.
+    pub fn narrow_cols(&self, start: i64, len: i64) -> Result<Param, RunnerError> {
+        match self {
+            Param::Float(t) => Ok(Param::Float(t.f_narrow(1, start, len)?)),
+            Param::Quant(q) => match q.cols(start as usize, len as usize) {
+                Some(q) => Ok(Param::Quant(q)),
+                None => Ok(Param::Float(
+                    q.dequantize()?.f_narrow(1, start, len)?.f_contiguous()?,
+                )),
+            },
+        }
+    }
+}
+
+/// A `[rows, cols]` matrix of ggml blocks exactly as a GGUF file stores it: row-major, each
+/// row `cols / block_elems` blocks, rows independent of each other.
+#[derive(Clone)]
+pub struct QuantMatrix {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    /// `data[range]` holds the blocks: a slice of the GGUF file as read (no copy; the file
+    /// is freed with the last matrix that refers to it), or bytes of their own after a
+    /// reordering, a column split or a concatenation.
+    data: Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for QuantMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantMatrix")
+            .field("ty", &self.ty)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuantMatrix {
+    /// `None` unless `ty` is a block type and `data` holds exactly `rows` rows of `cols`.
+    pub fn new(ty: GgmlType, rows: usize, cols: usize, data: Vec<u8>) -> Option<Self> {
+        let len = data.len();
+        Self::shared(ty, rows, cols, Arc::new(data), 0..len)
+    }
+
+    /// The matrix in `data[range]` (e.g. a GGUF file's bytes), kept without a copy; `None`
+    /// unless `ty` is a block type and the range holds exactly `rows` rows of `cols`.
+    pub fn shared(
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        data: Arc<Vec<u8>>,
+        range: std::ops::Range<usize>,
+    ) -> Option<Self> {
+        let kind = ty.block_kind()?;
+        let row_bytes = cols / kind.block_elems() * kind.block_bytes();
+        (cols.is_multiple_of(kind.block_elems())
+            && range.len() == rows * row_bytes
+            && data.get(range.clone()).is_some())
+        .then_some(QuantMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            range,
+        })
+    }
+
+    fn owned(&self, rows: usize, cols: usize, data: Vec<u8>) -> QuantMatrix {
+        let len = data.len();
+        QuantMatrix {
+            ty: self.ty,
+            rows,
+            cols,
+            data: Arc::new(data),
+            range: 0..len,
+        }
+    }
+
+    fn kind(&self) -> llm_cooperation_kernels::BlockKind {
+        // `new` accepts block types only.
+        self.ty
+            .block_kind()
+            .unwrap_or(llm_cooperation_kernels::BlockKind::Q8_0)
+    }
+
+    fn row_bytes(&self) -> usize {
+        let kind = self.kind();
+        self.cols / kind.block_elems() * kind.block_bytes()
+    }
+
+    /// The raw bytes, row-major.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[self.range.clone()]
+    }
+
+    /// Rows `start..start + len` (a shallow copy when that is every row).
+    pub fn rows(&self, start: usize, len: usize) -> QuantMatrix {
+        if start == 0 && len == self.rows {
+            return self.clone();
+        }
+        let rb = self.row_bytes();
+        let from = self.range.start + start * rb;
+        QuantMatrix {
+            rows: len,
+            data: self.data.clone(),
+            range: from..from + len * rb,
+            ..*self
+        }
+    }
+
+    /// The rows in the order `order` (indices of this matrix's rows).
+    pub fn select_rows(&self, order: &[usize]) -> QuantMatrix {
+        let (rb, bytes) = (self.row_bytes(), self.bytes());
+        let mut data = Vec::with_capacity(order.len() * rb);
+        for &r in order {
+            data.extend_from_slice(&bytes[r * rb..(r + 1) * rb]);
+        }
+        self.owned(order.len(), self.cols, data)
+    }
+
+    /// Columns `start..start + len`, if both ends fall on block boundaries.
+    pub fn cols(&self, start: usize, len: usize) -> Option<QuantMatrix> {
+        if start == 0 && len == self.cols {
+            return Some(self.clone());
+        }
+        let kind = self.kind();
+        let elems = kind.block_elems();
+        if !start.is_multiple_of(elems) || !len.is_multiple_of(elems) {
+            return None;
+        }
+        let (rb, from, n) = (
+            self.row_bytes(),
+            start / elems * kind.block_bytes(),
+            len / elems * kind.block_bytes(),
+        );
+        let mut data = Vec::with_capacity(self.rows * n);
+        for row in self.bytes().chunks_exact(rb.max(1)) {
+            data.extend_from_slice(&row[from..from + n]);
+        }
+        Some(self.owned(self.rows, len, data))
+    }
+
+    /// The matrices' rows one after the other, if they share the block type and columns.
+    pub fn cat_rows(parts: &[&QuantMatrix]) -> Option<QuantMatrix> {
+        let first = parts.first()?;
+        if parts
+            .iter()
+            .any(|p| p.ty != first.ty || p.cols != first.cols)
+        {
+            return None;
+        }
+        if let [only] = parts {
+            return Some((*only).clone());
+        }
+        let data: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| p.bytes().iter().copied())
+            .collect();
+        Some(first.owned(parts.iter().map(|p| p.rows).sum(), first.cols, data))
+    }
+
+    /// The values, `[rows, cols]` in f32.
+    pub fn dequantize(&self) -> Result<Tensor, tch::TchError> {
+        super::gguf::dequantize(self.ty, self.bytes())?.f_view([self.rows as i64, self.cols as i64])
     }
 }
 
@@ -136,7 +405,7 @@ pub fn unpermute(t: &Tensor, heads: i64) -> Result<Tensor, tch::TchError> {
     t.f_reshape(&view)?.f_transpose(1, 2)?.f_reshape(&size)
 }
 
-fn from_gguf(g: &Gguf, kind: Kind) -> Result<Checkpoint, RunnerError> {
+fn from_gguf(g: &Gguf, kind: Kind, keep_blocks: bool) -> Result<Checkpoint, RunnerError> {
     let arch = g
         .opt_str("general.architecture")?
         .ok_or_else(|| RunnerError::format(&g.path, "metadata `general.architecture` is missing"))?
@@ -203,27 +472,55 @@ fn from_gguf(g: &Gguf, kind: Kind) -> Result<Checkpoint, RunnerError> {
         let Some(name) = hf_name(&info.name) else {
             continue;
         };
-        let mut t = g.load(info, kind)?;
-        if permuted {
-            let heads = if name.ends_with("q_proj.weight") || name.ends_with("q_proj.bias") {
-                Some(heads as i64)
-            } else if name.ends_with("k_proj.weight") || name.ends_with("k_proj.bias") {
-                Some(kv_heads)
-            } else {
-                None
-            };
-            if let Some(n) = heads {
-                if t.size()[0] % (2 * n) != 0 {
-                    return Err(RunnerError::tensor(
-                        &g.path,
-                        &info.name,
-                        format!("{} rows cannot hold {n} heads of even size", t.size()[0]),
-                    ));
-                }
-                t = unpermute(&t, n)?;
-            }
+        let heads = if !permuted {
+            None
+        } else if name.ends_with("q_proj.weight") || name.ends_with("q_proj.bias") {
+            Some(heads as i64)
+        } else if name.ends_with("k_proj.weight") || name.ends_with("k_proj.bias") {
+            Some(kv_heads)
+        } else {
+            None
+        };
+        let rows = info.shape().first().copied().unwrap_or(0);
+        if let Some(n) = heads
+            && rows % (2 * n) != 0
+        {
+            return Err(RunnerError::tensor(
+                &g.path,
+                &info.name,
+                format!("{rows} rows cannot hold {n} heads of even size"),
+            ));
         }
-        tensors.insert(name, t);
+        let blocks = (keep_blocks && info.dims.len() == 2)
+            .then(|| {
+                let [cols, rows] = [info.dims[0] as usize, info.dims[1] as usize];
+                let (data, range) = g.shared_bytes(info).ok()?;
+                QuantMatrix::shared(info.ty, rows, cols, data.clone(), range)
+            })
+            .flatten();
+        let param = match blocks {
+            // Rows are independent, so the permutation moves whole rows of blocks.
+            Some(q) => Param::Quant(match heads {
+                Some(n) => {
+                    let order =
+                        unpermute(&Tensor::f_arange(rows, (Kind::Int64, tch::Device::Cpu))?, n)?;
+                    let order: Vec<usize> = Vec::<i64>::try_from(&order)?
+                        .into_iter()
+                        .map(|r| r as usize)
+                        .collect();
+                    q.select_rows(&order)
+                }
+                None => q,
+            }),
+            None => {
+                let t = g.load(info, kind)?;
+                Param::Float(match heads {
+                    Some(n) => unpermute(&t, n)?,
+                    None => t,
+                })
+            }
+        };
+        tensors.insert(name, param);
     }
     let name = g
         .opt_str("general.name")?

@@ -1,16 +1,20 @@
 //! GGUF files (llama.cpp's format): the header, the metadata key/values, the tensor directory,
-//! and dequantisation of F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K tensors to float.
+//! and dequantisation of F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K tensors to float.
 //!
 //! Layout (little-endian): magic `GGUF`, version (2 or 3), tensor count, key/value count, the
 //! key/values, the tensor infos (name, dims innermost first, type, offset), then the tensor data
 //! from the next multiple of `general.alignment` (default 32). Block layouts follow ggml's
-//! `ggml-common.h`. Dequantisation runs as libtorch tensor ops on whole tensors, so it is fast
-//! even in debug builds.
+//! `ggml-common.h`. The quantized blocks are decoded by the `kernels/` crate (compiled optimised
+//! in debug builds too), whose products also run on them without dequantising (see
+//! `GgmlType::block_kind`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+#[cfg(feature = "local")]
+use llm_cooperation_kernels::BlockKind;
 #[cfg(feature = "local")]
 use tch::{Kind, Tensor};
 
@@ -90,6 +94,7 @@ pub enum GgmlType {
     Q4_1,
     Q8_0,
     Q4K,
+    Q5K,
     Q6K,
     BF16,
     /// A type this loader does not dequantise (its ggml id).
@@ -105,6 +110,7 @@ impl GgmlType {
             3 => GgmlType::Q4_1,
             8 => GgmlType::Q8_0,
             12 => GgmlType::Q4K,
+            13 => GgmlType::Q5K,
             14 => GgmlType::Q6K,
             30 => GgmlType::BF16,
             other => GgmlType::Other(other),
@@ -120,8 +126,25 @@ impl GgmlType {
             GgmlType::Q4_1 => (32, 20),
             GgmlType::Q8_0 => (32, 34),
             GgmlType::Q4K => (256, 144),
+            GgmlType::Q5K => (256, 176),
             GgmlType::Q6K => (256, 210),
             GgmlType::Other(_) => return None,
+        })
+    }
+}
+
+#[cfg(feature = "local")]
+impl GgmlType {
+    /// The ggml block type, for the quantized types (kept in their blocks by `dtype = native`).
+    pub fn block_kind(self) -> Option<BlockKind> {
+        Some(match self {
+            GgmlType::Q4_0 => BlockKind::Q4_0,
+            GgmlType::Q4_1 => BlockKind::Q4_1,
+            GgmlType::Q8_0 => BlockKind::Q8_0,
+            GgmlType::Q4K => BlockKind::Q4K,
+            GgmlType::Q5K => BlockKind::Q5K,
+            GgmlType::Q6K => BlockKind::Q6K,
+            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 | GgmlType::Other(_) => return None,
         })
     }
 }
@@ -135,6 +158,7 @@ impl fmt::Display for GgmlType {
             GgmlType::Q4_1 => f.write_str("Q4_1"),
             GgmlType::Q8_0 => f.write_str("Q8_0"),
             GgmlType::Q4K => f.write_str("Q4_K"),
+            GgmlType::Q5K => f.write_str("Q5_K"),
             GgmlType::Q6K => f.write_str("Q6_K"),
             GgmlType::BF16 => f.write_str("BF16"),
             GgmlType::Other(id) => write!(f, "ggml type {id}"),
@@ -174,7 +198,8 @@ pub struct Gguf {
     pub version: u32,
     pub metadata: BTreeMap<String, MetaValue>,
     pub tensors: Vec<GgufTensor>,
-    data: Vec<u8>,
+    /// The whole file, shared with the quantized matrices a checkpoint keeps (no copies).
+    data: Arc<Vec<u8>>,
     data_start: usize,
 }
 
@@ -291,7 +316,7 @@ impl Gguf {
             metadata,
             tensors,
             data_start: data_start as usize,
-            data,
+            data: Arc::new(data),
         };
         for t in &gguf.tensors {
             gguf.check_extent(t)?;
@@ -460,12 +485,21 @@ impl Gguf {
 
     /// The raw bytes of a tensor (for this file's tensors, checked at parse to lie inside it).
     pub fn bytes(&self, t: &GgufTensor) -> Result<&[u8], RunnerError> {
+        let (data, range) = self.shared_bytes(t)?;
+        Ok(&data[range])
+    }
+
+    /// The whole file and where tensor `t`'s bytes lie in it, to keep them without a copy.
+    pub fn shared_bytes(
+        &self,
+        t: &GgufTensor,
+    ) -> Result<(&Arc<Vec<u8>>, std::ops::Range<usize>), RunnerError> {
         let (block, size) = t.ty.block().ok_or_else(|| {
             RunnerError::tensor(
                 &self.path,
                 &t.name,
                 format!(
-                    "type {} is not supported (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K or Q6_K)",
+                    "type {} is not supported (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K or Q6_K)",
                     t.ty
                 ),
             )
@@ -474,7 +508,10 @@ impl Gguf {
         usize::try_from(start)
             .ok()
             .zip(usize::try_from(len).ok())
-            .and_then(|(start, len)| self.data.get(start..start.checked_add(len)?))
+            .and_then(|(start, len)| {
+                let range = start..start.checked_add(len)?;
+                self.data.get(range.clone()).map(|_| (&self.data, range))
+            })
             .ok_or_else(|| {
                 RunnerError::tensor(
                     &self.path,
@@ -505,143 +542,25 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Result<Tensor, tch::TchError> {
         GgmlType::F32 => raw(Kind::Float, 4),
         GgmlType::F16 => raw(Kind::Half, 2),
         GgmlType::BF16 => raw(Kind::BFloat16, 2),
-        GgmlType::Q8_0 => {
-            // d: f16, qs: 32 × i8; x = d · q
-            let b = raw(Kind::Uint8, 1)?.f_view([-1, 34])?;
-            let d = f16_at(&b, 0)?;
-            let q = b
-                .f_narrow(1, 2, 32)?
-                .f_contiguous()?
-                .f_view_dtype(Kind::Int8)?;
-            Ok((q.f_to_kind(Kind::Float)? * d).f_view([-1])?)
-        }
-        GgmlType::Q4_0 => {
-            // d: f16, qs: 16 bytes; element j < 16 is the low nibble of byte j, j ≥ 16 the
-            // high nibble of byte j − 16; x = d · (q − 8)
-            let b = raw(Kind::Uint8, 1)?.f_view([-1, 18])?;
-            let d = f16_at(&b, 0)?;
-            let q = nibbles(&b.f_narrow(1, 2, 16)?)?;
-            Ok(((q - 8.0) * d).f_view([-1])?)
-        }
-        GgmlType::Q4_1 => {
-            // d: f16, m: f16, qs: 16 bytes (as Q4_0); x = d · q + m
-            let b = raw(Kind::Uint8, 1)?.f_view([-1, 20])?;
-            let d = f16_at(&b, 0)?;
-            let m = f16_at(&b, 2)?;
-            let q = nibbles(&b.f_narrow(1, 4, 16)?)?;
-            Ok((q * d + m).f_view([-1])?)
-        }
-        GgmlType::Q4K => dequantize_q4k(&raw(Kind::Uint8, 1)?.f_view([-1, 144])?),
-        GgmlType::Q6K => dequantize_q6k(&raw(Kind::Uint8, 1)?.f_view([-1, 210])?),
         GgmlType::Other(id) => Err(tch::TchError::Kind(format!(
             "ggml type {id} is not supported"
         ))),
+        GgmlType::Q4_0
+        | GgmlType::Q4_1
+        | GgmlType::Q8_0
+        | GgmlType::Q4K
+        | GgmlType::Q5K
+        | GgmlType::Q6K => {
+            let Some(kind) = ty.block_kind() else {
+                unreachable!("{ty} is a block type");
+            };
+            let blocks = bytes.len() / kind.block_bytes();
+            let mut out = vec![0f32; blocks * kind.block_elems()];
+            llm_cooperation_kernels::dequantize(kind, bytes, &mut out)
+                .map_err(tch::TchError::Kind)?;
+            Ok(Tensor::from_slice(&out))
+        }
     }
-}
-
-#[cfg(feature = "local")]
-/// The f16 at byte `at` of every block row, as f32 of shape `[blocks, 1]`.
-fn f16_at(blocks: &Tensor, at: i64) -> Result<Tensor, tch::TchError> {
-    blocks
-        .f_narrow(1, at, 2)?
-        .f_contiguous()?
-        .f_view_dtype(Kind::Half)?
-        .f_to_kind(Kind::Float)
-}
-
-#[cfg(feature = "local")]
-/// `[blocks, 16]` bytes → `[blocks, 32]` floats: the 16 low nibbles, then the 16 high ones.
-fn nibbles(qs: &Tensor) -> Result<Tensor, tch::TchError> {
-    let q = qs.f_to_kind(Kind::Int)?;
-    let lo = q.f_bitwise_and(0x0F)?;
-    let hi = q.f_bitwise_right_shift_tensor_scalar(4)?;
-    Tensor::f_cat(&[lo, hi], 1)?.f_to_kind(Kind::Float)
-}
-
-#[cfg(feature = "local")]
-/// Q4_K super-blocks of 256: d, dmin (f16), 12 bytes of packed 6-bit scales and mins for
-/// eight sub-blocks of 32, then 128 bytes of nibbles; x = d · scale · q − dmin · min.
-/// Sub-block pair (2c, 2c+1) takes the low and high nibbles of bytes 32c..32c+32.
-fn dequantize_q4k(b: &Tensor) -> Result<Tensor, tch::TchError> {
-    let nb = b.size()[0];
-    let d = f16_at(b, 0)?;
-    let dmin = f16_at(b, 2)?;
-    let s = b.f_narrow(1, 4, 12)?.f_to_kind(Kind::Int)?;
-    let s0 = s.f_narrow(1, 0, 4)?;
-    let s1 = s.f_narrow(1, 4, 4)?;
-    let s2 = s.f_narrow(1, 8, 4)?;
-    // j < 4: scale = s[j] & 63, min = s[j+4] & 63
-    // j ≥ 4: scale = (s[j+4] & 15) | (s[j-4] >> 6) << 4, min = (s[j+4] >> 4) | (s[j] >> 6) << 4
-    let sc_lo = s0.f_bitwise_and(63)?;
-    let m_lo = s1.f_bitwise_and(63)?;
-    let sc_hi = s2.f_bitwise_and(15)?.f_bitwise_or_tensor(
-        &s0.f_bitwise_right_shift_tensor_scalar(6)?
-            .f_bitwise_left_shift_tensor_scalar(4)?,
-    )?;
-    let m_hi = s2
-        .f_bitwise_right_shift_tensor_scalar(4)?
-        .f_bitwise_or_tensor(
-            &s1.f_bitwise_right_shift_tensor_scalar(6)?
-                .f_bitwise_left_shift_tensor_scalar(4)?,
-        )?;
-    let scale = Tensor::f_cat(&[sc_lo, sc_hi], 1)?.f_to_kind(Kind::Float)?; // [nb, 8]
-    let min = Tensor::f_cat(&[m_lo, m_hi], 1)?.f_to_kind(Kind::Float)?;
-    let qs = b
-        .f_narrow(1, 16, 128)?
-        .f_to_kind(Kind::Int)?
-        .f_view([nb, 4, 1, 32])?;
-    let lo = qs.f_bitwise_and(15)?;
-    let hi = qs.f_bitwise_right_shift_tensor_scalar(4)?;
-    let q = Tensor::f_cat(&[lo, hi], 2)?
-        .f_view([nb, 8, 32])?
-        .f_to_kind(Kind::Float)?;
-    let x = q * (d * scale).f_unsqueeze(-1)? - (dmin * min).f_unsqueeze(-1)?;
-    x.f_view([-1])
-}
-
-#[cfg(feature = "local")]
-/// Q6_K super-blocks of 256: ql (128 bytes of low nibbles), qh (64 bytes of 2-bit highs),
-/// 16 signed 8-bit scales, d (f16); x = d · scale · (q − 32). Each half of 128 elements uses
-/// 64 bytes of ql, 32 of qh and 8 scales; element 32k + l of a half takes (k = 0..4) the
-/// low/low/high/high nibble of ql[l], ql[l+32], ql[l], ql[l+32] and bits 2k..2k+2 of qh[l],
-/// with scale 2k + l / 16.
-fn dequantize_q6k(b: &Tensor) -> Result<Tensor, tch::TchError> {
-    let nb = b.size()[0];
-    let ql = b
-        .f_narrow(1, 0, 128)?
-        .f_to_kind(Kind::Int)?
-        .f_view([nb, 2, 2, 32])?;
-    let qh = b
-        .f_narrow(1, 128, 64)?
-        .f_to_kind(Kind::Int)?
-        .f_view([nb, 2, 32])?;
-    let sc = b
-        .f_narrow(1, 192, 16)?
-        .f_contiguous()?
-        .f_view_dtype(Kind::Int8)?
-        .f_to_kind(Kind::Float)?
-        .f_view([nb, 2, 4, 2, 1])?;
-    let d = f16_at(b, 208)?.f_view([nb, 1, 1, 1, 1])?;
-    let ql_a = ql.f_select(2, 0)?;
-    let ql_b = ql.f_select(2, 1)?;
-    let high = |shift: i64| -> Result<Tensor, tch::TchError> {
-        qh.f_bitwise_right_shift_tensor_scalar(shift)?
-            .f_bitwise_and(3)?
-            .f_bitwise_left_shift_tensor_scalar(4)
-    };
-    let q1 = ql_a.f_bitwise_and(15)?.f_bitwise_or_tensor(&high(0)?)?;
-    let q2 = ql_b.f_bitwise_and(15)?.f_bitwise_or_tensor(&high(2)?)?;
-    let q3 = ql_a
-        .f_bitwise_right_shift_tensor_scalar(4)?
-        .f_bitwise_or_tensor(&high(4)?)?;
-    let q4 = ql_b
-        .f_bitwise_right_shift_tensor_scalar(4)?
-        .f_bitwise_or_tensor(&high(6)?)?;
-    let q = Tensor::f_stack(&[q1, q2, q3, q4], 2)? // [nb, 2, 4, 32]
-        .f_to_kind(Kind::Float)?
-        .f_sub_scalar(32.0)?
-        .f_view([nb, 2, 4, 2, 16])?;
-    (q * sc * d).f_view([-1])
 }
 
 /// A bounds-checked little-endian cursor whose errors say what was being read.

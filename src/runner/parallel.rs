@@ -15,9 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use tch::{Device, Kind, Tensor};
 
+use super::checkpoint::Param;
+#[cfg(target_arch = "x86_64")]
+use super::checkpoint::QuantMatrix;
 use super::error::RunnerError;
 #[cfg(target_arch = "x86_64")]
-use llm_cooperation_kernels::PackedF32;
+use llm_cooperation_kernels::{PackedF32, PackedQuant};
 
 /// The collective operations the model needs between ranks.
 pub trait Comm: Send {
@@ -260,9 +263,60 @@ enum Weights {
     /// libtorch here). `LLM_COOP_PACKED_F32=0` keeps libtorch's product instead.
     #[cfg(target_arch = "x86_64")]
     Packed(PackedF32),
+    /// GGUF blocks (`dtype = native`, CPU), multiplied without dequantising: the output
+    /// features of several matrices fused into one product, one packed matrix per run of
+    /// parts that share a block type (their raw rows concatenate), all multiplied in one
+    /// [`llm_cooperation_kernels::product_many`] call, which quantizes the activations once.
+    #[cfg(target_arch = "x86_64")]
+    Quant(Vec<PackedQuant>),
 }
 
 impl Linear {
+    /// `parts`: matrices `[out_i, in]` whose output features are concatenated.
+    fn fused(parts: &[Param], bias: Option<Tensor>, at: &Placement) -> Result<Self, RunnerError> {
+        #[cfg(target_arch = "x86_64")]
+        if at.device == Device::Cpu
+            && let Some(quant) = parts
+                .iter()
+                .map(|p| match p {
+                    Param::Quant(q) => Some(q),
+                    Param::Float(_) => None,
+                })
+                .collect::<Option<Vec<&QuantMatrix>>>()
+        {
+            let mut packed = Vec::new();
+            for run in quant.chunk_by(|a, b| a.ty == b.ty) {
+                let Some(m) = QuantMatrix::cat_rows(run) else {
+                    unreachable!("a run shares its block type, and fused parts their inputs");
+                };
+                let kind = m.ty.block_kind().ok_or_else(|| {
+                    RunnerError::InvalidRequest(format!("{} is not a block type", m.ty))
+                })?;
+                packed.push(
+                    PackedQuant::pack(kind, m.bytes(), m.rows, m.cols)
+                        .map_err(RunnerError::InvalidRequest)?,
+                );
+            }
+            return Ok(Linear {
+                weights: Weights::Quant(packed),
+                bias,
+            });
+        }
+        // Float weights (or quantized ones where the products cannot run on their blocks, or
+        // mixed with float parts): one dense matrix.
+        let weight = match parts {
+            [Param::Float(w)] => w.shallow_clone(),
+            _ => Tensor::f_cat(
+                &parts
+                    .iter()
+                    .map(|p| p.to_float(Kind::Float))
+                    .collect::<Result<Vec<_>, _>>()?,
+                0,
+            )?,
+        };
+        Self::new(&weight, bias, at)
+    }
+
     fn new(weight: &Tensor, bias: Option<Tensor>, at: &Placement) -> Result<Self, RunnerError> {
         #[cfg(target_arch = "x86_64")]
         if packs_f32(at) {
@@ -296,6 +350,8 @@ impl Linear {
             Weights::Torch(weight_t) => weight_t.size()[1],
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(packed) => packed.out_features() as i64,
+            #[cfg(target_arch = "x86_64")]
+            Weights::Quant(parts) => parts.iter().map(|p| p.out_features() as i64).sum(),
         }
     }
 
@@ -309,6 +365,8 @@ impl Linear {
             Weights::Torch(weight_t) => weight_t,
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(packed) => return packed_product(packed, x),
+            #[cfg(target_arch = "x86_64")]
+            Weights::Quant(parts) => return quant_product(parts, x),
         };
         let [inp, out] = [weight_t.size()[0], weight_t.size()[1]];
         let rows = x.numel() as i64 / inp.max(1);
@@ -345,6 +403,21 @@ impl Linear {
                 })?;
                 Ok(Tensor::from_slice(&rows)
                     .f_view([index.len() as i64, packed.in_features() as i64])?)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Weights::Quant(parts) => {
+                let index = Vec::<i64>::try_from(&index.f_to_kind(Kind::Int64)?.f_view([-1])?)?;
+                let inp = parts.first().map_or(0, |p| p.in_features());
+                let mut rows = Vec::with_capacity(index.len() * inp);
+                for &i in &index {
+                    rows.extend(quant_row(parts, i).ok_or_else(|| {
+                        RunnerError::InvalidRequest(format!(
+                            "an output feature outside 0..{} was asked for",
+                            self.out_features()
+                        ))
+                    })?);
+                }
+                Ok(Tensor::from_slice(&rows).f_view([index.len() as i64, inp as i64])?)
             }
         }
     }
@@ -388,6 +461,88 @@ fn packed_product(packed: &PackedF32, x: &Tensor) -> Result<Tensor, RunnerError>
     Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
 }
 
+/// Row `i` of the fused parts' output features, dequantised.
+#[cfg(target_arch = "x86_64")]
+fn quant_row(parts: &[PackedQuant], mut i: i64) -> Option<Vec<f32>> {
+    for p in parts {
+        let out = p.out_features() as i64;
+        if (0..out).contains(&i) {
+            return p.rows(&[i]);
+        }
+        i -= out;
+    }
+    None
+}
+
+/// `x` (`[rows, in]`) as `[2·rows, in]`: rows `x_hi` that the kernels' int8 quantization
+/// (per block of 32: `round(x · 127 / max |x|)`) represents exactly, then the residuals
+/// `x − x_hi`. The product of both, summed, rounds the activations to about 1/254² of each
+/// block's maximum instead of 1/254. With int8 activations once (as llama.cpp), SmolLM2's
+/// most likely next token differed from the float64 reference's at 6 of 261 positions of a
+/// paragraph (logits 0.16 from f32's on average); with the split, at none (6e-4 on average).
+/// A decode step streams the weights once for any number of rows, so the second row costs
+/// little there; prefill does twice the integer work.
+#[cfg(target_arch = "x86_64")]
+fn split_activations(x: &[f32]) -> Vec<f32> {
+    const BLOCK: usize = 32;
+    let mut out = vec![0f32; 2 * x.len()];
+    let (hi, lo) = out.split_at_mut(x.len());
+    for ((x, hi), lo) in x
+        .chunks(BLOCK)
+        .zip(hi.chunks_mut(BLOCK))
+        .zip(lo.chunks_mut(BLOCK))
+    {
+        let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        let (step, inverse) = (amax / 127.0, 127.0 / amax);
+        if !(amax > 0.0 && inverse.is_finite()) {
+            lo.copy_from_slice(x);
+            continue;
+        }
+        for ((&v, h), l) in x.iter().zip(hi.iter_mut()).zip(lo.iter_mut()) {
+            *h = (v * inverse).round_ties_even() * step;
+            *l = v - *h;
+        }
+    }
+    out
+}
+
+/// `x Wᵀ` on quantized blocks: `x` (any float kind, `[…, in]`) goes to the kernels as f32 and
+/// the parts' outputs come back side by side.
+#[cfg(target_arch = "x86_64")]
+fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerError> {
+    let inp = parts.first().map_or(0, |p| p.in_features()) as i64;
+    let out: usize = parts.iter().map(|p| p.out_features()).sum();
+    let rows = x.numel() / inp.max(1) as usize;
+    let mut shape = x.size();
+    if let Some(last) = shape.last_mut() {
+        *last = out as i64;
+    }
+    let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
+    let refs: Vec<&PackedQuant> = parts.iter().collect();
+    let split = split_activations(&data);
+    let ys: Vec<Vec<f32>> = llm_cooperation_kernels::product_many(&refs, &split, 2 * rows)
+        .into_iter()
+        .map(|y| {
+            let (hi, lo) = y.split_at(y.len() / 2);
+            hi.iter().zip(lo).map(|(h, l)| h + l).collect()
+        })
+        .collect();
+    let y = if let [only] = ys.as_slice() {
+        only.clone()
+    } else {
+        // Row r of the result is row r of every part's output, in order.
+        let mut y = Vec::with_capacity(rows * out);
+        for r in 0..rows {
+            for (p, part) in parts.iter().zip(&ys) {
+                let n = p.out_features();
+                y.extend_from_slice(&part[r * n..(r + 1) * n]);
+            }
+        }
+        y
+    };
+    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
+}
+
 /// Output features split across ranks; several checkpoint matrices may be fused into one
 /// product (q/k/v, or gate/up), each split on its own so every rank gets matching slices.
 #[derive(Debug)]
@@ -396,8 +551,9 @@ pub struct ColumnParallel(Linear);
 impl ColumnParallel {
     /// `parts`: for each fused matrix `[out_i, in]`, the number of shards units in `out_i`
     /// (heads for attention projections, rows otherwise); the rank's share of units is kept.
+    /// Quantized matrices keep their blocks: their rows are independent.
     pub fn fused(
-        parts: &[(&Tensor, Option<&Tensor>, i64)],
+        parts: &[(&Param, Option<&Tensor>, i64)],
         at: &Placement,
     ) -> Result<Self, RunnerError> {
         let mut weights = Vec::with_capacity(parts.len());
@@ -406,7 +562,7 @@ impl ColumnParallel {
             let rows = w.size()[0];
             let per_unit = rows / units;
             let (start, len) = at.range(units);
-            weights.push(w.f_narrow(0, start * per_unit, len * per_unit)?);
+            weights.push(w.narrow_rows(start * per_unit, len * per_unit)?);
             if let Some(b) = b {
                 biases.push(b.f_narrow(0, start * per_unit, len * per_unit)?);
             }
@@ -416,11 +572,7 @@ impl ColumnParallel {
         } else {
             Some(at.place(&Tensor::f_cat(&biases, 0)?)?)
         };
-        Ok(ColumnParallel(Linear::new(
-            &Tensor::f_cat(&weights, 0)?,
-            bias,
-            at,
-        )?))
+        Ok(ColumnParallel(Linear::fused(&weights, bias, at)?))
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
@@ -438,9 +590,11 @@ impl ColumnParallel {
 pub struct RowParallel(Linear);
 
 impl RowParallel {
-    /// `units`: how many shard units the input features form (heads for `o_proj`).
+    /// `units`: how many shard units the input features form (heads for `o_proj`). A
+    /// quantized matrix is split at block boundaries, or dequantised where a rank's share
+    /// cuts a block (see [`Param::narrow_cols`]).
     pub fn new(
-        w: &Tensor,
+        w: &Param,
         b: Option<&Tensor>,
         units: i64,
         at: &Placement,
@@ -450,8 +604,8 @@ impl RowParallel {
         let (start, len) = at.range(units);
         // The bias is added once, after the sum.
         let bias = b.map(|b| at.place(b)).transpose()?;
-        Ok(RowParallel(Linear::new(
-            &w.f_narrow(1, start * per_unit, len * per_unit)?,
+        Ok(RowParallel(Linear::fused(
+            &[w.narrow_cols(start * per_unit, len * per_unit)?],
             bias,
             at,
         )?))
@@ -472,9 +626,9 @@ impl RowParallel {
 pub struct Replicated(Linear);
 
 impl Replicated {
-    pub fn new(w: &Tensor, b: Option<&Tensor>, at: &Placement) -> Result<Self, RunnerError> {
+    pub fn new(w: &Param, b: Option<&Tensor>, at: &Placement) -> Result<Self, RunnerError> {
         let bias = b.map(|b| at.place(b)).transpose()?;
-        Ok(Replicated(Linear::new(w, bias, at)?))
+        Ok(Replicated(Linear::fused(&[w.shallow_clone()], bias, at)?))
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
@@ -488,20 +642,44 @@ impl Replicated {
 pub struct VocabParallelHead(Linear);
 
 impl VocabParallelHead {
-    pub fn new(w: &Tensor, at: &Placement) -> Result<Self, RunnerError> {
+    pub fn new(w: &Param, at: &Placement) -> Result<Self, RunnerError> {
         let (start, len) = at.range(w.size()[0]);
-        Ok(VocabParallelHead(Linear::new(
-            &w.f_narrow(0, start, len)?,
+        Ok(VocabParallelHead(Linear::fused(
+            &[w.narrow_rows(start, len)?],
             None,
             at,
         )?))
+    }
+
+    /// Whether [`VocabParallelHead::forward`] should be given f32 activations to rescore the
+    /// best tokens with, even for an f32 model: a quantized head's product rounds them to int8.
+    pub fn rescores(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self.0.weights, Weights::Quant(_)) {
+            return true;
+        }
+        false
+    }
+
+    /// The packed blocks of a quantized head kept whole (one rank), to share with a tied
+    /// embedding.
+    #[cfg(target_arch = "x86_64")]
+    pub fn shared_blocks(&self) -> Option<&PackedQuant> {
+        match &self.0.weights {
+            Weights::Quant(parts) => match parts.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Float logits for every token of the vocabulary.
     ///
     /// For a low-precision model, `exact` is `x` in f32: the product runs in the model's dtype
     /// (half the bytes to read), then the `REFINE` best tokens of every row are scored again
-    /// in f32. Rounding logits near 25 to bf16 leaves steps of 0.125, which ties or swaps
+    /// in f32 (for a quantized head, against its dequantised rows: the product had rounded the
+    /// activations to int8). Rounding logits near 25 to bf16 leaves steps of 0.125, which ties or swaps
     /// tokens that differ by less; the refinement keeps greedy decoding and the head of the
     /// sampling distribution at f32 resolution for the cost of a few small ops.
     pub fn forward(

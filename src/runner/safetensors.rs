@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use safetensors::{Dtype, SafeTensors};
 use tch::{Kind, Tensor};
 
-use super::checkpoint::{Checkpoint, file_stem, hf_chat_template};
+use super::checkpoint::{Checkpoint, Param, file_stem, hf_chat_template};
 use super::error::RunnerError;
 use super::models::llama::LlamaConfig;
 use super::tokenizer::{TextTokenizer, read_json_opt};
@@ -58,7 +58,10 @@ pub(crate) fn load_hf_dir(dir: &Path, kind: Kind) -> Result<Checkpoint, RunnerEr
     Ok(Checkpoint::new(
         dir,
         config,
-        tensors,
+        tensors
+            .into_iter()
+            .map(|(name, t)| (name, Param::Float(t)))
+            .collect(),
         tokenizer,
         template,
         file_stem(dir),

@@ -17,7 +17,7 @@
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::runner::checkpoint::Checkpoint;
+use crate::runner::checkpoint::{Checkpoint, Param};
 use crate::runner::error::RunnerError;
 use crate::runner::parallel::{ColumnParallel, Comm, Placement, RowParallel, VocabParallelHead};
 
@@ -311,6 +311,8 @@ struct Attention {
     /// For a rank whose query heads do not cover whole groups (e.g. 9 heads on 2 ranks), the
     /// local key/value head of each local query head; otherwise groups are contiguous.
     kv_for_head: Option<Tensor>,
+    /// 1/√d, where it could not be folded into the query weights.
+    q_scale: Option<f64>,
 }
 
 impl Attention {
@@ -332,10 +334,10 @@ impl Attention {
                 Ok(None)
             }
         };
-        let q = ck.get(&format!("{p}.self_attn.q_proj.weight"), &[h * d, hidden])?;
-        let k = ck.get(&format!("{p}.self_attn.k_proj.weight"), &[kv * d, hidden])?;
-        let v = ck.get(&format!("{p}.self_attn.v_proj.weight"), &[kv * d, hidden])?;
-        let o = ck.get(&format!("{p}.self_attn.o_proj.weight"), &[hidden, h * d])?;
+        let q = ck.param(&format!("{p}.self_attn.q_proj.weight"), &[h * d, hidden])?;
+        let k = ck.param(&format!("{p}.self_attn.k_proj.weight"), &[kv * d, hidden])?;
+        let v = ck.param(&format!("{p}.self_attn.v_proj.weight"), &[kv * d, hidden])?;
+        let o = ck.param(&format!("{p}.self_attn.o_proj.weight"), &[hidden, h * d])?;
         let (qb, kb, vb) = (
             bias("q_proj", h * d)?,
             bias("k_proj", kv * d)?,
@@ -354,15 +356,20 @@ impl Attention {
             })
             .transpose()?;
 
-        // 1/√d folded into the query projection: one multiply fewer per layer and step
-        // (rotary embeddings are linear, so the order does not matter).
+        // 1/√d folded into float query projections: one multiply fewer per layer and step
+        // (rotary embeddings are linear, so the order does not matter). Quantized blocks
+        // cannot be scaled exactly, so their queries are scaled after the product.
         let scale = 1.0 / (d as f64).sqrt();
-        let q_local = q.f_narrow(0, h0 * d, hl * d)? * scale;
+        let (q_local, q_scale) = match q.narrow_rows(h0 * d, hl * d)? {
+            Param::Float(q) => (Param::Float(q * scale), None),
+            quant => (quant, Some(scale)),
+        };
+        let fold = if q_scale.is_none() { scale } else { 1.0 };
         let qb_local = qb
-            .map(|b| b.f_narrow(0, h0 * d, hl * d).map(|b| b * scale))
+            .map(|b| b.f_narrow(0, h0 * d, hl * d).map(|b| b * fold))
             .transpose()?;
-        let k_local = k.f_narrow(0, kv0 * d, (kv1 - kv0) * d)?;
-        let v_local = v.f_narrow(0, kv0 * d, (kv1 - kv0) * d)?;
+        let k_local = k.narrow_rows(kv0 * d, (kv1 - kv0) * d)?;
+        let v_local = v.narrow_rows(kv0 * d, (kv1 - kv0) * d)?;
         let kb_local = kb
             .map(|b| b.f_narrow(0, kv0 * d, (kv1 - kv0) * d))
             .transpose()?;
@@ -387,6 +394,7 @@ impl Attention {
             kv_heads: kv1 - kv0,
             head_dim: d,
             kv_for_head,
+            q_scale,
         })
     }
 
@@ -410,7 +418,10 @@ impl Attention {
             .f_view([b, t, hl + kvl, d])?;
         let rotated = qk.f_matmul(&step.rope.rotate)?.f_mul_(&step.sin)?;
         let qk = qk.f_mul(&step.cos)?.f_add_(&rotated)?;
-        let q = qk.f_narrow(2, 0, hl)?;
+        let mut q = qk.f_narrow(2, 0, hl)?;
+        if let Some(s) = self.q_scale {
+            q = q.f_mul_scalar(s)?;
+        }
         let k_new = qk.f_narrow(2, hl, kvl)?.f_reshape([b * t, kvl, d])?;
         let v_new = qkv
             .f_narrow(-1, (hl + kvl) * d, kvl * d)?
@@ -481,9 +492,9 @@ impl Mlp {
     ) -> Result<Self, RunnerError> {
         let hidden = cfg.hidden_size as i64;
         let inter = cfg.intermediate_size as i64;
-        let gate = ck.get(&format!("{p}.mlp.gate_proj.weight"), &[inter, hidden])?;
-        let up = ck.get(&format!("{p}.mlp.up_proj.weight"), &[inter, hidden])?;
-        let down = ck.get(&format!("{p}.mlp.down_proj.weight"), &[hidden, inter])?;
+        let gate = ck.param(&format!("{p}.mlp.gate_proj.weight"), &[inter, hidden])?;
+        let up = ck.param(&format!("{p}.mlp.up_proj.weight"), &[inter, hidden])?;
+        let down = ck.param(&format!("{p}.mlp.down_proj.weight"), &[hidden, inter])?;
         Ok(Mlp {
             gate_up: ColumnParallel::fused(&[(gate, None, inter), (up, None, inter)], at)?,
             down: RowParallel::new(down, None, inter, at)?,
@@ -569,10 +580,77 @@ struct Step<'a> {
     mask_heads: Tensor,
 }
 
+/// The token embedding: a float matrix, or quantized blocks dequantised one looked-up row at
+/// a time.
+#[derive(Debug)]
+enum Embedding {
+    Float(Tensor),
+    #[cfg(target_arch = "x86_64")]
+    Quant(llm_cooperation_kernels::PackedQuant),
+}
+
+impl Embedding {
+    /// `tied`: the output head built from the same matrix.
+    fn new(
+        w: &Param,
+        tied: Option<&VocabParallelHead>,
+        at: &Placement,
+    ) -> Result<Self, RunnerError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Param::Quant(q) = w
+            && at.device == Device::Cpu
+        {
+            // A tied head kept whole already holds these blocks.
+            if let Some(shared) = tied
+                .and_then(VocabParallelHead::shared_blocks)
+                .filter(|s| (s.out_features(), s.in_features()) == (q.rows, q.cols))
+            {
+                return Ok(Embedding::Quant(shared.clone()));
+            }
+            if let Some(kind) = q.ty.block_kind() {
+                let packed =
+                    llm_cooperation_kernels::PackedQuant::pack(kind, q.bytes(), q.rows, q.cols)
+                        .map_err(RunnerError::InvalidRequest)?;
+                return Ok(Embedding::Quant(packed));
+            }
+        }
+        let _ = tied;
+        Ok(Embedding::Float(at.place(&w.to_float(at.kind)?)?))
+    }
+
+    /// `[b, t, hidden]` rows for the `[b, t]` token ids.
+    fn forward(
+        &self,
+        tokens: &[i64],
+        b: i64,
+        t: i64,
+        device: Device,
+    ) -> Result<Tensor, RunnerError> {
+        match self {
+            Embedding::Float(w) => {
+                let ids = Tensor::from_slice(tokens)
+                    .f_to_device(device)?
+                    .f_view([b, t])?;
+                Ok(Tensor::f_embedding(w, &ids, -1, false, false)?)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Embedding::Quant(w) => {
+                let rows = w.rows(tokens).ok_or_else(|| {
+                    RunnerError::InvalidRequest(format!(
+                        "a token id is outside the vocabulary of {}",
+                        w.out_features()
+                    ))
+                })?;
+                Ok(Tensor::from_slice(&rows).f_view([b, t, w.in_features() as i64])?)
+            }
+        }
+    }
+}
+
 /// This rank's share of a Llama model, with its KV cache.
 #[derive(Debug)]
 pub struct Llama {
-    embed_tokens: Tensor,
+    embed_tokens: Embedding,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     lm_head: VocabParallelHead,
@@ -604,20 +682,23 @@ impl Llama {
         }
         let hidden = cfg.hidden_size as i64;
         let vocab = cfg.vocab_size as i64;
-        let embed = ck.get("model.embed_tokens.weight", &[vocab, hidden])?;
-        let head = if cfg.tie_word_embeddings || !ck.contains("lm_head.weight") {
+        let embed = ck.param("model.embed_tokens.weight", &[vocab, hidden])?;
+        let tied = cfg.tie_word_embeddings || !ck.contains("lm_head.weight");
+        let head = if tied {
             embed
         } else {
-            ck.get("lm_head.weight", &[vocab, hidden])?
+            ck.param("lm_head.weight", &[vocab, hidden])?
         };
+        let lm_head = VocabParallelHead::new(head, at)?;
+        let embed_tokens = Embedding::new(embed, tied.then_some(&lm_head), at)?;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| DecoderLayer::new(ck, i, cfg, at))
             .collect::<Result<Vec<_>, _>>()?;
         let max_positions = max_positions.min(cfg.max_position_embeddings).max(1) as i64;
         let rope = Rope::new(cfg, max_positions, ck.rope_freq_factors.as_ref(), at)?;
         let mut model = Llama {
-            embed_tokens: at.place(embed)?,
-            lm_head: VocabParallelHead::new(head, at)?,
+            embed_tokens,
+            lm_head,
             norm: RmsNorm::new(ck, "model.norm.weight", cfg, at)?,
             layers,
             rope,
@@ -627,7 +708,9 @@ impl Llama {
             slots: slots.max(1) as i64,
             max_positions,
         };
-        model.caches = model.new_caches(max_positions.min(256))?;
+        // Empty until sequences need it, then grown by doubling: the cache holds every slot
+        // (the demo model's 8 take 0.37 MB per position), so an idle engine keeps none.
+        model.caches = model.new_caches(0)?;
         Ok(model)
     }
 
@@ -784,10 +867,7 @@ impl Llama {
             mask_heads,
         };
 
-        let ids = Tensor::from_slice(&batch.tokens)
-            .f_to_device(device)?
-            .f_view([b, t])?;
-        let mut h = Tensor::f_embedding(&self.embed_tokens, &ids, -1, false, false)?;
+        let mut h = self.embed_tokens.forward(&batch.tokens, b, t, device)?;
         for (layer, cache) in self.layers.iter().zip(self.caches.iter_mut()) {
             h = layer.forward(h, &step, cache, comm)?;
         }
@@ -795,9 +875,11 @@ impl Llama {
             h = h.f_select(1, t - 1)?;
         }
         let normed = self.norm.forward(&h)?;
-        // Low-precision models: the final norm again in f32, to rescore the best tokens.
+        // Low-precision models: the final norm again in f32, to rescore the best tokens; a
+        // quantized head rescores them with the same f32 activations (its product quantized
+        // them to int8).
         let exact = if self.at.kind == Kind::Float {
-            None
+            self.lm_head.rescores().then(|| normed.shallow_clone())
         } else {
             let w = self.norm.weight.f_to_kind(Kind::Float)?;
             Some(

@@ -1,0 +1,706 @@
+//! The x86-64 intrinsics of the quantized products that pulp lacks: AVX-512 VNNI's
+//! `vpdpbusd` (u8 × i8 → i32, four at a time) and AVX2's `vpmaddubsw` + `vpmaddwd`, over the
+//! panels that [`crate::quant`] lays out.
+//!
+//! The kernel is written once (`kernel!`) and instantiated in `vnni` and `avx2` over vector
+//! operations of the same names; those are `#[target_feature]` functions, so they are safe to
+//! call from the kernel (compiled with the same features). The only `unsafe` is in the loads and
+//! stores (raw pointers, bounds from fixed-size arrays) and in entering a module, which takes a
+//! token ([`Vnni`], [`Avx2`]) that exists only once the features were detected at run time.
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+
+use crate::blocks::{BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0};
+use crate::quant::{self, Acts, group_bytes, header_bytes, nibble_input, tile_bytes, tiles};
+
+/// Proof that the CPU has AVX-512 F/BW/VNNI (and FMA, F16C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Vnni(());
+
+/// Proof that the CPU has AVX2, FMA and F16C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Avx2(());
+
+impl Vnni {
+    pub(crate) fn detect() -> Option<Self> {
+        (is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        .then_some(Vnni(()))
+    }
+
+    /// Panel times activation rows `first..first + rows` (1 to 8) into `out` (`[rows][16]`).
+    pub(crate) fn panel(
+        self,
+        kind: BlockKind,
+        panel: &[u8],
+        acts: &Acts,
+        first: usize,
+        rows: usize,
+        out: &mut [f32],
+    ) {
+        // SAFETY: `self` exists only when `detect` found every feature `vnni::run` enables.
+        unsafe { vnni::run(kind, panel, acts, first, rows, out) }
+    }
+}
+
+impl Avx2 {
+    pub(crate) fn detect() -> Option<Self> {
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        .then_some(Avx2(()))
+    }
+
+    /// Panel times activation rows `first..first + rows` (1 to 8) into `out` (`[rows][16]`).
+    pub(crate) fn panel(
+        self,
+        kind: BlockKind,
+        panel: &[u8],
+        acts: &Acts,
+        first: usize,
+        rows: usize,
+        out: &mut [f32],
+    ) {
+        // SAFETY: `self` exists only when `detect` found every feature `avx2::run` enables.
+        unsafe { avx2::run(kind, panel, acts, first, rows, out) }
+    }
+
+    /// [`quant::quantize_blocks`] with AVX2 (the same results: the same maximum, the same
+    /// `127 / amax`, and `vcvtps2dq` rounds to nearest, ties to even).
+    pub(crate) fn quantize(
+        self,
+        x: &[f32],
+        xq: &mut [i8],
+        dx: &mut [f32],
+        sum: &mut [i32],
+        lo: &mut [i32],
+    ) {
+        // SAFETY: `self` exists only when `detect` found AVX2, FMA and F16C.
+        unsafe { quantize_avx2(x, xq, dx, sum, lo) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_avx2(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: &mut [i32]) {
+    let blocks = x.chunks_exact(32).zip(xq.chunks_exact_mut(32));
+    for (((x, xq), dx), (sum, lo)) in blocks.zip(dx).zip(sum.iter_mut().zip(lo)) {
+        let x: &[f32; 32] = x.try_into().expect("a block");
+        let xq: &mut [i8; 32] = xq.try_into().expect("a block");
+        // SAFETY: reads 4 × 8 floats of the 32 in `x`; `loadu` needs no alignment.
+        let v: [__m256; 4] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x[8 * i..].as_ptr()) });
+        let sign = _mm256_set1_ps(-0.0);
+        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        let amax = _mm_cvtss_f32(m);
+        let id = quant::inverse_scale(amax);
+        *dx = amax / 127.0;
+        let q = v.map(|v| _mm256_cvtps_epi32(_mm256_mul_ps(v, _mm256_set1_ps(id))));
+        let hsum = |v: __m256i| {
+            let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
+            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
+            _mm_cvtsi128_si32(v)
+        };
+        *lo = hsum(_mm256_add_epi32(q[0], q[1]));
+        *sum = *lo + hsum(_mm256_add_epi32(q[2], q[3]));
+        // i32 → i8 with saturation; the packs interleave 128-bit lanes, the permute undoes it.
+        let bytes = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // SAFETY: writes the 32 bytes of `xq`; `storeu` needs no alignment.
+        unsafe { _mm256_storeu_si256(xq.as_mut_ptr().cast(), bytes) }
+    }
+}
+
+/// Four consecutive int8 activations as one i32 (the operand `vpdpbusd` broadcasts).
+#[inline(always)]
+fn quad(x: &[i8; 32], at: usize) -> i32 {
+    i32::from_le_bytes([
+        x[at] as u8,
+        x[at + 1] as u8,
+        x[at + 2] as u8,
+        x[at + 3] as u8,
+    ])
+}
+
+/// A fixed-size piece of a byte slice (the kernels' offsets are constants, so the compiler
+/// drops most of these checks).
+#[inline(always)]
+fn piece<const N: usize>(bytes: &[u8], at: usize) -> &[u8; N] {
+    bytes[at..at + N].try_into().expect("N bytes")
+}
+
+/// The kernel over one instruction set's vector operations (`B`: 64 quant bytes, 4 per row;
+/// `I`: 16 i32; `F`: 16 f32), with its `#[target_feature]` list.
+macro_rules! kernel {
+    ($features:literal) => {
+        /// Dispatches on the kind and the number of rows (1 to 8), so that both are constants
+        /// in the kernel.
+        #[target_feature(enable = $features)]
+        pub(super) fn run(
+            kind: BlockKind,
+            panel: &[u8],
+            acts: &Acts,
+            first: usize,
+            rows: usize,
+            out: &mut [f32],
+        ) {
+            macro_rules! by_rows {
+                ($k:expr) => {
+                    match rows {
+                        1 => kernel::<{ $k }, 1>(panel, acts, first, out),
+                        2 => kernel::<{ $k }, 2>(panel, acts, first, out),
+                        3 => kernel::<{ $k }, 3>(panel, acts, first, out),
+                        4 => kernel::<{ $k }, 4>(panel, acts, first, out),
+                        5 => kernel::<{ $k }, 5>(panel, acts, first, out),
+                        6 => kernel::<{ $k }, 6>(panel, acts, first, out),
+                        7 => kernel::<{ $k }, 7>(panel, acts, first, out),
+                        8 => kernel::<{ $k }, 8>(panel, acts, first, out),
+                        n => unreachable!("chunks have 1 to 8 rows, not {n}"),
+                    }
+                };
+            }
+            match kind {
+                BlockKind::Q4_0 => by_rows!(Q4_0),
+                BlockKind::Q4_1 => by_rows!(Q4_1),
+                BlockKind::Q8_0 => by_rows!(Q8_0),
+                BlockKind::Q4K => by_rows!(Q4K),
+                BlockKind::Q5K => by_rows!(Q5K),
+                BlockKind::Q6K => by_rows!(Q6K),
+            }
+        }
+
+        /// One panel of kind `K` times `R` activation rows from `first`.
+        #[target_feature(enable = $features)]
+        fn kernel<const K: u8, const R: usize>(
+            panel: &[u8],
+            acts: &Acts,
+            first: usize,
+            out: &mut [f32],
+        ) {
+            let (header, tile) = (header_bytes(K), tile_bytes(K));
+            let rows: [quant::ActRow<'_>; R] = std::array::from_fn(|r| acts.row(first + r));
+            let mut y = [zero_f(); R];
+            for (g, group) in panel.chunks_exact(group_bytes(K)).enumerate() {
+                let d = load_h(piece::<32>(group, 0));
+                // Q4_1's m, the K-quants' dmin.
+                let m = if header == 64 {
+                    load_h(piece::<32>(group, 32))
+                } else {
+                    d
+                };
+                for t in 0..tiles(K) {
+                    let b = g * tiles(K) + t;
+                    let at = header + t * tile;
+                    let tb = &group[at..at + tile];
+                    // The multipliers of the (low half's) integer sum and of the minimums or
+                    // the high half's sum, per output row.
+                    let (s1, s2) = match K {
+                        Q4K | Q5K => (
+                            mul(d, load_u8f(piece::<16>(tb, tile - 32))),
+                            mul(m, load_u8f(piece::<16>(tb, tile - 16))),
+                        ),
+                        Q6K => (
+                            mul(d, load_i8f(piece::<16>(tb, tile - 32))),
+                            mul(d, load_i8f(piece::<16>(tb, tile - 16))),
+                        ),
+                        _ => (d, m),
+                    };
+                    let xb: [&[i8; 32]; R] = std::array::from_fn(|r| {
+                        rows[r].xq[b * 32..b * 32 + 32].try_into().expect("a block")
+                    });
+                    // Independent sums (the low and high nibbles apart, and for one or two
+                    // rows the even and odd vectors too, in `lo2`, `hi2`), so that
+                    // `vpdpbusd`'s latency does not bound one chain; with more rows, `lo2`
+                    // and `hi2` stay zero and drop out.
+                    let (mut lo, mut hi) = ([zero_i(); R], [zero_i(); R]);
+                    let (mut lo2, mut hi2) = ([zero_i(); R], [zero_i(); R]);
+                    if K == Q8_0 {
+                        for u in 0..8 {
+                            let w = load_b(piece::<64>(tb, 64 * u));
+                            for r in 0..R {
+                                let x = quad(xb[r], 4 * u);
+                                match (R <= 2, u % 4) {
+                                    (true, 1) => hi[r] = dot8(hi[r], w, x),
+                                    (true, 2) => lo2[r] = dot8(lo2[r], w, x),
+                                    (true, 3) => hi2[r] = dot8(hi2[r], w, x),
+                                    (false, 1 | 3) => hi[r] = dot8(hi[r], w, x),
+                                    _ => lo[r] = dot8(lo[r], w, x),
+                                }
+                            }
+                        }
+                    } else {
+                        for v in 0..4 {
+                            let raw = load_b(piece::<64>(tb, 64 * v));
+                            let (mut wl, mut wh) = (low4(raw), high4(raw));
+                            if K == Q5K {
+                                let bits = load_b(piece::<64>(tb, 256));
+                                wl = or(wl, fifth_bit(bits, 2 * v));
+                                wh = or(wh, fifth_bit(bits, 2 * v + 1));
+                            }
+                            if K == Q6K {
+                                let bits = load_b(piece::<64>(tb, 256 + 64 * (v / 2)));
+                                wl = or(wl, high_two(bits, 2 * (v % 2)));
+                                wh = or(wh, high_two(bits, 2 * (v % 2) + 1));
+                            }
+                            for r in 0..R {
+                                let xl = quad(xb[r], nibble_input(2 * v));
+                                let xh = quad(xb[r], nibble_input(2 * v + 1));
+                                if R <= 2 && v % 2 == 1 {
+                                    lo2[r] = dot(lo2[r], wl, xl);
+                                    hi2[r] = dot(hi2[r], wh, xh);
+                                } else {
+                                    lo[r] = dot(lo[r], wl, xl);
+                                    hi[r] = dot(hi[r], wh, xh);
+                                }
+                            }
+                        }
+                    }
+                    // Called row by row with constants below (as a loop, the compiler keeps
+                    // `y` in memory).
+                    let mut epilogue = |r: usize| {
+                        let (dx, dxs) = (rows[r].dx[b], rows[r].dxs[b]);
+                        // The first 16 inputs' and the last 16's sums (Q6_K's two
+                        // scales), and all 32.
+                        let (low, high) = (add_i(lo[r], lo2[r]), add_i(hi[r], hi2[r]));
+                        let all = add_i(low, high);
+                        y[r] = match K {
+                            Q4_0 | Q8_0 => {
+                                let c = if K == Q4_0 { 8 } else { Q8_OFFSET };
+                                let all = sub_i(all, c * rows[r].sum[b]);
+                                fma(to_f(all), mul(s1, splat(dx)), y[r])
+                            }
+                            Q4_1 => {
+                                let y = fma(to_f(all), mul(s1, splat(dx)), y[r]);
+                                fma(s2, splat(dxs), y)
+                            }
+                            Q4K | Q5K => {
+                                let y = fma(to_f(all), mul(s1, splat(dx)), y[r]);
+                                fnma(s2, splat(dxs), y)
+                            }
+                            _ => {
+                                let (sum, l) = (rows[r].sum[b], rows[r].lo[b]);
+                                let low = to_f(sub_i(low, 32 * l));
+                                let high = to_f(sub_i(high, 32 * (sum - l)));
+                                fma(fma(low, s1, mul(high, s2)), splat(dx), y[r])
+                            }
+                        };
+                    };
+                    epilogue(0);
+                    if R > 1 {
+                        epilogue(1)
+                    }
+                    if R > 2 {
+                        epilogue(2)
+                    }
+                    if R > 3 {
+                        epilogue(3)
+                    }
+                    if R > 4 {
+                        epilogue(4)
+                    }
+                    if R > 5 {
+                        epilogue(5)
+                    }
+                    if R > 6 {
+                        epilogue(6)
+                    }
+                    if R > 7 {
+                        epilogue(7)
+                    }
+                }
+            }
+            for (o, y) in out.chunks_exact_mut(16).zip(y) {
+                store(y, o.try_into().expect("16 lanes"));
+            }
+        }
+    };
+}
+
+/// AVX-512: a 64-byte vector holds 4 inputs of each of the panel's 16 rows.
+mod vnni {
+    use super::*;
+
+    type B = __m512i;
+    type I = __m512i;
+    type F = __m512;
+
+    /// Q8_0's weights stay offset by 128: `vpdpbusd` takes them unsigned.
+    const Q8_OFFSET: i32 = 128;
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn load_b(bytes: &[u8; 64]) -> B {
+        // SAFETY: reads the 64 bytes of `bytes`; `loadu` needs no alignment.
+        unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
+    }
+
+    /// 16 f16 to f32.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn load_h(bytes: &[u8; 32]) -> F {
+        // SAFETY: reads the 32 bytes of `bytes`; `loadu` needs no alignment.
+        _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) })
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn load_u8f(bytes: &[u8; 16]) -> F {
+        // SAFETY: reads the 16 bytes of `bytes`; `loadu` needs no alignment.
+        let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn load_i8f(bytes: &[u8; 16]) -> F {
+        // SAFETY: reads the 16 bytes of `bytes`; `loadu` needs no alignment.
+        let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn store(v: F, out: &mut [f32; 16]) {
+        // SAFETY: writes the 16 floats of `out`; `storeu` needs no alignment.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), v) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn zero_i() -> I {
+        _mm512_setzero_si512()
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn zero_f() -> F {
+        _mm512_setzero_ps()
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn low4(b: B) -> B {
+        _mm512_and_si512(b, _mm512_set1_epi8(0x0F))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn high4(b: B) -> B {
+        _mm512_and_si512(_mm512_srli_epi16::<4>(b), _mm512_set1_epi8(0x0F))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn or(a: B, b: B) -> B {
+        _mm512_or_si512(a, b)
+    }
+
+    /// Bit `u` of each byte moved to bit 4 (the 16-bit shifts keep each byte's bit in its
+    /// byte: the mask drops what crosses over).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn fifth_bit(bits: B, u: usize) -> B {
+        let moved = match u {
+            0 => _mm512_slli_epi16::<4>(bits),
+            1 => _mm512_slli_epi16::<3>(bits),
+            2 => _mm512_slli_epi16::<2>(bits),
+            3 => _mm512_slli_epi16::<1>(bits),
+            4 => bits,
+            5 => _mm512_srli_epi16::<1>(bits),
+            6 => _mm512_srli_epi16::<2>(bits),
+            _ => _mm512_srli_epi16::<3>(bits),
+        };
+        _mm512_and_si512(moved, _mm512_set1_epi8(0x10))
+    }
+
+    /// Bits `2k, 2k + 1` of each byte moved to bits 4, 5.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn high_two(bits: B, k: usize) -> B {
+        let moved = match k {
+            0 => _mm512_slli_epi16::<4>(bits),
+            1 => _mm512_slli_epi16::<2>(bits),
+            2 => bits,
+            _ => _mm512_srli_epi16::<2>(bits),
+        };
+        _mm512_and_si512(moved, _mm512_set1_epi8(0x30))
+    }
+
+    /// `acc` plus, per row, the 4 unsigned weights of `w` times the 4 activations of `x`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn dot(acc: I, w: B, x: i32) -> I {
+        _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn dot8(acc: I, w: B, x: i32) -> I {
+        dot(acc, w, x)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn add_i(a: I, b: I) -> I {
+        _mm512_add_epi32(a, b)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn sub_i(a: I, s: i32) -> I {
+        _mm512_sub_epi32(a, _mm512_set1_epi32(s))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn to_f(a: I) -> F {
+        _mm512_cvtepi32_ps(a)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn splat(v: f32) -> F {
+        _mm512_set1_ps(v)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn mul(a: F, b: F) -> F {
+        _mm512_mul_ps(a, b)
+    }
+
+    /// `a·b + c`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn fma(a: F, b: F, c: F) -> F {
+        _mm512_fmadd_ps(a, b, c)
+    }
+
+    /// `c − a·b`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn fnma(a: F, b: F, c: F) -> F {
+        _mm512_fnmadd_ps(a, b, c)
+    }
+
+    kernel!("avx512f,avx512bw,avx512vnni,fma,f16c");
+}
+
+/// AVX2: the same 16 rows as two 256-bit halves (rows 0–7, 8–15).
+mod avx2 {
+    use super::*;
+
+    type B = [__m256i; 2];
+    type I = [__m256i; 2];
+    type F = [__m256; 2];
+
+    /// Q8_0's weights are turned back to signed for `vpmaddubsw` (whose i16 pairs would
+    /// overflow with 255 · 127 · 2), so no offset comes off.
+    const Q8_OFFSET: i32 = 0;
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn load_b(bytes: &[u8; 64]) -> B {
+        // SAFETY: reads the 64 bytes of `bytes`, 32 at a time; `loadu` needs no alignment.
+        unsafe {
+            [
+                _mm256_loadu_si256(bytes.as_ptr().cast()),
+                _mm256_loadu_si256(bytes[32..].as_ptr().cast()),
+            ]
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn load_h(bytes: &[u8; 32]) -> F {
+        // SAFETY: reads the 32 bytes of `bytes`, 16 at a time; `loadu` needs no alignment.
+        unsafe {
+            [
+                _mm256_cvtph_ps(_mm_loadu_si128(bytes.as_ptr().cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(bytes[16..].as_ptr().cast())),
+            ]
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn load_u8f(bytes: &[u8; 16]) -> F {
+        // SAFETY: reads the 16 bytes of `bytes`, 8 at a time.
+        unsafe {
+            [
+                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadu_si64(bytes.as_ptr()))),
+                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadu_si64(bytes[8..].as_ptr()))),
+            ]
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn load_i8f(bytes: &[u8; 16]) -> F {
+        // SAFETY: reads the 16 bytes of `bytes`, 8 at a time.
+        unsafe {
+            [
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadu_si64(bytes.as_ptr()))),
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadu_si64(bytes[8..].as_ptr()))),
+            ]
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn store(v: F, out: &mut [f32; 16]) {
+        // SAFETY: writes the 16 floats of `out`, 8 at a time; `storeu` needs no alignment.
+        unsafe {
+            _mm256_storeu_ps(out.as_mut_ptr(), v[0]);
+            _mm256_storeu_ps(out[8..].as_mut_ptr(), v[1]);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn zero_i() -> I {
+        [_mm256_setzero_si256(); 2]
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn zero_f() -> F {
+        [_mm256_setzero_ps(); 2]
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn low4(b: B) -> B {
+        b.map(|b| _mm256_and_si256(b, _mm256_set1_epi8(0x0F)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn high4(b: B) -> B {
+        b.map(|b| _mm256_and_si256(_mm256_srli_epi16::<4>(b), _mm256_set1_epi8(0x0F)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn or(a: B, b: B) -> B {
+        [_mm256_or_si256(a[0], b[0]), _mm256_or_si256(a[1], b[1])]
+    }
+
+    /// Bit `u` of each byte moved to bit 4.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn fifth_bit(bits: B, u: usize) -> B {
+        bits.map(|b| {
+            let moved = match u {
+                0 => _mm256_slli_epi16::<4>(b),
+                1 => _mm256_slli_epi16::<3>(b),
+                2 => _mm256_slli_epi16::<2>(b),
+                3 => _mm256_slli_epi16::<1>(b),
+                4 => b,
+                5 => _mm256_srli_epi16::<1>(b),
+                6 => _mm256_srli_epi16::<2>(b),
+                _ => _mm256_srli_epi16::<3>(b),
+            };
+            _mm256_and_si256(moved, _mm256_set1_epi8(0x10))
+        })
+    }
+
+    /// Bits `2k, 2k + 1` of each byte moved to bits 4, 5.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn high_two(bits: B, k: usize) -> B {
+        bits.map(|b| {
+            let moved = match k {
+                0 => _mm256_slli_epi16::<4>(b),
+                1 => _mm256_slli_epi16::<2>(b),
+                2 => b,
+                _ => _mm256_srli_epi16::<2>(b),
+            };
+            _mm256_and_si256(moved, _mm256_set1_epi8(0x30))
+        })
+    }
+
+    /// `acc` plus, per row, 4 unsigned weights (at most 63, so the i16 pair sums of
+    /// `vpmaddubsw` stay below 2 · 63 · 127) times 4 activations.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn dot(acc: I, w: B, x: i32) -> I {
+        let x = _mm256_set1_epi32(x);
+        let ones = _mm256_set1_epi16(1);
+        [0, 1].map(|h| {
+            let pairs = _mm256_maddubs_epi16(w[h], x);
+            _mm256_add_epi32(acc[h], _mm256_madd_epi16(pairs, ones))
+        })
+    }
+
+    /// Q8_0: `w` holds `q + 128`; `|q|` times `x` with `q`'s sign stays within i16 pairs
+    /// (`|x| ≤ 127`, `|q| ≤ 128`).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn dot8(acc: I, w: B, x: i32) -> I {
+        let x = _mm256_set1_epi32(x);
+        let ones = _mm256_set1_epi16(1);
+        [0, 1].map(|h| {
+            let q = _mm256_xor_si256(w[h], _mm256_set1_epi8(-128));
+            let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(x, q));
+            _mm256_add_epi32(acc[h], _mm256_madd_epi16(pairs, ones))
+        })
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn add_i(a: I, b: I) -> I {
+        [_mm256_add_epi32(a[0], b[0]), _mm256_add_epi32(a[1], b[1])]
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn sub_i(a: I, s: i32) -> I {
+        a.map(|a| _mm256_sub_epi32(a, _mm256_set1_epi32(s)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn to_f(a: I) -> F {
+        a.map(|a| _mm256_cvtepi32_ps(a))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn splat(v: f32) -> F {
+        [_mm256_set1_ps(v); 2]
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn mul(a: F, b: F) -> F {
+        [_mm256_mul_ps(a[0], b[0]), _mm256_mul_ps(a[1], b[1])]
+    }
+
+    /// `a·b + c`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn fma(a: F, b: F, c: F) -> F {
+        [0, 1].map(|h| _mm256_fmadd_ps(a[h], b[h], c[h]))
+    }
+
+    /// `c − a·b`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn fnma(a: F, b: F, c: F) -> F {
+        [0, 1].map(|h| _mm256_fnmadd_ps(a[h], b[h], c[h]))
+    }
+
+    kernel!("avx2,fma,f16c");
+}
