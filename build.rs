@@ -18,6 +18,43 @@
 //! that runs models) links it with `--no-as-needed`; a `RUSTFLAGS` link argument would also
 //! reach `llm-cooperation` and `llm-config`, which must not load libtorch.
 
+/// Whether the libtorch in `lib` can run on a GPU: it has `libtorch_cuda.so` and the CUDA
+/// libraries that one needs are installed beside it (the `nvidia-*` packages a full `pip
+/// install torch` brings, under `site-packages/nvidia/*/lib`, or copies in `lib`). PyPI's
+/// torch wheel installed `--no-deps` for CPU use (`.ci/deps.sh`) has the first without the
+/// second: linking it there would leave `llm-server` unable to start. `LLM_COOP_CUDA=1` or
+/// `0` decides instead.
+fn has_cuda(lib: &std::path::Path) -> bool {
+    println!("cargo:rerun-if-env-changed=LLM_COOP_CUDA");
+    match std::env::var("LLM_COOP_CUDA").as_deref() {
+        Ok("1") => return true,
+        Ok("0") => return false,
+        _ => {}
+    }
+    if !lib.join("libtorch_cuda.so").exists() {
+        return false;
+    }
+    let has_cusparse = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("libcusparse.so")
+            })
+    };
+    // `…/site-packages/torch/lib` → `…/site-packages/nvidia/<package>/lib`.
+    let nvidia = lib.join("../../nvidia");
+    has_cusparse(lib)
+        || std::fs::read_dir(&nvidia)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|package| has_cusparse(&package.path().join("lib")))
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_LOCAL").is_none() {
@@ -32,7 +69,7 @@ fn main() {
         );
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-    if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
+    if has_cuda(std::path::Path::new(&lib)) {
         println!("cargo:rustc-link-arg-bin=llm-server=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
     for bin in ["llm-cooperation", "llm-config"] {

@@ -998,7 +998,11 @@ fn the_demo_model_fits_in_250_mb_resident() {
         answer / 1024
     );
     if DType::native_products() {
-        assert!(load <= 250 * 1024, "{load} KiB after load");
+        // The target is the release `llm-server`'s (241 MB measured by `bench/runner.sh`); a
+        // debug build (the test suite's) maps about 20 MB more of its own unoptimised code.
+        // Either bound fails at once if the weights were kept in f32 (800 MB) or bf16 (470 MB).
+        let limit = if cfg!(debug_assertions) { 275 } else { 250 };
+        assert!(load <= limit * 1024, "{load} KiB after load (limit {limit} MB)");
     }
 }
 
