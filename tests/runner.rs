@@ -1002,7 +1002,10 @@ fn the_demo_model_fits_in_250_mb_resident() {
         // debug build (the test suite's) maps about 20 MB more of its own unoptimised code.
         // Either bound fails at once if the weights were kept in f32 (800 MB) or bf16 (470 MB).
         let limit = if cfg!(debug_assertions) { 275 } else { 250 };
-        assert!(load <= limit * 1024, "{load} KiB after load (limit {limit} MB)");
+        assert!(
+            load <= limit * 1024,
+            "{load} KiB after load (limit {limit} MB)"
+        );
     }
 }
 
