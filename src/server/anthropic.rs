@@ -94,7 +94,7 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let body = body?;
     let id = message_id();
-    if let Some((mi, req)) = gateway::verbatim(
+    if let Some(f) = gateway::verbatim(
         &state,
         Protocol::AnthropicMessages,
         &body.0,
@@ -102,14 +102,12 @@ async fn handle(
         forwarded_headers(&headers),
     ) {
         let refused = |e| gateway::judged(e, || decode_body(&body, &headers).map(drop));
-        if !req.stream {
-            let answered = gateway::forward(&state, mi, req, token)
-                .await
-                .map_err(refused)?;
+        if !f.req.stream {
+            let answered = gateway::forward(&state, f, token).await.map_err(refused)?;
             let body = anthropic_messages::encode_response(&answered.response, &id, 0);
             return Ok(whole_answer(body, answered, false));
         }
-        let (events, model) = gateway::forward_stream(&state, mi, req, token)
+        let (events, model) = gateway::forward_stream(&state, f, token)
             .await
             .map_err(refused)?;
         let encoder = anthropic_messages::StreamEncoder::new(&id, &model, 0, false);

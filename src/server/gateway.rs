@@ -377,7 +377,7 @@ pub fn verbatim(
     body: &bytes::Bytes,
     headers: &axum::http::HeaderMap,
     forwarded: Vec<(String, String)>,
-) -> Option<(usize, Arc<Verbatim>)> {
+) -> Option<Forwarding> {
     if !state.policies.forward_as_written
         || state.policies.cache_by_default
         || super::openai::wants_cache(headers, false)
@@ -387,8 +387,21 @@ pub fn verbatim(
     }
     let mut req = Verbatim::parse(protocol, body.clone())?;
     req.headers = forwarded;
-    let mi = state.live().router.verbatim_model(&req)?;
-    Some((mi, Arc::new(req)))
+    let router = state.live().router.clone();
+    let model = router.verbatim_model(&req)?;
+    Some(Forwarding {
+        router,
+        model,
+        req: Arc::new(req),
+    })
+}
+
+/// A request to forward as written: the router that chose its model (a reload in between
+/// must not turn the model's index into another model's) and the request.
+pub struct Forwarding {
+    router: Arc<crate::router::Router>,
+    model: usize,
+    pub req: Arc<Verbatim>,
 }
 
 /// An upstream's error for a request forwarded as written: when it refused the request
@@ -406,15 +419,14 @@ pub fn judged(error: ApiError, decode: impl FnOnce() -> Result<(), ApiError>) ->
     error
 }
 
-/// A request forwarded as its client wrote it to model `mi` (see [`Verbatim`]; the handler
+/// A request forwarded as its client wrote it (see [`Verbatim`]; the handler
 /// checked that no session, cache or cooperation applies): routed, answered, accounted.
 pub async fn forward(
     state: &AppState,
-    mi: usize,
-    req: Arc<Verbatim>,
+    f: Forwarding,
     token: Option<TokenId>,
 ) -> Result<Answered, ApiError> {
-    let routed = match state.live().router.forward(mi, req).await {
+    let routed = match f.router.forward(f.model, f.req).await {
         Ok(r) => r,
         Err(e) => {
             state.count_failure().await;
@@ -435,12 +447,11 @@ pub async fn forward(
 /// [`forward`], streamed.
 pub async fn forward_stream(
     state: &Arc<AppState>,
-    mi: usize,
-    req: Arc<Verbatim>,
+    f: Forwarding,
     token: Option<TokenId>,
 ) -> Result<(EventStream, String), ApiError> {
     let started = Instant::now();
-    let routed = match state.live().router.forward_stream(mi, req).await {
+    let routed = match f.router.forward_stream(f.model, f.req).await {
         Ok(r) => r,
         Err(e) => {
             state.count_failure().await;

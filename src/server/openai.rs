@@ -146,18 +146,15 @@ pub async fn chat_completions(
     let token = token.map(|t| t.0);
     let id = completion_id();
     let created = now_secs();
-    if let Some((mi, req)) =
-        gateway::verbatim(&state, Protocol::OpenAiChat, &body.0, &headers, Vec::new())
+    if let Some(f) = gateway::verbatim(&state, Protocol::OpenAiChat, &body.0, &headers, Vec::new())
     {
         let refused = |e| gateway::judged(e, || decode(&body).map(drop));
-        if !req.stream {
-            let answered = gateway::forward(&state, mi, req, token)
-                .await
-                .map_err(refused)?;
+        if !f.req.stream {
+            let answered = gateway::forward(&state, f, token).await.map_err(refused)?;
             let body = openai_chat::encode_response(&answered.response, &id, created);
             return Ok(whole_answer(body, answered, false));
         }
-        let (events, model) = gateway::forward_stream(&state, mi, req, token)
+        let (events, model) = gateway::forward_stream(&state, f, token)
             .await
             .map_err(refused)?;
         // Forwarded as written only without `stream_options`: no usage chunk was asked for.
