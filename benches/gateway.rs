@@ -1,7 +1,7 @@
 //! Tools for `bench/gateway.sh` (run by it, not on their own):
 //!
 //! - `upstream PORT DELAY_MS`: a fixed-answer OpenAI-compatible upstream that waits
-//!   `DELAY_MS` before answering (`stream: true` gets five SSE chunks).
+//!   `DELAY_MS` before answering (`stream: true` gets eight SSE events, written one by one).
 //! - `ttft URL N`: N sequential streamed requests to `URL`; prints the median and p99 time to
 //!   the first content chunk and to the end, in milliseconds, as `ttft_p50 ttft_p99 total_p50`.
 //!
@@ -11,11 +11,12 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::body::{Body, Bytes};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const ANSWER: &str = "The quick brown fox jumps over the lazy dog.";
 
@@ -38,6 +39,10 @@ fn main() {
     }
 }
 
+/// Answers as a fixed-answer server does (BENCHMARKS.md's reference is nginx `return 200`): the
+/// answers are built once, and the body is not parsed. Only `"stream": true` is looked for, as
+/// bytes: on this path the body's cost is the gateway's, not the upstream's, so a 50 KB agent
+/// request costs this upstream what it costs nginx (reading it), not a JSON tree of it.
 fn upstream(port: u16, delay_ms: u64) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -45,23 +50,30 @@ fn upstream(port: u16, delay_ms: u64) {
         .unwrap();
     runtime.block_on(async move {
         let delay = Duration::from_millis(delay_ms);
+        let whole = Bytes::from(
+            json!({
+                "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench-model",
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": ANSWER }, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22 },
+            })
+            .to_string(),
+        );
+        let chunks = stream_chunks();
         let app = axum::Router::new()
             .route("/v1/models", get(|| async { Json(json!({ "object": "list", "data": [{ "id": "bench-model", "object": "model" }] })) }))
             .route(
                 "/v1/chat/completions",
-                post(move |Json(body): Json<Value>| async move {
+                post(move |body: Bytes| async move {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    if body["stream"] == true {
-                        stream_answer()
+                    if asks_to_stream(&body) {
+                        let body = Body::from_stream(futures::stream::iter(
+                            chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+                        ));
+                        ([(CONTENT_TYPE, "text/event-stream")], body).into_response()
                     } else {
-                        Json(json!({
-                            "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench-model",
-                            "choices": [{ "index": 0, "message": { "role": "assistant", "content": ANSWER }, "finish_reason": "stop" }],
-                            "usage": { "prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22 },
-                        }))
-                        .into_response()
+                        ([(CONTENT_TYPE, "application/json")], whole).into_response()
                     }
                 }),
             );
@@ -70,7 +82,23 @@ fn upstream(port: u16, delay_ms: u64) {
     });
 }
 
-fn stream_answer() -> Response {
+/// Whether a JSON body says `"stream": true` (whitespace around the colon allowed). A string
+/// value cannot hold an unescaped `"stream"`, so a match is the key.
+fn asks_to_stream(body: &[u8]) -> bool {
+    let key = b"\"stream\"";
+    body.windows(key.len())
+        .enumerate()
+        .filter(|(_, w)| w == key)
+        .any(|(at, _)| {
+            let rest = &body[at + key.len()..];
+            let rest = rest.trim_ascii_start();
+            rest.strip_prefix(b":")
+                .is_some_and(|r| r.trim_ascii_start().starts_with(b"true"))
+        })
+}
+
+/// The streamed answer, five SSE events sent as separate chunks (as a real upstream writes them).
+fn stream_chunks() -> Vec<Bytes> {
     let mut chunks: Vec<String> = ANSWER
         .split_inclusive(' ')
         .collect::<Vec<_>>()
@@ -89,14 +117,7 @@ fn stream_answer() -> Response {
     chunks.push(format!("data: {}\n\n", json!({ "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "bench-model",
         "choices": [], "usage": { "prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22 } })));
     chunks.push("data: [DONE]\n\n".to_owned());
-    let body = Body::from_stream(futures::stream::iter(
-        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
-    ));
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
-        body,
-    )
-        .into_response()
+    chunks.into_iter().map(Bytes::from).collect()
 }
 
 fn ttft(url: &str, n: usize) {

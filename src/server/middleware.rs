@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::gateway::TokenId;
 use super::metrics::{ErrorLabels, RequestLabels, RouteLabel, RouteModel};
@@ -65,7 +65,7 @@ where
 
 async fn layers(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let s = &state;
-    request_id(s, req, move |req| {
+    let resp = request_id(s, req, move |req| {
         authenticate(s, req, move |req| {
             rate_limit(s, req, move |req| {
                 shed(s, req, move |req| {
@@ -76,7 +76,144 @@ async fn layers(State(state): State<Arc<AppState>>, req: Request, next: Next) ->
             })
         })
     })
-    .await
+    .await;
+    one_write_per_burst(resp).await
+}
+
+/// A stream's events that arrive together (an upstream's answer read in one go) leave in one
+/// write instead of one each: every write to a socket wakes its reader, and on a VM a wake-up
+/// costs more than all the gateway's work for the event.
+///
+/// The upstream's events reach the handler one at a time (the HTTP client hands over one chunk
+/// per pass of the scheduler), so a burst waits up to [`PASSES`] passes without a new chunk
+/// before it is sent, and the response's head waits as long for the first one, to leave with
+/// it. A pass is a turn of this worker's queue: microseconds. A slow stream (a model making
+/// its tokens) is sent as it comes; only a burst already under way is waited for.
+async fn one_write_per_burst(resp: Response) -> Response {
+    if !is_stream(&resp) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let mut bursts = Bursts {
+        inner: body.into_data_stream(),
+        burst: Burst::default(),
+        failed: None,
+        ended: false,
+    };
+    let mut first = None;
+    for _ in 0..=PASSES {
+        if let Some(burst) = bursts.next().now_or_never() {
+            first = burst;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let body = Body::from_stream(futures::stream::iter(first).chain(bursts));
+    Response::from_parts(parts, body)
+}
+
+/// The chunks of a stream that arrive together, joined (see [`one_write_per_burst`]).
+struct Bursts<S> {
+    inner: S,
+    burst: Burst,
+    /// An error met after some data: sent on the next poll, after that data.
+    failed: Option<axum::Error>,
+    ended: bool,
+}
+
+/// The chunks gathered so far; the first is kept as it is, a copy made only when a second one
+/// joins it.
+#[derive(Default)]
+struct Burst {
+    first: Option<bytes::Bytes>,
+    joined: Option<bytes::BytesMut>,
+    /// Passes since the last chunk came.
+    idle: u8,
+}
+
+impl Burst {
+    fn len(&self) -> usize {
+        match (&self.joined, &self.first) {
+            (Some(j), _) => j.len(),
+            (None, Some(f)) => f.len(),
+            (None, None) => 0,
+        }
+    }
+
+    fn push(&mut self, chunk: bytes::Bytes) {
+        self.idle = 0;
+        match (&mut self.joined, self.first.take()) {
+            (Some(j), _) => j.extend_from_slice(&chunk),
+            (None, Some(f)) => {
+                let mut j = bytes::BytesMut::with_capacity((f.len() + chunk.len()) * 4);
+                j.extend_from_slice(&f);
+                j.extend_from_slice(&chunk);
+                self.joined = Some(j);
+            }
+            (None, None) => self.first = Some(chunk),
+        }
+    }
+
+    fn take(&mut self) -> Option<bytes::Bytes> {
+        let burst = std::mem::take(self);
+        match (burst.joined, burst.first) {
+            (Some(j), _) => Some(j.freeze()),
+            (None, f) => f,
+        }
+    }
+}
+
+/// A burst is sent once it holds this much, whatever comes next.
+const MAX_BURST: usize = 64 * 1024;
+
+/// Passes of the scheduler a burst waits for its next chunk. An upstream's chunk takes two
+/// or three to come through the HTTP client and the handler; eight let a whole answer read at
+/// once leave in one write (5 SSE events: 6 writes before, 1 now).
+const PASSES: u8 = 8;
+
+impl<S> futures::Stream for Bursts<S>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
+{
+    type Item = Result<bytes::Bytes, axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        while self.burst.len() < MAX_BURST {
+            match self.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.burst.push(chunk),
+                Poll::Ready(Some(Err(e))) => {
+                    if self.burst.len() == 0 {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    self.failed = Some(e);
+                    break;
+                }
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    break;
+                }
+                // Nothing under way: wait for the stream to wake this task.
+                Poll::Pending if self.burst.len() == 0 => return Poll::Pending,
+                Poll::Pending if self.burst.idle < PASSES => {
+                    self.burst.idle += 1;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(self.burst.take().map(Ok))
+    }
 }
 
 /// Outermost: names the request, and counts, times and logs it whatever the layers inside
@@ -395,5 +532,111 @@ impl Drop for InFlight {
                 "request abandoned by the client"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures::stream;
+
+    fn ok(s: &'static str) -> Result<Bytes, axum::Error> {
+        Ok(Bytes::from_static(s.as_bytes()))
+    }
+
+    fn sse(body: Body) -> Response {
+        Response::builder()
+            .header(axum::http::header::CONTENT_TYPE, "text/event-stream")
+            .body(body)
+            .unwrap()
+    }
+
+    async fn frames(resp: Response) -> Vec<Result<Bytes, String>> {
+        resp.into_body()
+            .into_data_stream()
+            .map(|f| f.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn events_that_arrive_together_leave_as_one_chunk_with_the_head() {
+        let body = Body::from_stream(stream::iter([
+            ok("data: 1\n\n"),
+            ok("data: 2\n\n"),
+            ok("data: 3\n\n"),
+        ]));
+        let resp = one_write_per_burst(sse(body)).await;
+        assert_eq!(
+            frames(resp).await,
+            [Ok(Bytes::from("data: 1\n\ndata: 2\n\ndata: 3\n\n"))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_chunk_a_few_passes_behind_joins_its_burst() {
+        // Each chunk comes after two turns of the scheduler, as through the HTTP client.
+        let body = Body::from_stream(stream::iter(["a", "b", "c"]).then(|s| async move {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            ok(s)
+        }));
+        let resp = one_write_per_burst(sse(body)).await;
+        assert_eq!(frames(resp).await, [Ok(Bytes::from("abc"))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_stream_is_sent_as_it_comes() {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, axum::Error>>();
+        let body = Body::from_stream(rx);
+        // Nothing yet: the head is not held back for it.
+        let resp = one_write_per_burst(sse(body)).await;
+        let mut data = resp.into_body().into_data_stream();
+        tx.unbounded_send(ok("first")).unwrap();
+        assert_eq!(data.next().await.unwrap().unwrap(), "first");
+        // The next event comes long after: it is a burst of its own, not held for a third.
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            tx.unbounded_send(ok("second")).unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            drop(tx);
+        });
+        assert_eq!(data.next().await.unwrap().unwrap(), "second");
+        sender.abort();
+    }
+
+    #[tokio::test]
+    async fn an_error_after_data_comes_after_that_data() {
+        let failing = stream::iter([ok("data: 1\n\n"), Err(axum::Error::new("upstream broke"))]);
+        let resp = one_write_per_burst(sse(Body::from_stream(failing))).await;
+        let got = frames(resp).await;
+        assert_eq!(got[0], Ok(Bytes::from("data: 1\n\n")));
+        assert!(
+            got[1].as_ref().is_err_and(|e| e.contains("upstream broke")),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_sent_once_it_is_large() {
+        let big: &'static str = Box::leak("x".repeat(40 * 1024).into_boxed_str());
+        let body = Body::from_stream(stream::iter([ok(big), ok(big), ok(big)]));
+        let resp = one_write_per_burst(sse(body)).await;
+        let lens: Vec<usize> = frames(resp)
+            .await
+            .into_iter()
+            .map(|f| f.unwrap().len())
+            .collect();
+        assert_eq!(lens, [80 * 1024, 40 * 1024]);
+    }
+
+    #[tokio::test]
+    async fn a_whole_answer_is_left_as_it_is() {
+        let resp = Response::new(Body::from("{}"));
+        assert_eq!(
+            frames(one_write_per_burst(resp).await).await,
+            [Ok(Bytes::from("{}"))]
+        );
     }
 }
