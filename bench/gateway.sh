@@ -6,14 +6,22 @@
 # under load. When a `litellm` command exists, its proxy runs against the same upstream.
 # Usage: bash bench/gateway.sh [seconds per run (default 10)] [upstream delay ms (default 0)]
 #        [rounds of the concurrency-1 comparison (default 5)]
+# GATEWAY_BASELINE=path/to/another/llm-server runs that build beside this one on the small
+# request, alternating, and prints both: this machine's speed varies 2–3× within the hour, so
+# builds are compared in one run, not against figures from another hour. For example, the
+# build before the protocol layer: `git worktree add /tmp/base f3180f3^ && (cd /tmp/base &&
+# cargo build --release --bin llm-server)`, then GATEWAY_BASELINE=/tmp/base/target/release/llm-server.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 secs=${1:-10}
 delay=${2:-0}
 rounds=${3:-5}
-# The two cores also run wrk and the upstream, so llm-server gets one HTTP thread by default
-# (measured faster here than one per core); GATEWAY_WORKERS overrides it.
-workers=${GATEWAY_WORKERS:-1}
+# llm-server runs with its default, one HTTP thread per core; GATEWAY_WORKERS=N sets --workers.
+# (With an upstream as cheap as nginx, the second thread pays off even though the two cores
+# also run wrk and the upstream: small requests 12,189 vs 10,214 requests/s, agent requests
+# 5,142–6,482 vs 4,193–5,850, measured alternating.)
+workers=${GATEWAY_WORKERS:-}
+worker_args=(); [[ -n "$workers" ]] && worker_args=(--workers "$workers")
 # BENCH_PIN=1 runs the load generator on CPU 1 and the servers (upstream, llm-server, LiteLLM)
 # on CPU 0, so direct and proxied calls cross between cores the same number of times (twice);
 # unpinned, each hop may wake an idle core, which on this VM costs more than the gateway does.
@@ -50,7 +58,12 @@ name = "bench"
 provider = "bench"
 upstream = "bench-model"
 TOML
-LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "${server_cpu[@]}" "$target/release/llm-server" --port "$gw_port" --workers "$workers" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
+LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "${server_cpu[@]}" "$target/release/llm-server" --port "$gw_port" "${worker_args[@]}" 2>/dev/null & gw_pid=$!; pids+=($gw_pid)
+if [[ -n "${GATEWAY_BASELINE:-}" ]]; then
+  base_port=$(free_port)
+  LLM_COOP_CONFIG_DIR="$dir" LOG_LEVEL=error "${server_cpu[@]}" "$GATEWAY_BASELINE" --port "$base_port" "${worker_args[@]}" 2>/dev/null & pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$base_port/health" >/dev/null && break; sleep 0.05; done
+fi
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/health" >/dev/null && break; sleep 0.05; done
 sleep 0.5
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -144,7 +157,7 @@ read -r gt50 gt99 _ <<<"$("${load_cpu[@]}" "$tools" ttft "$gw" 300)"
 
 echo
 echo "upstream delay ${delay} ms, ${secs} s per wrk run, wrk -t1, $(nproc) cores shared by upstream, gateway and load;"
-echo "llm-server --workers $workers; c=1 rows: median (min–max) of $rounds alternating rounds"
+echo "llm-server --workers ${workers:-(default: one per core)}; c=1 rows: median (min–max) of $rounds alternating rounds"
 echo
 echo "| | direct | via llm-server | added |"
 echo "|---|---|---|---|"
@@ -184,6 +197,39 @@ PY
 echo "| c=64 p99 latency via llm-server | | ${gc99} ms | |"
 echo "| llm-server RSS idle / under c=64 load | | ${idle_rss} MB / ${loaded_rss} MB | |"
 echo "| non-2xx responses via llm-server | | ${gerr1} (c=1), ${gerr64} (c=64); agent ${aerr} (c=1), ${aerr64} (c=64); responses ${rerr} (c=1) | |"
+
+if [[ -n "${GATEWAY_BASELINE:-}" ]]; then
+  # This build and the baseline on the small request, alternating with direct calls.
+  gwb="http://127.0.0.1:$base_port/v1/chat/completions"
+  b1=()
+  for _ in $(seq "$rounds"); do
+    read -r d50 d99 _ _ <<<"$(run_wrk "$direct" 1)"
+    read -r g50 g99 _ _ <<<"$(run_wrk "$gw" 1)"
+    read -r b50 b99 _ _ <<<"$(run_wrk "$gwb" 1)"
+    read -r _ _ g64 _ <<<"$(run_wrk "$gw" 64)"
+    read -r _ _ b64 _ <<<"$(run_wrk "$gwb" 64)"
+    b1+=("$d50 $d99 $g50 $g99 $b50 $b99 $g64 $b64")
+  done
+  echo
+  echo "small request, this build beside GATEWAY_BASELINE=$GATEWAY_BASELINE ($rounds alternating rounds, median (min–max)):"
+  echo
+  echo "| small request | this build | baseline build | this / baseline |"
+  echo "|---|---|---|---|"
+  python3 - "${b1[@]}" <<'PY'
+import statistics,sys
+rounds=[list(map(float,r.split())) for r in sys.argv[1:]]
+def col(f):
+    v=[f(r) for r in rounds]; return statistics.median(v),min(v),max(v)
+def ms(m): return f"{m[0]:+.3f} ms ({m[1]:+.3f}–{m[2]:+.3f})"
+def rps(m): return f"{m[0]:,.0f} ({m[1]:,.0f}–{m[2]:,.0f})"
+g50,b50=col(lambda r:r[2]-r[0]),col(lambda r:r[4]-r[0])
+g99,b99=col(lambda r:r[3]-r[1]),col(lambda r:r[5]-r[1])
+g64,b64=col(lambda r:r[6]),col(lambda r:r[7])
+print(f"| c=1 added p50 | {ms(g50)} | {ms(b50)} | |")
+print(f"| c=1 added p99 | {ms(g99)} | {ms(b99)} | |")
+print(f"| c=64 requests/s | {rps(g64)} | {rps(b64)} | {statistics.median(r[6]/r[7] for r in rounds):.2f} |")
+PY
+fi
 
 if command -v litellm >/dev/null; then
   lt_port=$(free_port)
