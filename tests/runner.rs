@@ -1007,6 +1007,12 @@ fn the_demo_model_fits_in_250_mb_resident() {
             "{load} KiB after load (limit {limit} MB)"
         );
     }
+    // An answer adds its own slot's cache (46 KB per position: 12 MB for its 256), not all
+    // eight slots' (95 MB, the growth measured when the cache held every slot).
+    assert!(
+        answer <= load + 40 * 1024,
+        "{answer} KiB after an answer, {load} KiB after load: an answer should add under 40 MB"
+    );
 }
 
 /// llama.cpp on the same file and prompt tokens, when `llama-cpp-python` is installed
