@@ -1033,7 +1033,7 @@ fn llama_cpp_speed(
         );
         return None;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/llama_cpp.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/llama_cpp_speed.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(model)
@@ -1044,7 +1044,7 @@ fn llama_cpp_speed(
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "bench/llama_cpp.py printed no JSON ({e}): {}",
+            "bench/llama_cpp_speed.py printed no JSON ({e}): {}",
             String::from_utf8_lossy(&out.stderr)
         )
     });

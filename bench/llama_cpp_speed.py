@@ -3,9 +3,10 @@ only when `python3 -c 'import llama_cpp'` works, i.e. after `pip install llama-c
 
 Measured as the runner is: greedy, prefill tok/s = prompt tokens / time to the first new token,
 decode tok/s = (new tokens - 1) / time from the first to the last; medians over the runs after
-one warm-up. Prints one JSON object.
+one warm-up. Prints one JSON object. (Not named `llama_cpp.py`: run as a script, a file of
+the package's name beside it would be imported instead of the package.)
 
-Usage: python3 bench/llama_cpp.py MODEL.gguf '[prompt ids]' NEW_TOKENS RUNS
+Usage: python3 bench/llama_cpp_speed.py MODEL.gguf '[prompt ids]' NEW_TOKENS RUNS
 """
 
 import json
