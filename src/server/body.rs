@@ -9,7 +9,6 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -50,14 +49,6 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         Bytes::from_request(req, state)
             .await
             .map(RawBody)
-            .map_err(|e| {
-                let status = e.status();
-                let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "request_too_large"
-                } else {
-                    "invalid_request_error"
-                };
-                ApiError::new(status, kind, e.body_text())
-            })
+            .map_err(ApiError::from)
     }
 }

@@ -187,14 +187,26 @@ impl ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorKind(pub &'static str);
 
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        let status = e.status();
+impl ApiError {
+    /// A body axum's extractor refused (too large, not JSON, …), with its status and text.
+    fn rejected(status: StatusCode, text: String) -> Self {
         let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
             "request_too_large"
         } else {
             "invalid_request_error"
         };
-        ApiError::new(status, kind, e.body_text())
+        ApiError::new(status, kind, text)
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::rejected(e.status(), e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> Self {
+        ApiError::rejected(e.status(), e.body_text())
     }
 }

@@ -54,6 +54,19 @@ pub struct Answered {
     pub receipt: Option<serde_json::Value>,
 }
 
+impl Answered {
+    /// An answer one routed model gave now (not from the cache, no cooperation).
+    fn routed(routed: crate::router::Routed<ChatResponse>) -> Self {
+        Answered {
+            strategy: routed.decision.ranking.strategy,
+            response: routed.value,
+            attempts: routed.attempts,
+            cached: false,
+            receipt: None,
+        }
+    }
+}
+
 /// The cooperation a request asks for: a virtual model (`coop/…`), or a complex request the
 /// router may hand to several models because it allows cooperation.
 fn cooperation_for(
@@ -317,13 +330,7 @@ pub async fn complete(state: &AppState, mut c: Completion) -> Result<Answered, A
                 .await;
         }
     }
-    Ok(Answered {
-        strategy: routed.decision.ranking.strategy,
-        response: routed.value,
-        attempts: routed.attempts,
-        cached: false,
-        receipt: None,
-    })
+    Ok(Answered::routed(routed))
 }
 
 /// Routes a request and opens its stream (or replays a cached answer as one); the model name
@@ -435,13 +442,7 @@ pub async fn forward(
     };
     let r = &routed.value;
     state.account(&token, &r.model, &r.usage).await;
-    Ok(Answered {
-        strategy: routed.decision.ranking.strategy,
-        response: routed.value,
-        attempts: routed.attempts,
-        cached: false,
-        receipt: None,
-    })
+    Ok(Answered::routed(routed))
 }
 
 /// [`forward`], streamed.
