@@ -17,6 +17,9 @@
 //! dot products with int8-quantized activations (see the `quant` module). Both share one pool
 //! of helper threads per rank thread ([`set_threads`]).
 //!
+//! [`ops`] holds the rest of a decoder step on the CPU (norms, rotary embedding, attention,
+//! SwiGLU), so that a step on packed weights makes no libtorch call between its products.
+//!
 //! Decoding ggml blocks ([`BlockKind`], [`dequantize`]) is plain Rust for every architecture
 //! (the runner's GGUF loader uses it); the products are x86-64 only.
 //!
@@ -24,6 +27,7 @@
 //! SIMD wrappers are many times slower than the libtorch path they replace.
 
 mod blocks;
+pub mod ops;
 #[cfg(target_arch = "x86_64")]
 mod packed;
 #[cfg(target_arch = "x86_64")]

@@ -33,6 +33,22 @@ pub trait Comm: Send {
     /// Tells the other ranks that this one stopped, so their collectives fail instead of
     /// waiting for it forever.
     fn abort(&mut self) {}
+    /// [`Comm::all_reduce_sum`] of f32 values held by the caller (the CPU steps that run
+    /// without libtorch).
+    fn all_reduce_sum_host(&mut self, x: Vec<f32>) -> Result<Vec<f32>, RunnerError> {
+        let sum = self.all_reduce_sum(Tensor::from_slice(&x))?;
+        host_vec(&sum)
+    }
+}
+
+/// A tensor's values as f32, on the CPU.
+pub(crate) fn host_vec(t: &Tensor) -> Result<Vec<f32>, RunnerError> {
+    Ok(Vec::<f32>::try_from(
+        &t.f_to_device(Device::Cpu)?
+            .f_to_kind(Kind::Float)?
+            .f_contiguous()?
+            .f_view([-1])?,
+    )?)
 }
 
 /// World size 1: every collective returns its input.
@@ -50,6 +66,9 @@ impl Comm for SingleRank {
         Ok(x)
     }
     fn all_gather_last(&mut self, x: Tensor) -> Result<Tensor, RunnerError> {
+        Ok(x)
+    }
+    fn all_reduce_sum_host(&mut self, x: Vec<f32>) -> Result<Vec<f32>, RunnerError> {
         Ok(x)
     }
 }
@@ -246,6 +265,8 @@ impl Placement {
 struct Linear {
     weights: Weights,
     bias: Option<Tensor>,
+    /// The bias as f32 values, for [`Linear::forward_host`] on the CPU.
+    bias_host: Option<Vec<f32>>,
 }
 
 /// How a linear layer keeps its weights.
@@ -297,10 +318,7 @@ impl Linear {
                         .map_err(RunnerError::InvalidRequest)?,
                 );
             }
-            return Ok(Linear {
-                weights: Weights::Quant(packed),
-                bias,
-            });
+            return Linear::with(Weights::Quant(packed), bias);
         }
         // Float weights (or quantized ones where the products cannot run on their blocks, or
         // mixed with float parts): one dense matrix.
@@ -328,10 +346,7 @@ impl Linear {
                     .f_view([-1])?,
             )?;
             if let Some(packed) = PackedF32::pack(&w, out as usize, inp as usize) {
-                return Ok(Linear {
-                    weights: Weights::Packed(packed),
-                    bias,
-                });
+                return Linear::with(Weights::Packed(packed), bias);
             }
         }
         let weight_t = if at.kind == Kind::Float {
@@ -339,9 +354,18 @@ impl Linear {
         } else {
             at.place(weight)?.f_transpose(0, 1)?
         };
+        Linear::with(Weights::Torch(weight_t), bias)
+    }
+
+    fn with(weights: Weights, bias: Option<Tensor>) -> Result<Self, RunnerError> {
+        let bias_host = match &bias {
+            Some(b) if b.device() == Device::Cpu => Some(host_vec(b)?),
+            _ => None,
+        };
         Ok(Linear {
-            weights: Weights::Torch(weight_t),
+            weights,
             bias,
+            bias_host,
         })
     }
 
@@ -428,6 +452,41 @@ impl Linear {
             y = y.f_add_(b)?;
         }
         Ok(y)
+    }
+
+    fn in_features(&self) -> usize {
+        match &self.weights {
+            Weights::Torch(weight_t) => weight_t.size()[0] as usize,
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => packed.in_features(),
+            #[cfg(target_arch = "x86_64")]
+            Weights::Quant(parts) => parts.first().map_or(0, |p| p.in_features()),
+        }
+    }
+
+    /// `x Wᵀ` without the bias for f32 rows `x` (`[rows, in]`) on the CPU: the kernels'
+    /// products take them as they are; libtorch's weights take a copy each way.
+    fn product_host(&self, x: &[f32]) -> Result<Vec<f32>, RunnerError> {
+        let rows = x.len() / self.in_features().max(1);
+        match &self.weights {
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => Ok(packed.product(x, rows)),
+            #[cfg(target_arch = "x86_64")]
+            Weights::Quant(parts) => Ok(quant_product_host(parts, x, rows)),
+            Weights::Torch(_) => {
+                let x = Tensor::from_slice(x).f_view([rows as i64, self.in_features() as i64])?;
+                host_vec(&self.product(&x)?)
+            }
+        }
+    }
+
+    /// Adds the bias to every row of `y`.
+    fn add_bias_host(&self, y: &mut [f32]) {
+        if let Some(b) = &self.bias_host {
+            for row in y.chunks_exact_mut(b.len().max(1)) {
+                llm_cooperation_kernels::ops::add(row, b);
+            }
+        }
     }
 }
 
@@ -528,8 +587,17 @@ fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerErro
         *last = out as i64;
     }
     let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
+    let y = quant_product_host(parts, &data, rows);
+    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
+}
+
+/// `x Wᵀ` on quantized blocks for f32 rows `x` (`[rows, in]`), the parts' outputs side by
+/// side: `[rows, Σ out]`.
+#[cfg(target_arch = "x86_64")]
+fn quant_product_host(parts: &[PackedQuant], data: &[f32], rows: usize) -> Vec<f32> {
+    let out: usize = parts.iter().map(|p| p.out_features()).sum();
     let refs: Vec<&PackedQuant> = parts.iter().collect();
-    let split = split_activations(&data);
+    let split = split_activations(data);
     let ys: Vec<Vec<f32>> = llm_cooperation_kernels::product_many(&refs, &split, 2 * rows)
         .into_iter()
         .map(|y| {
@@ -537,8 +605,8 @@ fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerErro
             hi.iter().zip(lo).map(|(h, l)| h + l).collect()
         })
         .collect();
-    let y = if let [only] = ys.as_slice() {
-        only.clone()
+    if ys.len() == 1 {
+        ys.into_iter().next().unwrap_or_default()
     } else {
         // Row r of the result is row r of every part's output, in order.
         let mut y = Vec::with_capacity(rows * out);
@@ -549,8 +617,7 @@ fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerErro
             }
         }
         y
-    };
-    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
+    }
 }
 
 /// Output features split across ranks; several checkpoint matrices may be fused into one
@@ -589,6 +656,13 @@ impl ColumnParallel {
         self.0.forward(x)
     }
 
+    /// [`ColumnParallel::forward`] on f32 rows held by the caller (`[rows, in]`, CPU).
+    pub fn forward_host(&self, x: &[f32]) -> Result<Vec<f32>, RunnerError> {
+        let mut y = self.0.product_host(x)?;
+        self.0.add_bias_host(&mut y);
+        Ok(y)
+    }
+
     /// This rank's number of output features.
     pub fn out_features(&self) -> i64 {
         self.0.out_features()
@@ -619,6 +693,14 @@ impl RowParallel {
             bias,
             at,
         )?))
+    }
+
+    /// [`RowParallel::forward`] on f32 rows held by the caller (`[rows, in]`, CPU).
+    pub fn forward_host(&self, x: &[f32], comm: &mut dyn Comm) -> Result<Vec<f32>, RunnerError> {
+        let partial = self.0.product_host(x)?;
+        let mut sum = comm.all_reduce_sum_host(partial)?;
+        self.0.add_bias_host(&mut sum);
+        Ok(sum)
     }
 
     pub fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {

@@ -14,12 +14,18 @@
 //! linear ([`crate::runner::parallel`]). The KV cache is preallocated per sequence slot and
 //! grows by doubling, so a decode step allocates no cache memory.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
 
+use llm_cooperation_kernels::ops;
+
 use crate::runner::checkpoint::{Checkpoint, Param};
 use crate::runner::error::RunnerError;
-use crate::runner::parallel::{ColumnParallel, Comm, Placement, RowParallel, VocabParallelHead};
+use crate::runner::parallel::{
+    ColumnParallel, Comm, Placement, RowParallel, VocabParallelHead, host_vec,
+};
 
 /// The checkpoint's own `config.json` (GGUF metadata is mapped onto the same fields).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -191,6 +197,8 @@ impl Batch {
 #[derive(Debug)]
 struct RmsNorm {
     weight: Tensor,
+    /// The weight as f32 values, for the CPU steps without libtorch.
+    weight_host: Vec<f32>,
     eps: f64,
     size: i64,
 }
@@ -203,8 +211,14 @@ impl RmsNorm {
         at: &Placement,
     ) -> Result<Self, RunnerError> {
         let size = cfg.hidden_size as i64;
+        let weight = at.place(ck.get(name, &[size])?)?;
         Ok(RmsNorm {
-            weight: at.place(ck.get(name, &[size])?)?,
+            weight_host: if at.device == Device::Cpu {
+                host_vec(&weight)?
+            } else {
+                Vec::new()
+            },
+            weight,
             eps: cfg.rms_norm_eps,
             size,
         })
@@ -213,16 +227,31 @@ impl RmsNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor, RunnerError> {
         Ok(x.f_rms_norm([self.size], Some(&self.weight), self.eps)?)
     }
+
+    /// `x` is `[rows, hidden]`.
+    fn forward_host(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; x.len()];
+        ops::rms_norm(x, &self.weight_host, self.eps as f32, &mut out);
+        out
+    }
 }
 
 /// Rotary position embedding tables, rotate-half layout: `x·cos + rotate_half(x)·sin`.
 #[derive(Debug)]
-struct Rope {
-    /// `[max_positions, head_dim]`, each half repeated.
-    cos: Tensor,
-    sin: Tensor,
+enum Rope {
+    /// For libtorch: `[max_positions, head_dim]` (each half repeated), and `rotate` with
     /// `x @ rotate = rotate_half(x) = [-x₂, x₁]`: one product instead of four slicing ops.
-    rotate: Tensor,
+    Torch {
+        cos: Tensor,
+        sin: Tensor,
+        rotate: Tensor,
+    },
+    /// For the CPU steps without libtorch: `[max_positions, head_dim / 2]`.
+    Host {
+        cos: Vec<f32>,
+        sin: Vec<f32>,
+        half: usize,
+    },
 }
 
 impl Rope {
@@ -231,6 +260,7 @@ impl Rope {
         max_positions: i64,
         freq_factors: Option<&Tensor>,
         at: &Placement,
+        host: bool,
     ) -> Result<Self, RunnerError> {
         let d = cfg.head_dim() as i64;
         let half = d / 2;
@@ -255,6 +285,13 @@ impl Rope {
         let inv = Tensor::from_slice(&inv_freq);
         let pos = Tensor::f_arange(max_positions, (Kind::Double, Device::Cpu))? * position_scale;
         let angles = pos.f_outer(&inv)?;
+        if host {
+            return Ok(Rope::Host {
+                cos: host_vec(&angles.f_cos()?)?,
+                sin: host_vec(&angles.f_sin()?)?,
+                half: half as usize,
+            });
+        }
         let angles = Tensor::f_cat(&[&angles, &angles], 1)?;
         let rotate = Tensor::f_zeros([d, d], (Kind::Double, Device::Cpu))?;
         for j in 0..half {
@@ -266,7 +303,7 @@ impl Rope {
             kind: Kind::Float,
             ..*at
         };
-        Ok(Rope {
+        Ok(Rope::Torch {
             cos: f32.place(&angles.f_cos()?)?,
             sin: f32.place(&angles.f_sin()?)?,
             rotate: f32.place(&rotate)?,
@@ -295,9 +332,71 @@ fn llama3_scale(inv_freq: &mut [f64], s: &RopeScaling) {
 
 /// Per-layer key and value cache: `[slots, kv_heads_local, capacity, head_dim]`, in f32.
 #[derive(Debug)]
-struct LayerCache {
+enum LayerCache {
+    Torch(TorchCache),
+    Host(HostCache),
+}
+
+#[derive(Debug)]
+struct TorchCache {
     k: Tensor,
     v: Tensor,
+}
+
+/// The cache of the CPU steps without libtorch, with its shape.
+#[derive(Debug)]
+struct HostCache {
+    k: Vec<f32>,
+    v: Vec<f32>,
+    kv_heads: usize,
+    capacity: usize,
+    head_dim: usize,
+}
+
+impl HostCache {
+    fn new(slots: usize, kv_heads: usize, capacity: usize, head_dim: usize) -> Self {
+        let len = slots * kv_heads * capacity * head_dim;
+        HostCache {
+            k: vec![0.0; len],
+            v: vec![0.0; len],
+            kv_heads,
+            capacity,
+            head_dim,
+        }
+    }
+
+    /// Where position `pos` of key/value head `g` of slot `slot` starts.
+    fn at(&self, slot: usize, g: usize, pos: usize) -> usize {
+        ((slot * self.kv_heads + g) * self.capacity + pos) * self.head_dim
+    }
+
+    /// Positions `range` of head `g` of slot `slot`, keys and values (`[len][head_dim]`).
+    fn span(&self, slot: usize, g: usize, range: Range<usize>) -> (&[f32], &[f32]) {
+        let (from, to) = (self.at(slot, g, range.start), self.at(slot, g, range.end));
+        (&self.k[from..to], &self.v[from..to])
+    }
+
+    /// Copies the first `len` positions of `slots` slots from `old` (every head).
+    fn copy_from(&mut self, old: &HostCache, slots: usize, len: usize) {
+        let n = len * self.head_dim;
+        for slot in 0..slots {
+            for g in 0..self.kv_heads {
+                let (to, from) = (self.at(slot, g, 0), old.at(slot, g, 0));
+                self.k[to..to + n].copy_from_slice(&old.k[from..from + n]);
+                self.v[to..to + n].copy_from_slice(&old.v[from..from + n]);
+            }
+        }
+    }
+
+    /// Copies the first `len` positions of slot `from` into slot `to`.
+    fn move_slot(&mut self, from: usize, to: usize, len: usize) {
+        let n = len * self.head_dim;
+        for g in 0..self.kv_heads {
+            let (src, dst) = (self.at(from, g, 0), self.at(to, g, 0));
+            self.k.copy_within(src..src + n, dst);
+            self.v.copy_within(src..src + n, dst);
+        }
+    }
 }
 
 /// The attention block of one layer, holding this rank's heads.
@@ -311,6 +410,8 @@ struct Attention {
     /// For a rank whose query heads do not cover whole groups (e.g. 9 heads on 2 ranks), the
     /// local key/value head of each local query head; otherwise groups are contiguous.
     kv_for_head: Option<Tensor>,
+    /// The local key/value head of each local query head (the CPU steps' form of the above).
+    kv_of: Vec<usize>,
     /// 1/√d, where it could not be folded into the query weights.
     q_scale: Option<f64>,
 }
@@ -348,6 +449,7 @@ impl Attention {
         let (h0, hl) = at.range(h);
         let kv0 = h0 / group;
         let kv1 = (h0 + hl - 1) / group + 1;
+        let kv_of = (h0..h0 + hl).map(|i| (i / group - kv0) as usize).collect();
         let aligned = h0 % group == 0 && hl % group == 0;
         let kv_for_head = (!aligned)
             .then(|| {
@@ -394,6 +496,7 @@ impl Attention {
             kv_heads: kv1 - kv0,
             head_dim: d,
             kv_for_head,
+            kv_of,
             q_scale,
         })
     }
@@ -402,7 +505,7 @@ impl Attention {
         &self,
         x: &Tensor,
         step: &Step,
-        cache: &mut LayerCache,
+        cache: &mut TorchCache,
         comm: &mut dyn Comm,
     ) -> Result<Tensor, RunnerError> {
         let (b, t) = (step.batch, step.len);
@@ -416,7 +519,7 @@ impl Attention {
         let qk = qkv
             .f_narrow(-1, 0, (hl + kvl) * d)?
             .f_view([b, t, hl + kvl, d])?;
-        let rotated = qk.f_matmul(&step.rope.rotate)?.f_mul_(&step.sin)?;
+        let rotated = qk.f_matmul(step.rotate)?.f_mul_(&step.sin)?;
         let qk = qk.f_mul(&step.cos)?.f_add_(&rotated)?;
         let mut q = qk.f_narrow(2, 0, hl)?;
         if let Some(s) = self.q_scale {
@@ -474,6 +577,59 @@ impl Attention {
         };
         self.o_proj.forward(&out.f_to_kind(x.kind())?, comm)
     }
+
+    /// [`Attention::forward`] on the CPU without libtorch: `x` is `[rows, hidden]`, row `r`
+    /// the token at `at[r]`.
+    fn forward_host(
+        &self,
+        x: &[f32],
+        at: &[Place],
+        rope: &HostRope<'_>,
+        window: Option<usize>,
+        cache: &mut HostCache,
+        comm: &mut dyn Comm,
+    ) -> Result<Vec<f32>, RunnerError> {
+        let (hl, kvl, d) = (
+            self.heads as usize,
+            self.kv_heads as usize,
+            self.head_dim as usize,
+        );
+        let width = (hl + 2 * kvl) * d;
+        let mut qkv = self.qkv.forward_host(x)?; // [rows, (hl + 2·kvl)·d]
+        let q_scale = self.q_scale.unwrap_or(1.0) as f32;
+        // Rotary embedding on q and k, then the new keys and values into the cache.
+        for (row, place) in qkv.chunks_exact_mut(width).zip(at) {
+            let (cos, sin) = rope.at(place.pos);
+            let (q, kv) = row.split_at_mut(hl * d);
+            let (k, v) = kv.split_at_mut(kvl * d);
+            ops::rotate_half(q, cos, sin, q_scale);
+            ops::rotate_half(k, cos, sin, 1.0);
+            for g in 0..kvl {
+                let to = cache.at(place.slot, g, place.pos);
+                cache.k[to..to + d].copy_from_slice(&k[g * d..(g + 1) * d]);
+                cache.v[to..to + d].copy_from_slice(&v[g * d..(g + 1) * d]);
+            }
+        }
+        // Each query head over the positions its token sees: j ≤ p (and p − w < j).
+        let mut out = vec![0f32; at.len() * hl * d];
+        let mut scores = Vec::new();
+        for ((row, place), out) in qkv
+            .chunks_exact(width)
+            .zip(at)
+            .zip(out.chunks_exact_mut(hl * d))
+        {
+            let first = window.map_or(0, |w| (place.pos + 1).saturating_sub(w));
+            for ((q, &g), out) in row[..hl * d]
+                .chunks_exact(d)
+                .zip(&self.kv_of)
+                .zip(out.chunks_exact_mut(d))
+            {
+                let (keys, values) = cache.span(place.slot, g, first..place.pos + 1);
+                ops::attend(q, keys, values, &mut scores, out);
+            }
+        }
+        self.o_proj.forward_host(&out, comm)
+    }
 }
 
 /// SwiGLU feed-forward: `down(silu(gate(x)) · up(x))`, gate and up fused.
@@ -509,6 +665,17 @@ impl Mlp {
             .f_silu()?
             .f_mul_(&gu.f_narrow(-1, half, half)?)?;
         self.down.forward(&h, comm)
+    }
+
+    fn forward_host(&self, x: &[f32], comm: &mut dyn Comm) -> Result<Vec<f32>, RunnerError> {
+        let gu = self.gate_up.forward_host(x)?;
+        let half = self.gate_up.out_features() as usize / 2;
+        let mut h = vec![0f32; gu.len() / 2];
+        for (gu, h) in gu.chunks_exact(2 * half).zip(h.chunks_exact_mut(half)) {
+            let (gate, up) = gu.split_at(half);
+            ops::silu_mul(gate, up, h);
+        }
+        self.down.forward_host(&h, comm)
     }
 }
 
@@ -546,7 +713,7 @@ impl DecoderLayer {
         &self,
         h: Tensor,
         step: &Step,
-        cache: &mut LayerCache,
+        cache: &mut TorchCache,
         comm: &mut dyn Comm,
     ) -> Result<Tensor, RunnerError> {
         let a = self
@@ -559,6 +726,24 @@ impl DecoderLayer {
         h = h.f_add_(&m)?;
         Ok(h)
     }
+
+    /// [`DecoderLayer::forward`] on the CPU without libtorch, in place on `h`.
+    fn forward_host(
+        &self,
+        h: &mut [f32],
+        step: &HostStep<'_>,
+        cache: &mut HostCache,
+        comm: &mut dyn Comm,
+    ) -> Result<(), RunnerError> {
+        let x = self.input_layernorm.forward_host(h);
+        let a = self
+            .self_attn
+            .forward_host(&x, step.at, &step.rope, step.window, cache, comm)?;
+        ops::add(h, &a);
+        let x = self.post_attention_layernorm.forward_host(h);
+        ops::add(h, &self.mlp.forward_host(&x, comm)?);
+        Ok(())
+    }
 }
 
 /// Per-forward tensors shared by every layer.
@@ -567,7 +752,8 @@ struct Step<'a> {
     len: i64,
     first_slot: i64,
     kv_len: i64,
-    rope: &'a Rope,
+    /// The rotation matrix of [`Rope::Torch`].
+    rotate: &'a Tensor,
     /// `[b, t, 1, d]`
     cos: Tensor,
     sin: Tensor,
@@ -578,6 +764,36 @@ struct Step<'a> {
     /// (`[b, 1, t, kv_len]`) attention.
     mask_grouped: Tensor,
     mask_heads: Tensor,
+}
+
+/// The cache coordinates of one token of a step.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    slot: usize,
+    pos: usize,
+}
+
+/// The rotary tables of [`Rope::Host`].
+struct HostRope<'a> {
+    cos: &'a [f32],
+    sin: &'a [f32],
+    half: usize,
+}
+
+impl HostRope<'_> {
+    /// `cos` and `sin` of position `pos`'s angles.
+    fn at(&self, pos: usize) -> (&[f32], &[f32]) {
+        let at = pos * self.half..(pos + 1) * self.half;
+        (&self.cos[at.clone()], &self.sin[at])
+    }
+}
+
+/// What every layer of a CPU step without libtorch shares.
+struct HostStep<'a> {
+    /// Row `r` of the activations is the token at `at[r]`.
+    at: &'a [Place],
+    rope: HostRope<'a>,
+    window: Option<usize>,
 }
 
 /// The token embedding: a float matrix, or quantized blocks dequantised one looked-up row at
@@ -618,6 +834,22 @@ impl Embedding {
         Ok(Embedding::Float(at.place(&w.to_float(at.kind)?)?))
     }
 
+    /// `[b·t, hidden]` rows for the token ids, as f32 values on the CPU.
+    fn forward_host(&self, tokens: &[i64]) -> Result<Vec<f32>, RunnerError> {
+        match self {
+            Embedding::Float(_) => {
+                host_vec(&self.forward(tokens, 1, tokens.len() as i64, Device::Cpu)?)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Embedding::Quant(w) => w.rows(tokens).ok_or_else(|| {
+                RunnerError::InvalidRequest(format!(
+                    "a token id is outside the vocabulary of {}",
+                    w.out_features()
+                ))
+            }),
+        }
+    }
+
     /// `[b, t, hidden]` rows for the `[b, t]` token ids.
     fn forward(
         &self,
@@ -635,12 +867,7 @@ impl Embedding {
             }
             #[cfg(target_arch = "x86_64")]
             Embedding::Quant(w) => {
-                let rows = w.rows(tokens).ok_or_else(|| {
-                    RunnerError::InvalidRequest(format!(
-                        "a token id is outside the vocabulary of {}",
-                        w.out_features()
-                    ))
-                })?;
+                let rows = self.forward_host(tokens)?;
                 Ok(Tensor::from_slice(&rows).f_view([b, t, w.in_features() as i64])?)
             }
         }
@@ -656,6 +883,9 @@ pub struct Llama {
     lm_head: VocabParallelHead,
     rope: Rope,
     caches: Vec<LayerCache>,
+    /// Slots and positions per slot that `caches` hold.
+    cache_slots: i64,
+    cache_positions: i64,
     cfg: LlamaConfig,
     at: Placement,
     slots: i64,
@@ -695,7 +925,9 @@ impl Llama {
             .map(|i| DecoderLayer::new(ck, i, cfg, at))
             .collect::<Result<Vec<_>, _>>()?;
         let max_positions = max_positions.min(cfg.max_position_embeddings).max(1) as i64;
-        let rope = Rope::new(cfg, max_positions, ck.rope_freq_factors.as_ref(), at)?;
+        // f32 on the CPU: each step's work between the products runs without libtorch.
+        let host = at.device == Device::Cpu && at.kind == Kind::Float;
+        let rope = Rope::new(cfg, max_positions, ck.rope_freq_factors.as_ref(), at, host)?;
         let mut model = Llama {
             embed_tokens,
             lm_head,
@@ -703,6 +935,8 @@ impl Llama {
             layers,
             rope,
             caches: Vec::new(),
+            cache_slots: 0,
+            cache_positions: 0,
             cfg: cfg.clone(),
             at: *at,
             slots: slots.max(1) as i64,
@@ -731,30 +965,29 @@ impl Llama {
         self.layers
             .iter()
             .map(|l| {
-                let shape = [slots, l.self_attn.kv_heads, capacity, l.self_attn.head_dim];
-                Ok(LayerCache {
+                let (kv_heads, d) = (l.self_attn.kv_heads, l.self_attn.head_dim);
+                if let Rope::Host { .. } = self.rope {
+                    return Ok(LayerCache::Host(HostCache::new(
+                        slots as usize,
+                        kv_heads as usize,
+                        capacity as usize,
+                        d as usize,
+                    )));
+                }
+                let shape = [slots, kv_heads, capacity, d];
+                Ok(LayerCache::Torch(TorchCache {
                     k: Tensor::f_zeros(shape, (Kind::Float, self.at.device))?,
                     v: Tensor::f_zeros(shape, (Kind::Float, self.at.device))?,
-                })
+                }))
             })
             .collect()
-    }
-
-    /// Positions the cache holds per slot.
-    fn capacity(&self) -> i64 {
-        self.caches.first().map_or(0, |c| c.k.size()[2])
-    }
-
-    /// Slots the cache holds (the lowest ones: the engine keeps running sequences there).
-    fn slot_capacity(&self) -> i64 {
-        self.caches.first().map_or(0, |c| c.k.size()[0])
     }
 
     /// Grows every layer's cache (each dimension by doubling) to hold `slots` slots of
     /// `needed` positions. Only the slots in use are held: one answer on the demo model
     /// keeps 12 MB of cache, not the 95 MB that all 8 slots of its length take.
     fn reserve(&mut self, slots: i64, needed: i64) -> Result<(), RunnerError> {
-        let (old_slots, old) = (self.slot_capacity(), self.capacity());
+        let (old_slots, old) = (self.cache_slots, self.cache_positions);
         if slots <= old_slots && needed <= old {
             return Ok(());
         }
@@ -772,31 +1005,42 @@ impl Llama {
         let cap = grown(old, needed, self.max_positions);
         let mut fresh = self.new_caches(new_slots, cap)?;
         for (new, old_cache) in fresh.iter_mut().zip(&self.caches) {
-            new.k
-                .f_narrow(0, 0, old_slots)?
-                .f_narrow(2, 0, old)?
-                .f_copy_(&old_cache.k)?;
-            new.v
-                .f_narrow(0, 0, old_slots)?
-                .f_narrow(2, 0, old)?
-                .f_copy_(&old_cache.v)?;
+            match (new, old_cache) {
+                (LayerCache::Torch(new), LayerCache::Torch(old_cache)) => {
+                    for (new, old_cache) in [(&new.k, &old_cache.k), (&new.v, &old_cache.v)] {
+                        new.f_narrow(0, 0, old_slots)?
+                            .f_narrow(2, 0, old)?
+                            .f_copy_(old_cache)?;
+                    }
+                }
+                (LayerCache::Host(new), LayerCache::Host(old_cache)) => {
+                    new.copy_from(old_cache, old_slots as usize, old as usize);
+                }
+                _ => unreachable!("every layer's cache is of the model's one kind"),
+            }
         }
         self.caches = fresh;
+        (self.cache_slots, self.cache_positions) = (new_slots, cap);
         Ok(())
     }
 
     /// Copies the first `len` cached positions of slot `from` into slot `to` (the engine keeps
     /// running sequences in the lowest slots so a decode step reads one contiguous range).
     pub fn move_slot(&mut self, from: usize, to: usize, len: usize) -> Result<(), RunnerError> {
-        if from == to || len == 0 || from as i64 >= self.slot_capacity() {
+        if from == to || len == 0 || from as i64 >= self.cache_slots {
             return Ok(()); // nothing was ever cached in `from`
         }
-        self.reserve(to as i64 + 1, self.capacity())?;
-        let len = (len as i64).min(self.capacity());
+        self.reserve(to as i64 + 1, self.cache_positions)?;
+        let len = (len as i64).min(self.cache_positions);
         for c in &mut self.caches {
-            for t in [&mut c.k, &mut c.v] {
-                let src = t.f_get(from as i64)?.f_narrow(1, 0, len)?;
-                t.f_get(to as i64)?.f_narrow(1, 0, len)?.f_copy_(&src)?;
+            match c {
+                LayerCache::Torch(c) => {
+                    for t in [&mut c.k, &mut c.v] {
+                        let src = t.f_get(from as i64)?.f_narrow(1, 0, len)?;
+                        t.f_get(to as i64)?.f_narrow(1, 0, len)?.f_copy_(&src)?;
+                    }
+                }
+                LayerCache::Host(c) => c.move_slot(from, to, len as usize),
             }
         }
         Ok(())
@@ -806,7 +1050,6 @@ impl Llama {
     pub fn forward(&mut self, batch: &Batch, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
         let _guard = tch::no_grad_guard();
         let (b, t) = (batch.batch, batch.len);
-        let device = self.at.device;
         if batch.tokens.len() as i64 != b * t || batch.start.len() as i64 != b {
             return Err(RunnerError::InvalidRequest(format!(
                 "batch of {b}×{t} tokens has {} ids and {} start positions",
@@ -831,7 +1074,75 @@ impl Llama {
             });
         }
         self.reserve(batch.first_slot + b, kv_len)?;
+        if matches!(self.rope, Rope::Host { .. }) {
+            self.forward_host(batch, comm)
+        } else {
+            self.forward_torch(batch, kv_len, comm)
+        }
+    }
 
+    /// The CPU step without libtorch: everything but the output head's refinement of the
+    /// best tokens runs on f32 vectors, in the `kernels` crate's products and ops.
+    fn forward_host(&mut self, batch: &Batch, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        let Rope::Host { cos, sin, half } = &self.rope else {
+            unreachable!("called for host tables only");
+        };
+        let (b, t) = (batch.batch as usize, batch.len as usize);
+        let hidden = self.cfg.hidden_size;
+        let at: Vec<Place> = batch
+            .start
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &start)| {
+                (0..t).map(move |j| Place {
+                    slot: batch.first_slot as usize + i,
+                    pos: start as usize + j,
+                })
+            })
+            .collect();
+        let step = HostStep {
+            at: &at,
+            rope: HostRope {
+                cos,
+                sin,
+                half: *half,
+            },
+            window: self.cfg.window(),
+        };
+        let mut h = self.embed_tokens.forward_host(&batch.tokens)?; // [b·t, hidden]
+        for (layer, cache) in self.layers.iter().zip(self.caches.iter_mut()) {
+            let LayerCache::Host(cache) = cache else {
+                unreachable!("host tables go with host caches");
+            };
+            layer.forward_host(&mut h, &step, cache, comm)?;
+        }
+        let (h, shape) = if batch.all_logits {
+            (h, vec![b as i64, t as i64, hidden as i64])
+        } else {
+            let last: Vec<f32> = h
+                .chunks_exact(t * hidden)
+                .flat_map(|s| &s[(t - 1) * hidden..])
+                .copied()
+                .collect();
+            (last, vec![b as i64, hidden as i64])
+        };
+        let normed = Tensor::from_slice(&self.norm.forward_host(&h)).f_view(shape.as_slice())?;
+        let exact = self.lm_head.rescores().then(|| normed.shallow_clone());
+        self.lm_head.forward(&normed, exact.as_ref(), comm)
+    }
+
+    /// The step in libtorch's operations (any device and dtype).
+    fn forward_torch(
+        &mut self,
+        batch: &Batch,
+        kv_len: i64,
+        comm: &mut dyn Comm,
+    ) -> Result<Tensor, RunnerError> {
+        let Rope::Torch { cos, sin, rotate } = &self.rope else {
+            unreachable!("called for libtorch tables only");
+        };
+        let (b, t) = (batch.batch, batch.len);
+        let device = self.at.device;
         let positions: Vec<i64> = batch.start.iter().flat_map(|&s| s..s + t).collect();
         let slots: Vec<i64> = (0..b)
             .flat_map(|i| std::iter::repeat_n(batch.first_slot + i, t as usize))
@@ -839,14 +1150,10 @@ impl Llama {
         let position_index = Tensor::from_slice(&positions).f_to_device(device)?;
         let slot_index = Tensor::from_slice(&slots).f_to_device(device)?;
         let d = self.cfg.head_dim() as i64;
-        let cos = self
-            .rope
-            .cos
+        let cos = cos
             .f_index_select(0, &position_index)?
             .f_view([b, t, 1, d])?;
-        let sin = self
-            .rope
-            .sin
+        let sin = sin
             .f_index_select(0, &position_index)?
             .f_view([b, t, 1, d])?;
 
@@ -875,7 +1182,7 @@ impl Llama {
             len: t,
             first_slot: batch.first_slot,
             kv_len,
-            rope: &self.rope,
+            rotate,
             cos,
             sin,
             slot_index,
@@ -886,6 +1193,9 @@ impl Llama {
 
         let mut h = self.embed_tokens.forward(&batch.tokens, b, t, device)?;
         for (layer, cache) in self.layers.iter().zip(self.caches.iter_mut()) {
+            let LayerCache::Torch(cache) = cache else {
+                unreachable!("libtorch tables go with libtorch caches");
+            };
             h = layer.forward(h, &step, cache, comm)?;
         }
         if !batch.all_logits {
