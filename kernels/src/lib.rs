@@ -37,8 +37,15 @@ mod x86;
 
 pub use blocks::{BlockKind, dequantize};
 #[cfg(target_arch = "x86_64")]
-pub use packed::{PackedF32, available, set_threads};
-#[cfg(target_arch = "x86_64")]
-pub(crate) use packed::{split_even, with_helpers};
+pub use packed::{PackedF32, available, set_threads, spread};
 #[cfg(target_arch = "x86_64")]
 pub use quant::{PackedQuant, product_many};
+
+/// Without the helper threads (other architectures): the whole job on this thread.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn spread(
+    n: usize,
+    job: std::sync::Arc<dyn Fn(std::ops::Range<usize>) -> Vec<f32> + Send + Sync>,
+) -> Vec<f32> {
+    job(0..n)
+}

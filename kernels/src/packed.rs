@@ -124,39 +124,18 @@ impl PackedF32 {
             }
         }
         let panels = self.out.div_ceil(LANES);
-        let parts = with_helpers(|helpers| {
-            let split = split_even(panels, helpers.len() + 1);
-            if split.len() == 1 {
-                return vec![self.panels(0..panels, &xt, rows)];
-            }
-            let xt: Arc<[f32]> = xt.into();
-            for (helper, range) in helpers.iter().zip(&split[1..]) {
-                let (weights, xt, range) = (self.clone(), xt.clone(), range.clone());
-                helper.post(Box::new(move || weights.panels(range, &xt, rows)));
-            }
-            let mut parts = vec![self.panels(split[0].clone(), &xt, rows)];
-            for (helper, range) in helpers.iter().zip(&split[1..]) {
-                // A helper that failed leaves its share to this thread.
-                parts.push(
-                    helper
-                        .collect()
-                        .unwrap_or_else(|| self.panels(range.clone(), &xt, rows)),
-                );
-            }
-            parts
-        });
-        // Panel-major parts → row-major `[rows, out]`.
+        let (weights, xt): (_, Arc<[f32]>) = (self.clone(), xt.into());
+        let blocks = spread(
+            panels,
+            Arc::new(move |range| weights.panels(range, &xt, rows)),
+        );
+        // Panel-major blocks → row-major `[rows, out]`.
         let mut y = vec![0f32; rows * self.out];
-        let mut panel = 0;
-        for part in &parts {
-            for block in part.chunks_exact(rows * LANES) {
-                let col = panel * LANES;
-                let width = LANES.min(self.out - col);
-                for (r, lanes) in block.chunks_exact(LANES).enumerate() {
-                    y[r * self.out + col..r * self.out + col + width]
-                        .copy_from_slice(&lanes[..width]);
-                }
-                panel += 1;
+        for (panel, block) in blocks.chunks_exact(rows * LANES).enumerate() {
+            let col = panel * LANES;
+            let width = LANES.min(self.out - col);
+            for (r, lanes) in block.chunks_exact(LANES).enumerate() {
+                y[r * self.out + col..r * self.out + col + width].copy_from_slice(&lanes[..width]);
             }
         }
         y
@@ -320,8 +299,31 @@ pub fn set_threads(threads: usize) {
     HELPERS.with(|h| *h.borrow_mut() = helpers);
 }
 
-pub(crate) fn with_helpers<T>(f: impl FnOnce(&[Helper]) -> T) -> T {
+fn with_helpers<T>(f: impl FnOnce(&[Helper]) -> T) -> T {
     HELPERS.with(|h| f(&h.borrow()))
+}
+
+/// Work on `n` items that this thread shares with its helpers: `job(range)` for contiguous
+/// ranges of about equal length, one per thread (the first on this one), each returning its
+/// items' results; the results in item order. A helper that failed leaves its range to this
+/// thread.
+pub fn spread(n: usize, job: Arc<dyn Fn(Range<usize>) -> Vec<f32> + Send + Sync>) -> Vec<f32> {
+    let parts = with_helpers(|helpers| {
+        let split = split_even(n, helpers.len() + 1);
+        for (helper, range) in helpers.iter().zip(&split[1..]) {
+            let (job, range) = (job.clone(), range.clone());
+            helper.post(Box::new(move || job(range)));
+        }
+        let mut parts = vec![job(split[0].clone())];
+        for (helper, range) in helpers.iter().zip(&split[1..]) {
+            parts.push(helper.collect().unwrap_or_else(|| job(range.clone())));
+        }
+        parts
+    });
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    parts.concat()
 }
 
 /// Dispatches on the number of rows so the accumulators are a fixed-size array.

@@ -34,8 +34,8 @@ use std::sync::Arc;
 use crate::blocks::{
     Block, BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0, f16_to_f32, le16, parse, value,
 };
+use crate::spread;
 use crate::x86::{Avx2, Vnni};
-use crate::{split_even, with_helpers};
 
 /// Output rows per panel.
 const LANES: usize = 16;
@@ -538,30 +538,13 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<Vec
     let acts = Arc::new(Acts::quantize(x, inp));
     let weights: Arc<[PackedQuant]> = weights.iter().map(|&w| w.clone()).collect();
     let total: usize = weights.iter().map(PackedQuant::panels).sum();
-    let parts = with_helpers(|helpers| {
-        let split = split_even(total, helpers.len() + 1);
-        if split.len() == 1 {
-            return vec![share(&weights, &acts, rows, 0..total)];
-        }
-        for (helper, range) in helpers.iter().zip(&split[1..]) {
-            let (weights, acts, range) = (weights.clone(), acts.clone(), range.clone());
-            helper.post(Box::new(move || share(&weights, &acts, rows, range)));
-        }
-        let mut parts = vec![share(&weights, &acts, rows, split[0].clone())];
-        for (helper, range) in helpers.iter().zip(&split[1..]) {
-            // A helper that failed leaves its share to this thread.
-            parts.push(
-                helper
-                    .collect()
-                    .unwrap_or_else(|| share(&weights, &acts, rows, range.clone())),
-            );
-        }
-        parts
-    });
-    // Panel-major parts (`[panel][rows][LANES]`, all weights' panels in turn) → row-major.
-    let mut blocks = parts
-        .iter()
-        .flat_map(|part| part.chunks_exact(rows * LANES));
+    let shared = weights.clone();
+    let blocks = spread(
+        total,
+        Arc::new(move |range| share(&shared, &acts, rows, range)),
+    );
+    // Panel-major blocks (`[panel][rows][LANES]`, all weights' panels in turn) → row-major.
+    let mut blocks = blocks.chunks_exact(rows * LANES);
     for (w, y) in weights.iter().zip(&mut ys) {
         for p in 0..w.panels() {
             let block = blocks.next().expect("a share per panel");

@@ -265,8 +265,21 @@ impl Placement {
 struct Linear {
     weights: Weights,
     bias: Option<Tensor>,
-    /// The bias as f32 values, for [`Linear::forward_host`] on the CPU.
+    /// The bias as f32 values, for the products on f32 rows on the CPU.
     bias_host: Option<Vec<f32>>,
+    /// How quantized weights' products round the activations.
+    rounding: Rounding,
+}
+
+/// How a product on quantized blocks rounds its activations (see [`split_activations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Each row as int8 blocks plus the int8 blocks of its residual: about 16-bit precision,
+    /// twice the integer work.
+    Split,
+    /// Int8 blocks once, as llama.cpp: for products whose rounding does not reach the
+    /// answer (measured on SmolLM2, see [`split_activations`]).
+    Int8,
 }
 
 /// How a linear layer keeps its weights.
@@ -366,6 +379,7 @@ impl Linear {
             weights,
             bias,
             bias_host,
+            rounding: Rounding::Split,
         })
     }
 
@@ -390,7 +404,7 @@ impl Linear {
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(packed) => return packed_product(packed, x),
             #[cfg(target_arch = "x86_64")]
-            Weights::Quant(parts) => return quant_product(parts, x),
+            Weights::Quant(parts) => return quant_product(parts, x, self.rounding),
         };
         let [inp, out] = [weight_t.size()[0], weight_t.size()[1]];
         let rows = x.numel() as i64 / inp.max(1);
@@ -472,7 +486,7 @@ impl Linear {
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(packed) => Ok(packed.product(x, rows)),
             #[cfg(target_arch = "x86_64")]
-            Weights::Quant(parts) => Ok(quant_product_host(parts, x, rows)),
+            Weights::Quant(parts) => Ok(quant_product_host(parts, x, rows, self.rounding)),
             Weights::Torch(_) => {
                 let x = Tensor::from_slice(x).f_view([rows as i64, self.in_features() as i64])?;
                 host_vec(&self.product(&x)?)
@@ -539,8 +553,12 @@ fn quant_row(parts: &[PackedQuant], mut i: i64) -> Option<Vec<f32>> {
 /// block's maximum instead of 1/254. With int8 activations once (as llama.cpp), SmolLM2's
 /// most likely next token differed from the float64 reference's at 6 of 261 positions of a
 /// paragraph (logits 0.16 from f32's on average); with the split, at none (6e-4 on average).
-/// A decode step streams the weights once for any number of rows, so the second row costs
-/// little there; prefill does twice the integer work.
+/// The split costs twice the integer work, which bounds prefill and batched decoding, so
+/// products whose rounding does not reach the answer keep int8 ([`Rounding::Int8`]). Int8
+/// in one kind of product at a time, the split elsewhere, on the same 261 positions: q/k/v 3
+/// differed, `down` 2, `gate/up` 1; the attention output's product (its input an average of
+/// values, without outliers) and the output head (whose best tokens are scored again in f32)
+/// none, and none with both.
 #[cfg(target_arch = "x86_64")]
 fn split_activations(x: &[f32]) -> Vec<f32> {
     const BLOCK: usize = 32;
@@ -578,7 +596,11 @@ fn round_small(v: f32) -> f32 {
 /// `x Wᵀ` on quantized blocks: `x` (any float kind, `[…, in]`) goes to the kernels as f32 and
 /// the parts' outputs come back side by side.
 #[cfg(target_arch = "x86_64")]
-fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerError> {
+fn quant_product(
+    parts: &[PackedQuant],
+    x: &Tensor,
+    rounding: Rounding,
+) -> Result<Tensor, RunnerError> {
     let inp = parts.first().map_or(0, |p| p.in_features()) as i64;
     let out: usize = parts.iter().map(|p| p.out_features()).sum();
     let rows = x.numel() / inp.max(1) as usize;
@@ -587,24 +609,34 @@ fn quant_product(parts: &[PackedQuant], x: &Tensor) -> Result<Tensor, RunnerErro
         *last = out as i64;
     }
     let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
-    let y = quant_product_host(parts, &data, rows);
+    let y = quant_product_host(parts, &data, rows, rounding);
     Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
 }
 
 /// `x Wᵀ` on quantized blocks for f32 rows `x` (`[rows, in]`), the parts' outputs side by
 /// side: `[rows, Σ out]`.
 #[cfg(target_arch = "x86_64")]
-fn quant_product_host(parts: &[PackedQuant], data: &[f32], rows: usize) -> Vec<f32> {
+fn quant_product_host(
+    parts: &[PackedQuant],
+    data: &[f32],
+    rows: usize,
+    rounding: Rounding,
+) -> Vec<f32> {
     let out: usize = parts.iter().map(|p| p.out_features()).sum();
     let refs: Vec<&PackedQuant> = parts.iter().collect();
-    let split = split_activations(data);
-    let ys: Vec<Vec<f32>> = llm_cooperation_kernels::product_many(&refs, &split, 2 * rows)
-        .into_iter()
-        .map(|y| {
-            let (hi, lo) = y.split_at(y.len() / 2);
-            hi.iter().zip(lo).map(|(h, l)| h + l).collect()
-        })
-        .collect();
+    let ys: Vec<Vec<f32>> = match rounding {
+        Rounding::Int8 => llm_cooperation_kernels::product_many(&refs, data, rows),
+        Rounding::Split => {
+            let split = split_activations(data);
+            llm_cooperation_kernels::product_many(&refs, &split, 2 * rows)
+                .into_iter()
+                .map(|y| {
+                    let (hi, lo) = y.split_at(y.len() / 2);
+                    hi.iter().zip(lo).map(|(h, l)| h + l).collect()
+                })
+                .collect()
+        }
+    };
     if ys.len() == 1 {
         ys.into_iter().next().unwrap_or_default()
     } else {
@@ -703,6 +735,12 @@ impl RowParallel {
         Ok(sum)
     }
 
+    /// Sets how products on quantized blocks round the activations (the split by default).
+    pub fn rounding(mut self, rounding: Rounding) -> Self {
+        self.0.rounding = rounding;
+        self
+    }
+
     pub fn forward(&self, x: &Tensor, comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
         let partial = self.0.product(x)?;
         let sum = comm.all_reduce_sum(partial)?;
@@ -736,11 +774,10 @@ pub struct VocabParallelHead(Linear);
 impl VocabParallelHead {
     pub fn new(w: &Param, at: &Placement) -> Result<Self, RunnerError> {
         let (start, len) = at.range(w.size()[0]);
-        Ok(VocabParallelHead(Linear::fused(
-            &[w.narrow_rows(start, len)?],
-            None,
-            at,
-        )?))
+        let mut head = Linear::fused(&[w.narrow_rows(start, len)?], None, at)?;
+        // Its best tokens are scored again in f32 (`rescores`).
+        head.rounding = Rounding::Int8;
+        Ok(VocabParallelHead(head))
     }
 
     /// Whether [`VocabParallelHead::forward`] should be given f32 activations to rescore the

@@ -15,6 +15,7 @@
 //! grows by doubling, so a decode step allocates no cache memory.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
@@ -24,7 +25,7 @@ use llm_cooperation_kernels::ops;
 use crate::runner::checkpoint::{Checkpoint, Param};
 use crate::runner::error::RunnerError;
 use crate::runner::parallel::{
-    ColumnParallel, Comm, Placement, RowParallel, VocabParallelHead, host_vec,
+    ColumnParallel, Comm, Placement, Rounding, RowParallel, VocabParallelHead, host_vec,
 };
 
 /// The checkpoint's own `config.json` (GGUF metadata is mapped onto the same fields).
@@ -343,58 +344,61 @@ struct TorchCache {
     v: Tensor,
 }
 
-/// The cache of the CPU steps without libtorch, with its shape.
+/// The cache of the CPU steps without libtorch, with its shape. The vectors are shared with
+/// the helper threads while a step attends (and only then).
 #[derive(Debug)]
 struct HostCache {
-    k: Vec<f32>,
-    v: Vec<f32>,
+    k: Arc<Vec<f32>>,
+    v: Arc<Vec<f32>>,
+    shape: CacheShape,
+}
+
+/// Key/value heads, positions per slot and head size of a [`HostCache`].
+#[derive(Debug, Clone, Copy)]
+struct CacheShape {
     kv_heads: usize,
     capacity: usize,
     head_dim: usize,
 }
 
-impl HostCache {
-    fn new(slots: usize, kv_heads: usize, capacity: usize, head_dim: usize) -> Self {
-        let len = slots * kv_heads * capacity * head_dim;
-        HostCache {
-            k: vec![0.0; len],
-            v: vec![0.0; len],
-            kv_heads,
-            capacity,
-            head_dim,
-        }
-    }
-
+impl CacheShape {
     /// Where position `pos` of key/value head `g` of slot `slot` starts.
     fn at(&self, slot: usize, g: usize, pos: usize) -> usize {
         ((slot * self.kv_heads + g) * self.capacity + pos) * self.head_dim
     }
+}
 
-    /// Positions `range` of head `g` of slot `slot`, keys and values (`[len][head_dim]`).
-    fn span(&self, slot: usize, g: usize, range: Range<usize>) -> (&[f32], &[f32]) {
-        let (from, to) = (self.at(slot, g, range.start), self.at(slot, g, range.end));
-        (&self.k[from..to], &self.v[from..to])
+impl HostCache {
+    fn new(slots: usize, shape: CacheShape) -> Self {
+        let len = slots * shape.kv_heads * shape.capacity * shape.head_dim;
+        HostCache {
+            k: Arc::new(vec![0.0; len]),
+            v: Arc::new(vec![0.0; len]),
+            shape,
+        }
     }
 
     /// Copies the first `len` positions of `slots` slots from `old` (every head).
     fn copy_from(&mut self, old: &HostCache, slots: usize, len: usize) {
-        let n = len * self.head_dim;
+        let (shape, n) = (self.shape, len * self.shape.head_dim);
+        let (k, v) = (Arc::make_mut(&mut self.k), Arc::make_mut(&mut self.v));
         for slot in 0..slots {
-            for g in 0..self.kv_heads {
-                let (to, from) = (self.at(slot, g, 0), old.at(slot, g, 0));
-                self.k[to..to + n].copy_from_slice(&old.k[from..from + n]);
-                self.v[to..to + n].copy_from_slice(&old.v[from..from + n]);
+            for g in 0..shape.kv_heads {
+                let (to, from) = (shape.at(slot, g, 0), old.shape.at(slot, g, 0));
+                k[to..to + n].copy_from_slice(&old.k[from..from + n]);
+                v[to..to + n].copy_from_slice(&old.v[from..from + n]);
             }
         }
     }
 
     /// Copies the first `len` positions of slot `from` into slot `to`.
     fn move_slot(&mut self, from: usize, to: usize, len: usize) {
-        let n = len * self.head_dim;
-        for g in 0..self.kv_heads {
-            let (src, dst) = (self.at(from, g, 0), self.at(to, g, 0));
-            self.k.copy_within(src..src + n, dst);
-            self.v.copy_within(src..src + n, dst);
+        let (shape, n) = (self.shape, len * self.shape.head_dim);
+        let (k, v) = (Arc::make_mut(&mut self.k), Arc::make_mut(&mut self.v));
+        for g in 0..shape.kv_heads {
+            let (src, dst) = (shape.at(from, g, 0), shape.at(to, g, 0));
+            k.copy_within(src..src + n, dst);
+            v.copy_within(src..src + n, dst);
         }
     }
 }
@@ -488,7 +492,9 @@ impl Attention {
             ],
             &whole,
         )?;
-        let o_proj = RowParallel::new(o, None, h, at)?;
+        // Its input, averages of values, has no outliers: int8 rounding does not reach the
+        // answer (see `split_activations`).
+        let o_proj = RowParallel::new(o, None, h, at)?.rounding(Rounding::Int8);
         Ok(Attention {
             qkv,
             o_proj,
@@ -598,6 +604,8 @@ impl Attention {
         let mut qkv = self.qkv.forward_host(x)?; // [rows, (hl + 2·kvl)·d]
         let q_scale = self.q_scale.unwrap_or(1.0) as f32;
         // Rotary embedding on q and k, then the new keys and values into the cache.
+        let shape = cache.shape;
+        let (keys, values) = (Arc::make_mut(&mut cache.k), Arc::make_mut(&mut cache.v));
         for (row, place) in qkv.chunks_exact_mut(width).zip(at) {
             let (cos, sin) = rope.at(place.pos);
             let (q, kv) = row.split_at_mut(hl * d);
@@ -605,29 +613,44 @@ impl Attention {
             ops::rotate_half(q, cos, sin, q_scale);
             ops::rotate_half(k, cos, sin, 1.0);
             for g in 0..kvl {
-                let to = cache.at(place.slot, g, place.pos);
-                cache.k[to..to + d].copy_from_slice(&k[g * d..(g + 1) * d]);
-                cache.v[to..to + d].copy_from_slice(&v[g * d..(g + 1) * d]);
+                let to = shape.at(place.slot, g, place.pos);
+                keys[to..to + d].copy_from_slice(&k[g * d..(g + 1) * d]);
+                values[to..to + d].copy_from_slice(&v[g * d..(g + 1) * d]);
             }
         }
-        // Each query head over the positions its token sees: j ≤ p (and p − w < j).
-        let mut out = vec![0f32; at.len() * hl * d];
-        let mut scores = Vec::new();
-        for ((row, place), out) in qkv
-            .chunks_exact(width)
-            .zip(at)
-            .zip(out.chunks_exact_mut(hl * d))
-        {
-            let first = window.map_or(0, |w| (place.pos + 1).saturating_sub(w));
-            for ((q, &g), out) in row[..hl * d]
-                .chunks_exact(d)
-                .zip(&self.kv_of)
-                .zip(out.chunks_exact_mut(d))
-            {
-                let (keys, values) = cache.span(place.slot, g, first..place.pos + 1);
-                ops::attend(q, keys, values, &mut scores, out);
-            }
-        }
+        // Each query head over the positions its token sees (j ≤ p, and p − w < j), one task
+        // per token and key/value head, shared with the helper threads. A key/value head's
+        // query heads are consecutive, so the tasks' outputs in order are `[rows, hl·d]`.
+        let groups: Vec<Range<usize>> = (0..kvl)
+            .map(|g| {
+                let first = self.kv_of.partition_point(|&h| h < g);
+                first..self.kv_of.partition_point(|&h| h <= g)
+            })
+            .collect();
+        let (qkv, keys, values) = (Arc::new(qkv), cache.k.clone(), cache.v.clone());
+        let at: Arc<[Place]> = at.into();
+        let out = llm_cooperation_kernels::spread(
+            at.len() * kvl,
+            Arc::new(move |tasks: Range<usize>| {
+                let mut out = Vec::with_capacity(tasks.len() * hl / kvl.max(1) * d);
+                let mut scores = Vec::new();
+                for task in tasks {
+                    let (place, g) = (at[task / kvl], task % kvl);
+                    let first = window.map_or(0, |w| (place.pos + 1).saturating_sub(w));
+                    let span =
+                        shape.at(place.slot, g, first)..shape.at(place.slot, g, place.pos + 1);
+                    let row = &qkv[task / kvl * width..];
+                    for h in groups[g].clone() {
+                        let start = out.len();
+                        out.resize(start + d, 0.0);
+                        let q = &row[h * d..(h + 1) * d];
+                        let (k, v) = (&keys[span.clone()], &values[span.clone()]);
+                        ops::attend(q, k, v, &mut scores, &mut out[start..]);
+                    }
+                }
+                out
+            }),
+        );
         self.o_proj.forward_host(&out, comm)
     }
 }
@@ -967,12 +990,12 @@ impl Llama {
             .map(|l| {
                 let (kv_heads, d) = (l.self_attn.kv_heads, l.self_attn.head_dim);
                 if let Rope::Host { .. } = self.rope {
-                    return Ok(LayerCache::Host(HostCache::new(
-                        slots as usize,
-                        kv_heads as usize,
-                        capacity as usize,
-                        d as usize,
-                    )));
+                    let shape = CacheShape {
+                        kv_heads: kv_heads as usize,
+                        capacity: capacity as usize,
+                        head_dim: d as usize,
+                    };
+                    return Ok(LayerCache::Host(HostCache::new(slots as usize, shape)));
                 }
                 let shape = [slots, kv_heads, capacity, d];
                 Ok(LayerCache::Torch(TorchCache {
