@@ -428,34 +428,36 @@ impl Linear {
 
     /// Rows of `W` (`[n, in]`, in the weights' dtype) for the output features `index`.
     fn weight_rows(&self, index: &Tensor) -> Result<Tensor, RunnerError> {
+        if let Weights::Torch(weight_t) = &self.weights {
+            return Ok(weight_t.f_transpose(0, 1)?.f_index_select(0, index)?);
+        }
+        let index = Vec::<i64>::try_from(&index.f_to_kind(Kind::Int64)?.f_view([-1])?)?;
+        let rows = self.weight_rows_host(&index)?;
+        Ok(Tensor::from_slice(&rows).f_view([index.len() as i64, self.in_features() as i64])?)
+    }
+
+    /// Rows of `W` as f32 values (`[index.len(), in]`) for the output features `index`.
+    fn weight_rows_host(&self, index: &[i64]) -> Result<Vec<f32>, RunnerError> {
+        let outside = || {
+            RunnerError::InvalidRequest(format!(
+                "an output feature outside 0..{} was asked for",
+                self.out_features()
+            ))
+        };
         match &self.weights {
-            Weights::Torch(weight_t) => Ok(weight_t.f_transpose(0, 1)?.f_index_select(0, index)?),
-            #[cfg(target_arch = "x86_64")]
-            Weights::Packed(packed) => {
-                let index = Vec::<i64>::try_from(&index.f_to_kind(Kind::Int64)?.f_view([-1])?)?;
-                let rows = packed.rows(&index).ok_or_else(|| {
-                    RunnerError::InvalidRequest(format!(
-                        "an output feature outside 0..{} was asked for",
-                        packed.out_features()
-                    ))
-                })?;
-                Ok(Tensor::from_slice(&rows)
-                    .f_view([index.len() as i64, packed.in_features() as i64])?)
+            Weights::Torch(weight_t) => {
+                let index = Tensor::from_slice(index).f_to_device(weight_t.device())?;
+                host_vec(&weight_t.f_transpose(0, 1)?.f_index_select(0, &index)?)
             }
             #[cfg(target_arch = "x86_64")]
+            Weights::Packed(packed) => packed.rows(index).ok_or_else(outside),
+            #[cfg(target_arch = "x86_64")]
             Weights::Quant(parts) => {
-                let index = Vec::<i64>::try_from(&index.f_to_kind(Kind::Int64)?.f_view([-1])?)?;
-                let inp = parts.first().map_or(0, |p| p.in_features());
-                let mut rows = Vec::with_capacity(index.len() * inp);
-                for &i in &index {
-                    rows.extend(quant_row(parts, i).ok_or_else(|| {
-                        RunnerError::InvalidRequest(format!(
-                            "an output feature outside 0..{} was asked for",
-                            self.out_features()
-                        ))
-                    })?);
+                let mut rows = Vec::with_capacity(index.len() * self.in_features());
+                for &i in index {
+                    rows.extend(quant_row(parts, i).ok_or_else(outside)?);
                 }
-                Ok(Tensor::from_slice(&rows).f_view([index.len() as i64, inp as i64])?)
+                Ok(rows)
             }
         }
     }
@@ -844,6 +846,49 @@ impl VocabParallelHead {
         };
         comm.all_gather_last(local)
     }
+
+    /// [`VocabParallelHead::forward`] on f32 rows `x` (`[rows, hidden]`) held by the caller on
+    /// the CPU, which are also the exact activations: `[rows, vocab]` float logits.
+    pub fn forward_host(&self, x: &[f32], comm: &mut dyn Comm) -> Result<Tensor, RunnerError> {
+        const REFINE: usize = 16;
+        let mut logits = self.0.product_host(x)?;
+        let (hidden, vocab) = (self.0.in_features(), self.0.out_features() as usize);
+        if self.rescores() {
+            for (row, x) in logits
+                .chunks_exact_mut(vocab.max(1))
+                .zip(x.chunks_exact(hidden.max(1)))
+            {
+                let best = best_k(row, REFINE);
+                let w = self.0.weight_rows_host(&best)?;
+                for (&i, w) in best.iter().zip(w.chunks_exact(hidden.max(1))) {
+                    row[i as usize] = w.iter().zip(x).map(|(w, x)| w * x).sum();
+                }
+            }
+        }
+        let rows = logits.len() / vocab.max(1);
+        comm.all_gather_last(Tensor::from_slice(&logits).f_view([rows as i64, vocab as i64])?)
+    }
+}
+
+/// The indices of the `k` largest values of `row` (in no particular order; NaN is never
+/// preferred): one pass that compares each value with the smallest kept so far.
+fn best_k(row: &[f32], k: usize) -> Vec<i64> {
+    let k = k.min(row.len());
+    let key = |v: f32| if v.is_nan() { f32::NEG_INFINITY } else { v };
+    let mut best: Vec<(f32, usize)> = row[..k].iter().map(|&v| key(v)).zip(0..).collect();
+    let smallest = |best: &[(f32, usize)]| {
+        (0..best.len())
+            .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
+            .unwrap_or(0)
+    };
+    let mut at = smallest(&best);
+    for (i, &v) in row.iter().enumerate().skip(k) {
+        if v > best[at].0 {
+            best[at] = (v, i);
+            at = smallest(&best);
+        }
+    }
+    best.into_iter().map(|(_, i)| i as i64).collect()
 }
 
 #[cfg(test)]
@@ -864,6 +909,20 @@ mod tests {
                 assert_eq!(round_small(v), v.round_ties_even(), "{v}");
             }
         }
+    }
+
+    #[test]
+    fn best_k_finds_the_largest_values() {
+        let row: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1009) as f32).collect();
+        let mut got = best_k(&row, 16);
+        got.sort_by(|a, b| row[*b as usize].total_cmp(&row[*a as usize]));
+        let mut want: Vec<f32> = row.clone();
+        want.sort_by(|a, b| b.total_cmp(a));
+        let got: Vec<f32> = got.iter().map(|&i| row[i as usize]).collect();
+        assert_eq!(got, want[..16]);
+        assert_eq!(best_k(&[1.0, f32::NAN, 3.0], 2).len(), 2);
+        assert!(!best_k(&[f32::NAN, 2.0, 3.0], 2).contains(&0));
+        assert_eq!(best_k(&[5.0], 16), vec![0]);
     }
 
     #[test]

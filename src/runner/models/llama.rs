@@ -618,35 +618,25 @@ impl Attention {
                 values[to..to + d].copy_from_slice(&v[g * d..(g + 1) * d]);
             }
         }
-        // Each query head over the positions its token sees (j ≤ p, and p − w < j), one task
-        // per token and key/value head, shared with the helper threads. A key/value head's
-        // query heads are consecutive, so the tasks' outputs in order are `[rows, hl·d]`.
-        let groups: Vec<Range<usize>> = (0..kvl)
-            .map(|g| {
-                let first = self.kv_of.partition_point(|&h| h < g);
-                first..self.kv_of.partition_point(|&h| h <= g)
-            })
-            .collect();
+        // Each query head over the positions its token sees (j ≤ p, and p − w < j): one task
+        // per token and query head, shared with the helper threads; the tasks' outputs in
+        // order are `[rows, hl·d]`.
+        let kv_of: Arc<[usize]> = self.kv_of.as_slice().into();
         let (qkv, keys, values) = (Arc::new(qkv), cache.k.clone(), cache.v.clone());
         let at: Arc<[Place]> = at.into();
         let out = llm_cooperation_kernels::spread(
-            at.len() * kvl,
+            at.len() * hl,
             Arc::new(move |tasks: Range<usize>| {
-                let mut out = Vec::with_capacity(tasks.len() * hl / kvl.max(1) * d);
+                let mut out = vec![0f32; tasks.len() * d];
                 let mut scores = Vec::new();
-                for task in tasks {
-                    let (place, g) = (at[task / kvl], task % kvl);
+                for (task, out) in tasks.zip(out.chunks_exact_mut(d)) {
+                    let (place, h) = (at[task / hl], task % hl);
+                    let g = kv_of[h];
                     let first = window.map_or(0, |w| (place.pos + 1).saturating_sub(w));
                     let span =
                         shape.at(place.slot, g, first)..shape.at(place.slot, g, place.pos + 1);
-                    let row = &qkv[task / kvl * width..];
-                    for h in groups[g].clone() {
-                        let start = out.len();
-                        out.resize(start + d, 0.0);
-                        let q = &row[h * d..(h + 1) * d];
-                        let (k, v) = (&keys[span.clone()], &values[span.clone()]);
-                        ops::attend(q, k, v, &mut scores, &mut out[start..]);
-                    }
+                    let q = &qkv[task / hl * width + h * d..][..d];
+                    ops::attend(q, &keys[span.clone()], &values[span], &mut scores, out);
                 }
                 out
             }),
@@ -1140,18 +1130,19 @@ impl Llama {
             layer.forward_host(&mut h, &step, cache, comm)?;
         }
         let (h, shape) = if batch.all_logits {
-            (h, vec![b as i64, t as i64, hidden as i64])
+            (h, vec![b as i64, t as i64, -1])
         } else {
             let last: Vec<f32> = h
                 .chunks_exact(t * hidden)
                 .flat_map(|s| &s[(t - 1) * hidden..])
                 .copied()
                 .collect();
-            (last, vec![b as i64, hidden as i64])
+            (last, vec![b as i64, -1])
         };
-        let normed = Tensor::from_slice(&self.norm.forward_host(&h)).f_view(shape.as_slice())?;
-        let exact = self.lm_head.rescores().then(|| normed.shallow_clone());
-        self.lm_head.forward(&normed, exact.as_ref(), comm)
+        let logits = self
+            .lm_head
+            .forward_host(&self.norm.forward_host(&h), comm)?;
+        Ok(logits.f_view(shape.as_slice())?)
     }
 
     /// The step in libtorch's operations (any device and dtype).
