@@ -401,10 +401,16 @@ impl Linear {
         const FEW_ROWS: i64 = 16;
         let weight_t = match &self.weights {
             Weights::Torch(weight_t) => weight_t,
+            // The kernels' weights: through their product on f32 rows.
             #[cfg(target_arch = "x86_64")]
-            Weights::Packed(packed) => return packed_product(packed, x),
-            #[cfg(target_arch = "x86_64")]
-            Weights::Quant(parts) => return quant_product(parts, x, self.rounding),
+            Weights::Packed(_) | Weights::Quant(_) => {
+                let mut shape = x.size();
+                if let Some(last) = shape.last_mut() {
+                    *last = self.out_features();
+                }
+                let y = self.product_host(&host_vec(x)?)?;
+                return Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?);
+            }
         };
         let [inp, out] = [weight_t.size()[0], weight_t.size()[1]];
         let rows = x.numel() as i64 / inp.max(1);
@@ -523,19 +529,6 @@ pub(crate) fn packs_f32(at: &Placement) -> bool {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn packed_product(packed: &PackedF32, x: &Tensor) -> Result<Tensor, RunnerError> {
-    let inp = packed.in_features() as i64;
-    let rows = x.numel() as i64 / inp.max(1);
-    let mut shape = x.size();
-    if let Some(last) = shape.last_mut() {
-        *last = packed.out_features() as i64;
-    }
-    let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
-    let y = packed.product(&data, rows as usize);
-    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
-}
-
 /// Row `i` of the fused parts' output features, dequantised.
 #[cfg(target_arch = "x86_64")]
 fn quant_row(parts: &[PackedQuant], mut i: i64) -> Option<Vec<f32>> {
@@ -593,26 +586,6 @@ fn split_activations(x: &[f32]) -> Vec<f32> {
 fn round_small(v: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³
     (v + SHIFT) - SHIFT
-}
-
-/// `x Wᵀ` on quantized blocks: `x` (any float kind, `[…, in]`) goes to the kernels as f32 and
-/// the parts' outputs come back side by side.
-#[cfg(target_arch = "x86_64")]
-fn quant_product(
-    parts: &[PackedQuant],
-    x: &Tensor,
-    rounding: Rounding,
-) -> Result<Tensor, RunnerError> {
-    let inp = parts.first().map_or(0, |p| p.in_features()) as i64;
-    let out: usize = parts.iter().map(|p| p.out_features()).sum();
-    let rows = x.numel() / inp.max(1) as usize;
-    let mut shape = x.size();
-    if let Some(last) = shape.last_mut() {
-        *last = out as i64;
-    }
-    let data = Vec::<f32>::try_from(&x.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
-    let y = quant_product_host(parts, &data, rows, rounding);
-    Ok(Tensor::from_slice(&y).f_view(shape.as_slice())?)
 }
 
 /// `x Wᵀ` on quantized blocks for f32 rows `x` (`[rows, in]`), the parts' outputs side by

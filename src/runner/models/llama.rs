@@ -415,7 +415,7 @@ struct Attention {
     /// local key/value head of each local query head; otherwise groups are contiguous.
     kv_for_head: Option<Tensor>,
     /// The local key/value head of each local query head (the CPU steps' form of the above).
-    kv_of: Vec<usize>,
+    kv_of: Arc<[usize]>,
     /// 1/√d, where it could not be folded into the query weights.
     q_scale: Option<f64>,
 }
@@ -453,11 +453,11 @@ impl Attention {
         let (h0, hl) = at.range(h);
         let kv0 = h0 / group;
         let kv1 = (h0 + hl - 1) / group + 1;
-        let kv_of = (h0..h0 + hl).map(|i| (i / group - kv0) as usize).collect();
+        let kv_of: Arc<[usize]> = (h0..h0 + hl).map(|i| (i / group - kv0) as usize).collect();
         let aligned = h0 % group == 0 && hl % group == 0;
         let kv_for_head = (!aligned)
             .then(|| {
-                let idx: Vec<i64> = (h0..h0 + hl).map(|i| i / group - kv0).collect();
+                let idx: Vec<i64> = kv_of.iter().map(|&g| g as i64).collect();
                 Tensor::from_slice(&idx).f_to_device(at.device)
             })
             .transpose()?;
@@ -621,7 +621,7 @@ impl Attention {
         // Each query head over the positions its token sees (j ≤ p, and p − w < j): one task
         // per token and query head, shared with the helper threads; the tasks' outputs in
         // order are `[rows, hl·d]`.
-        let kv_of: Arc<[usize]> = self.kv_of.as_slice().into();
+        let kv_of = self.kv_of.clone();
         let (qkv, keys, values) = (Arc::new(qkv), cache.k.clone(), cache.v.clone());
         let at: Arc<[Place]> = at.into();
         let out = llm_cooperation_kernels::spread(
