@@ -372,6 +372,8 @@ impl Engine {
         )?;
         let tokenizer = Arc::new(ck.tokenizer.clone());
         drop(ck);
+        // The checkpoint's unpacked tensors and the loader's buffers are free now.
+        engine::return_free_memory();
 
         let (tx, rx) = mpsc::sync_channel(cfg.max_queue);
         let stopped: engine::StopReason = Arc::default();

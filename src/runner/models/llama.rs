@@ -1037,6 +1037,13 @@ impl Llama {
         Ok(())
     }
 
+    /// Drops the KV cache (the engine's slots are all free); the next batch grows it again.
+    pub fn release_cache(&mut self) -> Result<(), RunnerError> {
+        self.caches = self.new_caches(0, 0)?;
+        (self.cache_slots, self.cache_positions) = (0, 0);
+        Ok(())
+    }
+
     /// Copies the first `len` cached positions of slot `from` into slot `to` (the engine keeps
     /// running sequences in the lowest slots so a decode step reads one contiguous range).
     pub fn move_slot(&mut self, from: usize, to: usize, len: usize) -> Result<(), RunnerError> {
