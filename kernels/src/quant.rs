@@ -264,20 +264,17 @@ impl PackedQuant {
         product_many(&[self], x, rows).pop().expect("one product")
     }
 
-    /// Panel `p` times activation rows `rows` into `out` (`[rows.len()][LANES]`).
-    fn panel_product(&self, p: usize, acts: &Acts, rows: Range<usize>, out: &mut [f32]) {
+    /// Panel `p` times every activation row into `out` (`[rows][LANES]`).
+    fn panel_product(&self, p: usize, acts: &Acts, out: &mut [f32]) {
         let panel = self.panel(p);
-        let chunk = self.isa.chunk_rows();
-        for (start, out) in rows
-            .clone()
-            .step_by(chunk)
-            .zip(out.chunks_mut(chunk * LANES))
-        {
-            let len = chunk.min(rows.end - start);
+        for (c, out) in out.chunks_mut(acts.chunk * LANES).enumerate() {
+            let first = c * acts.chunk;
+            let len = acts.chunk.min(acts.rows - first);
+            let blocks = acts.chunk(first, len);
             match self.isa {
-                QuantIsa::Vnni(isa) => isa.panel(self.kind, panel, acts, start, len, out),
-                QuantIsa::Avx2(isa) => isa.panel(self.kind, panel, acts, start, len, out),
-                QuantIsa::Portable => portable_panel(self.kind, panel, acts, start, len, out),
+                QuantIsa::Vnni(isa) => isa.panel(self.kind, panel, blocks, len, out),
+                QuantIsa::Avx2(isa) => isa.panel(self.kind, panel, blocks, len, out),
+                QuantIsa::Portable => portable_panel(self.kind, panel, blocks, len, out),
             }
         }
     }
@@ -353,65 +350,66 @@ fn decode_tile(k: u8, tile: &[u8], r: usize) -> [u8; QK] {
     q
 }
 
-/// Activations quantized to int8 blocks of 32: `x ≈ dx · xq` per block.
-pub(crate) struct Acts {
-    inp: usize,
-    /// `[rows][inp]`.
-    xq: Vec<i8>,
-    /// `[rows][inp / 32]`: the block scale (`max |x| / 127`), `Σ xq`, and `Σ xq` over the
-    /// block's first 16 (for Q6_K's per-16 scales).
-    dx: Vec<f32>,
-    sum: Vec<i32>,
-    lo: Vec<i32>,
+/// One block of 32 quantized activations: `x ≈ dx · xq`.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(crate) struct ActBlock {
+    pub(crate) xq: [i8; QK],
+    /// The block scale (`max |x| / 127`).
+    pub(crate) dx: f32,
     /// `dx · Σ xq` (the minimums' multiplier).
-    dxs: Vec<f32>,
+    pub(crate) dxs: f32,
+    /// `Σ xq`, and `Σ xq` over the first 16 (for Q6_K's per-16 scales).
+    pub(crate) sum: i32,
+    pub(crate) lo: i32,
 }
 
-/// One activation row's blocks.
-pub(crate) struct ActRow<'a> {
-    pub(crate) xq: &'a [i8],
-    pub(crate) dx: &'a [f32],
-    pub(crate) sum: &'a [i32],
-    pub(crate) lo: &'a [i32],
-    pub(crate) dxs: &'a [f32],
+/// Activations quantized to int8 blocks of 32, for the kernels: rows in chunks of
+/// `chunk` (the rows that share one pass over a panel), and within a chunk block-major
+/// (`[block][row]`), so that one pointer walks every row's data of a pass in order.
+pub(crate) struct Acts {
+    blocks_per_row: usize,
+    rows: usize,
+    chunk: usize,
+    /// Chunk `c` (rows `c·chunk..`, `len` of them) is `blocks[c·chunk·blocks_per_row..]`,
+    /// block `b` of its row `r` at `b·len + r`.
+    blocks: Vec<ActBlock>,
 }
 
 impl Acts {
+    /// The records of rows `first..first + len`, a whole chunk.
     #[inline]
-    pub(crate) fn row(&self, r: usize) -> ActRow<'_> {
-        let nb = self.inp / QK;
-        ActRow {
-            xq: &self.xq[r * self.inp..(r + 1) * self.inp],
-            dx: &self.dx[r * nb..(r + 1) * nb],
-            sum: &self.sum[r * nb..(r + 1) * nb],
-            lo: &self.lo[r * nb..(r + 1) * nb],
-            dxs: &self.dxs[r * nb..(r + 1) * nb],
-        }
+    pub(crate) fn chunk(&self, first: usize, len: usize) -> &[ActBlock] {
+        debug_assert!(first.is_multiple_of(self.chunk) && len <= self.chunk);
+        let at = first * self.blocks_per_row;
+        &self.blocks[at..at + len * self.blocks_per_row]
     }
 
-    fn quantize(x: &[f32], inp: usize) -> Self {
+    fn quantize(x: &[f32], inp: usize, chunk: usize) -> Self {
         debug_assert_eq!(inp % QK, 0);
-        let blocks = x.len() / QK;
-        let mut acts = Acts {
-            inp,
-            xq: vec![0; x.len()],
-            dx: vec![0.0; blocks],
-            sum: vec![0; blocks],
-            lo: vec![0; blocks],
-            dxs: Vec::new(),
-        };
-        // The same arithmetic either way; AVX2 only lets the compiler vectorise it.
-        match Avx2::detect() {
-            Some(isa) => isa.quantize(x, &mut acts.xq, &mut acts.dx, &mut acts.sum, &mut acts.lo),
-            None => quantize_blocks(x, &mut acts.xq, &mut acts.dx, &mut acts.sum, &mut acts.lo),
+        let (blocks_per_row, rows) = (inp / QK, x.len() / inp.max(1));
+        let mut row = vec![ActBlock::default(); blocks_per_row];
+        let mut blocks = vec![ActBlock::default(); rows * blocks_per_row];
+        for (c, out) in blocks.chunks_mut(chunk * blocks_per_row).enumerate() {
+            let len = out.len() / blocks_per_row.max(1);
+            for r in 0..len {
+                let x = &x[(c * chunk + r) * inp..(c * chunk + r + 1) * inp];
+                // The same arithmetic either way; AVX2 only lets the compiler vectorise it.
+                match Avx2::detect() {
+                    Some(isa) => isa.quantize(x, &mut row),
+                    None => quantize_blocks(x, &mut row),
+                }
+                for (b, block) in row.iter().enumerate() {
+                    out[b * len + r] = *block;
+                }
+            }
         }
-        acts.dxs = acts
-            .dx
-            .iter()
-            .zip(&acts.sum)
-            .map(|(&d, &s)| d * s as f32)
-            .collect();
-        acts
+        Acts {
+            blocks_per_row,
+            rows,
+            chunk,
+            blocks,
+        }
     }
 }
 
@@ -427,43 +425,26 @@ pub(crate) fn inverse_scale(amax: f32) -> f32 {
     }
 }
 
-/// Quantizes `x` by blocks of 32 (round to nearest, ties to even; |xq| ≤ 127).
+/// Quantizes `x` by blocks of 32 (round to nearest, ties to even; |xq| ≤ 127) into `out`.
 #[inline(always)]
-pub(crate) fn quantize_blocks(
-    x: &[f32],
-    xq: &mut [i8],
-    dx: &mut [f32],
-    sum: &mut [i32],
-    lo: &mut [i32],
-) {
-    for ((((x, xq), dx), sum), lo) in x
-        .chunks_exact(QK)
-        .zip(xq.chunks_exact_mut(QK))
-        .zip(dx.iter_mut())
-        .zip(sum.iter_mut())
-        .zip(lo.iter_mut())
-    {
+pub(crate) fn quantize_blocks(x: &[f32], out: &mut [ActBlock]) {
+    for (x, out) in x.chunks_exact(QK).zip(out) {
         let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
         let id = inverse_scale(amax);
-        *dx = amax / 127.0;
-        for (q, &v) in xq.iter_mut().zip(x) {
+        out.dx = amax / 127.0;
+        for (q, &v) in out.xq.iter_mut().zip(x) {
             *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
         }
-        *lo = xq[..16].iter().map(|&q| i32::from(q)).sum();
-        *sum = *lo + xq[16..].iter().map(|&q| i32::from(q)).sum::<i32>();
+        out.lo = out.xq[..16].iter().map(|&q| i32::from(q)).sum();
+        out.sum = out.lo + out.xq[16..].iter().map(|&q| i32::from(q)).sum::<i32>();
+        out.dxs = out.dx * out.sum as f32;
     }
 }
 
-/// The portable kernel: panel times rows `first..first + rows` into `out` (`[rows][LANES]`),
-/// with the same integer sums and the same per-block f32 steps as the SIMD kernels.
-fn portable_panel(
-    kind: BlockKind,
-    panel: &[u8],
-    acts: &Acts,
-    first: usize,
-    rows: usize,
-    out: &mut [f32],
-) {
+/// The portable kernel: panel times the `rows` rows of one chunk of activations (`acts`,
+/// block-major) into `out` (`[rows][LANES]`), with the same integer sums and the same
+/// per-block f32 steps as the SIMD kernels.
+fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize, out: &mut [f32]) {
     let k = kind.code();
     let c = offset(k);
     out[..rows * LANES].fill(0.0);
@@ -494,10 +475,13 @@ fn portable_panel(
                 ),
                 _ => (d, m),
             };
-            for (i, y) in out[..rows * LANES].chunks_exact_mut(LANES).enumerate() {
-                let a = acts.row(first + i);
-                let xb = &a.xq[b * QK..(b + 1) * QK];
-                let (dx, sum, lo, dxs) = (a.dx[b], a.sum[b], a.lo[b], a.dxs[b]);
+            let blocks = &acts[b * rows..(b + 1) * rows];
+            for (a, y) in blocks
+                .iter()
+                .zip(out[..rows * LANES].chunks_exact_mut(LANES))
+            {
+                let xb = &a.xq;
+                let (dx, sum, lo, dxs) = (a.dx, a.sum, a.lo, a.dxs);
                 for (r, y) in y.iter_mut().enumerate() {
                     let dot = |range: Range<usize>| -> i32 {
                         range.map(|e| i32::from(q[r][e]) * i32::from(xb[e])).sum()
@@ -535,7 +519,12 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<Vec
     if rows == 0 || inp == 0 {
         return ys; // empty sums
     }
-    let acts = Arc::new(Acts::quantize(x, inp));
+    let chunk = first.isa.chunk_rows();
+    assert!(
+        weights.iter().all(|w| w.isa == first.isa),
+        "products of one activation need weights packed for one instruction set"
+    );
+    let acts = Arc::new(Acts::quantize(x, inp, chunk));
     let weights: Arc<[PackedQuant]> = weights.iter().map(|&w| w.clone()).collect();
     let total: usize = weights.iter().map(PackedQuant::panels).sum();
     let shared = weights.clone();
@@ -568,7 +557,7 @@ fn share(weights: &[PackedQuant], acts: &Acts, rows: usize, range: Range<usize>)
         let panels = base..base + w.panels();
         for p in range.start.max(panels.start)..range.end.min(panels.end) {
             let block = blocks.next().expect("an output block per panel");
-            w.panel_product(p - base, acts, 0..rows, block);
+            w.panel_product(p - base, acts, block);
         }
         base = panels.end;
     }

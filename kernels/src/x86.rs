@@ -12,7 +12,7 @@
 use core::arch::x86_64::*;
 
 use crate::blocks::{BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0};
-use crate::quant::{self, Acts, group_bytes, header_bytes, nibble_input, tile_bytes, tiles};
+use crate::quant::{self, ActBlock, group_bytes, header_bytes, nibble_input, tile_bytes, tiles};
 
 /// Proof that the CPU has AVX-512 F/BW/VNNI (and FMA, F16C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,18 +32,18 @@ impl Vnni {
         .then_some(Vnni(()))
     }
 
-    /// Panel times activation rows `first..first + rows` (1 to 8) into `out` (`[rows][16]`).
+    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major)
+    /// into `out` (`[rows][16]`).
     pub(crate) fn panel(
         self,
         kind: BlockKind,
         panel: &[u8],
-        acts: &Acts,
-        first: usize,
+        acts: &[ActBlock],
         rows: usize,
         out: &mut [f32],
     ) {
         // SAFETY: `self` exists only when `detect` found every feature `vnni::run` enables.
-        unsafe { vnni::run(kind, panel, acts, first, rows, out) }
+        unsafe { vnni::run(kind, panel, acts, rows, out) }
     }
 }
 
@@ -55,41 +55,32 @@ impl Avx2 {
         .then_some(Avx2(()))
     }
 
-    /// Panel times activation rows `first..first + rows` (1 to 8) into `out` (`[rows][16]`).
+    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major)
+    /// into `out` (`[rows][16]`).
     pub(crate) fn panel(
         self,
         kind: BlockKind,
         panel: &[u8],
-        acts: &Acts,
-        first: usize,
+        acts: &[ActBlock],
         rows: usize,
         out: &mut [f32],
     ) {
         // SAFETY: `self` exists only when `detect` found every feature `avx2::run` enables.
-        unsafe { avx2::run(kind, panel, acts, first, rows, out) }
+        unsafe { avx2::run(kind, panel, acts, rows, out) }
     }
 
     /// [`quant::quantize_blocks`] with AVX2 (the same results: the same maximum, the same
     /// `127 / amax`, and `vcvtps2dq` rounds to nearest, ties to even).
-    pub(crate) fn quantize(
-        self,
-        x: &[f32],
-        xq: &mut [i8],
-        dx: &mut [f32],
-        sum: &mut [i32],
-        lo: &mut [i32],
-    ) {
+    pub(crate) fn quantize(self, x: &[f32], out: &mut [ActBlock]) {
         // SAFETY: `self` exists only when `detect` found AVX2, FMA and F16C.
-        unsafe { quantize_avx2(x, xq, dx, sum, lo) }
+        unsafe { quantize_avx2(x, out) }
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn quantize_avx2(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: &mut [i32]) {
-    let blocks = x.chunks_exact(32).zip(xq.chunks_exact_mut(32));
-    for (((x, xq), dx), (sum, lo)) in blocks.zip(dx).zip(sum.iter_mut().zip(lo)) {
+fn quantize_avx2(x: &[f32], out: &mut [ActBlock]) {
+    for (x, out) in x.chunks_exact(32).zip(out) {
         let x: &[f32; 32] = x.try_into().expect("a block");
-        let xq: &mut [i8; 32] = xq.try_into().expect("a block");
         // SAFETY: reads 4 × 8 floats of the 32 in `x`; `loadu` needs no alignment.
         let v: [__m256; 4] =
             std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x[8 * i..].as_ptr()) });
@@ -101,7 +92,7 @@ fn quantize_avx2(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: 
         let m = _mm_max_ss(m, _mm_movehdup_ps(m));
         let amax = _mm_cvtss_f32(m);
         let id = quant::inverse_scale(amax);
-        *dx = amax / 127.0;
+        out.dx = amax / 127.0;
         let q = v.map(|v| _mm256_cvtps_epi32(_mm256_mul_ps(v, _mm256_set1_ps(id))));
         let hsum = |v: __m256i| {
             let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
@@ -109,16 +100,17 @@ fn quantize_avx2(x: &[f32], xq: &mut [i8], dx: &mut [f32], sum: &mut [i32], lo: 
             let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
             _mm_cvtsi128_si32(v)
         };
-        *lo = hsum(_mm256_add_epi32(q[0], q[1]));
-        *sum = *lo + hsum(_mm256_add_epi32(q[2], q[3]));
+        out.lo = hsum(_mm256_add_epi32(q[0], q[1]));
+        out.sum = out.lo + hsum(_mm256_add_epi32(q[2], q[3]));
+        out.dxs = out.dx * out.sum as f32;
         // i32 → i8 with saturation; the packs interleave 128-bit lanes, the permute undoes it.
         let bytes = _mm256_packs_epi16(
             _mm256_packs_epi32(q[0], q[1]),
             _mm256_packs_epi32(q[2], q[3]),
         );
         let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        // SAFETY: writes the 32 bytes of `xq`; `storeu` needs no alignment.
-        unsafe { _mm256_storeu_si256(xq.as_mut_ptr().cast(), bytes) }
+        // SAFETY: writes the 32 bytes of `out.xq`; `storeu` needs no alignment.
+        unsafe { _mm256_storeu_si256(out.xq.as_mut_ptr().cast(), bytes) }
     }
 }
 
@@ -150,22 +142,21 @@ macro_rules! kernel {
         pub(super) fn run(
             kind: BlockKind,
             panel: &[u8],
-            acts: &Acts,
-            first: usize,
+            acts: &[ActBlock],
             rows: usize,
             out: &mut [f32],
         ) {
             macro_rules! by_rows {
                 ($k:expr) => {
                     match rows {
-                        1 => kernel::<{ $k }, 1>(panel, acts, first, out),
-                        2 => kernel::<{ $k }, 2>(panel, acts, first, out),
-                        3 => kernel::<{ $k }, 3>(panel, acts, first, out),
-                        4 => kernel::<{ $k }, 4>(panel, acts, first, out),
-                        5 => kernel::<{ $k }, 5>(panel, acts, first, out),
-                        6 => kernel::<{ $k }, 6>(panel, acts, first, out),
-                        7 => kernel::<{ $k }, 7>(panel, acts, first, out),
-                        8 => kernel::<{ $k }, 8>(panel, acts, first, out),
+                        1 => kernel::<{ $k }, 1>(panel, acts, out),
+                        2 => kernel::<{ $k }, 2>(panel, acts, out),
+                        3 => kernel::<{ $k }, 3>(panel, acts, out),
+                        4 => kernel::<{ $k }, 4>(panel, acts, out),
+                        5 => kernel::<{ $k }, 5>(panel, acts, out),
+                        6 => kernel::<{ $k }, 6>(panel, acts, out),
+                        7 => kernel::<{ $k }, 7>(panel, acts, out),
+                        8 => kernel::<{ $k }, 8>(panel, acts, out),
                         n => unreachable!("chunks have 1 to 8 rows, not {n}"),
                     }
                 };
@@ -180,18 +171,14 @@ macro_rules! kernel {
             }
         }
 
-        /// One panel of kind `K` times `R` activation rows from `first`.
+        /// One panel of kind `K` times `R` activation rows (block-major: block `b` of row
+        /// `r` at `acts[b·R + r]`).
         #[target_feature(enable = $features)]
-        fn kernel<const K: u8, const R: usize>(
-            panel: &[u8],
-            acts: &Acts,
-            first: usize,
-            out: &mut [f32],
-        ) {
+        fn kernel<const K: u8, const R: usize>(panel: &[u8], acts: &[ActBlock], out: &mut [f32]) {
             let (header, tile) = (header_bytes(K), tile_bytes(K));
-            let rows: [quant::ActRow<'_>; R] = std::array::from_fn(|r| acts.row(first + r));
+            let mut blocks = acts.chunks_exact(R);
             let mut y = [zero_f(); R];
-            for (g, group) in panel.chunks_exact(group_bytes(K)).enumerate() {
+            for group in panel.chunks_exact(group_bytes(K)) {
                 let d = load_h(piece::<32>(group, 0));
                 // Q4_1's m, the K-quants' dmin.
                 let m = if header == 64 {
@@ -200,7 +187,6 @@ macro_rules! kernel {
                     d
                 };
                 for t in 0..tiles(K) {
-                    let b = g * tiles(K) + t;
                     let at = header + t * tile;
                     let tb = &group[at..at + tile];
                     // The multipliers of the (low half's) integer sum and of the minimums or
@@ -216,9 +202,11 @@ macro_rules! kernel {
                         ),
                         _ => (d, m),
                     };
-                    let xb: [&[i8; 32]; R] = std::array::from_fn(|r| {
-                        rows[r].xq[b * 32..b * 32 + 32].try_into().expect("a block")
-                    });
+                    let a: &[ActBlock; R] = blocks
+                        .next()
+                        .and_then(|a| a.try_into().ok())
+                        .expect("an activation block per tile and row");
+                    let xb: [&[i8; 32]; R] = std::array::from_fn(|r| &a[r].xq);
                     // Independent sums (the low and high nibbles apart, and for one or two
                     // rows the even and odd vectors too, in `lo2`, `hi2`), so that
                     // `vpdpbusd`'s latency does not bound one chain; with more rows, `lo2`
@@ -269,7 +257,7 @@ macro_rules! kernel {
                     // Called row by row with constants below (as a loop, the compiler keeps
                     // `y` in memory).
                     let mut epilogue = |r: usize| {
-                        let (dx, dxs) = (rows[r].dx[b], rows[r].dxs[b]);
+                        let (dx, dxs) = (a[r].dx, a[r].dxs);
                         // The first 16 inputs' and the last 16's sums (Q6_K's two
                         // scales), and all 32.
                         let (low, high) = (add_i(lo[r], lo2[r]), add_i(hi[r], hi2[r]));
@@ -277,7 +265,7 @@ macro_rules! kernel {
                         y[r] = match K {
                             Q4_0 | Q8_0 => {
                                 let c = if K == Q4_0 { 8 } else { Q8_OFFSET };
-                                let all = sub_i(all, c * rows[r].sum[b]);
+                                let all = sub_i(all, c * a[r].sum);
                                 fma(to_f(all), mul(s1, splat(dx)), y[r])
                             }
                             Q4_1 => {
@@ -289,7 +277,7 @@ macro_rules! kernel {
                                 fnma(s2, splat(dxs), y)
                             }
                             _ => {
-                                let (sum, l) = (rows[r].sum[b], rows[r].lo[b]);
+                                let (sum, l) = (a[r].sum, a[r].lo);
                                 let low = to_f(sub_i(low, 32 * l));
                                 let high = to_f(sub_i(high, 32 * (sum - l)));
                                 fma(fma(low, s1, mul(high, s2)), splat(dx), y[r])
