@@ -308,7 +308,20 @@ fn with_helpers<T>(f: impl FnOnce(&[Helper]) -> T) -> T {
 /// items' results; the results in item order. A helper that failed leaves its range to this
 /// thread.
 pub fn spread(n: usize, job: Arc<dyn Fn(Range<usize>) -> Vec<f32> + Send + Sync>) -> Vec<f32> {
-    let parts = with_helpers(|helpers| {
+    let parts = spread_parts(n, job);
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    parts.concat()
+}
+
+/// [`spread`], the threads' results apart (in item order), for callers that copy them out
+/// anyway.
+pub(crate) fn spread_parts(
+    n: usize,
+    job: Arc<dyn Fn(Range<usize>) -> Vec<f32> + Send + Sync>,
+) -> Vec<Vec<f32>> {
+    with_helpers(|helpers| {
         let split = split_even(n, helpers.len() + 1);
         for (helper, range) in helpers.iter().zip(&split[1..]) {
             let (job, range) = (job.clone(), range.clone());
@@ -319,11 +332,7 @@ pub fn spread(n: usize, job: Arc<dyn Fn(Range<usize>) -> Vec<f32> + Send + Sync>
             parts.push(helper.collect().unwrap_or_else(|| job(range.clone())));
         }
         parts
-    });
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_default();
-    }
-    parts.concat()
+    })
 }
 
 /// Dispatches on the number of rows so the accumulators are a fixed-size array.

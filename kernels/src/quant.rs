@@ -34,7 +34,7 @@ use std::sync::Arc;
 use crate::blocks::{
     Block, BlockKind, Q4_0, Q4_1, Q4K, Q5K, Q6K, Q8_0, f16_to_f32, le16, parse, value,
 };
-use crate::spread;
+use crate::packed::spread_parts;
 use crate::x86::{Avx2, Vnni};
 
 /// Output rows per panel.
@@ -261,7 +261,7 @@ impl PackedQuant {
     /// `x Wᵀ` for `x` row-major `[rows, in]`: row-major `[rows, out]`, using this thread's
     /// helpers (see [`crate::set_threads`]).
     pub fn product(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        product_many(&[self], x, rows).pop().expect("one product")
+        product_many(&[self], x, rows)
     }
 
     /// Panel `p` times every activation row into `out` (`[rows][LANES]`).
@@ -504,8 +504,9 @@ fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize,
 
 /// Several products of the same activations `x` (row-major `[rows, in]`; every weight has
 /// `in` inputs): the activations are quantized once and all the panels are split over this
-/// thread and its helpers in one pass. Returns one row-major `[rows, out]` per weight.
-pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<Vec<f32>> {
+/// thread and its helpers in one pass. Returns row-major `[rows, Σ out]`: each row holds the
+/// weights' outputs side by side, in order.
+pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
     let Some(first) = weights.first() else {
         return Vec::new();
     };
@@ -515,9 +516,10 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<Vec
         "products of one activation need weights with the same number of inputs"
     );
     assert_eq!(x.len(), rows * inp, "x is [rows, in]");
-    let mut ys: Vec<Vec<f32>> = weights.iter().map(|w| vec![0f32; rows * w.out]).collect();
+    let width: usize = weights.iter().map(|w| w.out).sum();
+    let mut y = vec![0f32; rows * width];
     if rows == 0 || inp == 0 {
-        return ys; // empty sums
+        return y; // empty sums
     }
     let chunk = first.isa.chunk_rows();
     assert!(
@@ -528,23 +530,26 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<Vec
     let weights: Arc<[PackedQuant]> = weights.iter().map(|&w| w.clone()).collect();
     let total: usize = weights.iter().map(PackedQuant::panels).sum();
     let shared = weights.clone();
-    let blocks = spread(
+    let parts = spread_parts(
         total,
         Arc::new(move |range| share(&shared, &acts, rows, range)),
     );
-    // Panel-major blocks (`[panel][rows][LANES]`, all weights' panels in turn) → row-major.
-    let mut blocks = blocks.chunks_exact(rows * LANES);
-    for (w, y) in weights.iter().zip(&mut ys) {
+    // Panel-major blocks (`[panel][rows][LANES]`, all weights' panels in turn, in the threads'
+    // parts) → row-major.
+    let mut blocks = parts.iter().flat_map(|p| p.chunks_exact(rows * LANES));
+    let mut base = 0;
+    for w in weights.iter() {
         for p in 0..w.panels() {
             let block = blocks.next().expect("a share per panel");
-            let col = p * LANES;
-            let width = LANES.min(w.out - col);
+            let col = base + p * LANES;
+            let n = LANES.min(w.out - p * LANES);
             for (r, lanes) in block.chunks_exact(LANES).enumerate() {
-                y[r * w.out + col..r * w.out + col + width].copy_from_slice(&lanes[..width]);
+                y[r * width + col..r * width + col + n].copy_from_slice(&lanes[..n]);
             }
         }
+        base += w.out;
     }
-    ys
+    y
 }
 
 /// Panels `range` of the concatenated panels of `weights`, for every row:

@@ -597,33 +597,15 @@ fn quant_product_host(
     rows: usize,
     rounding: Rounding,
 ) -> Vec<f32> {
-    let out: usize = parts.iter().map(|p| p.out_features()).sum();
     let refs: Vec<&PackedQuant> = parts.iter().collect();
-    let ys: Vec<Vec<f32>> = match rounding {
+    match rounding {
         Rounding::Int8 => llm_cooperation_kernels::product_many(&refs, data, rows),
         Rounding::Split => {
             let split = split_activations(data);
-            llm_cooperation_kernels::product_many(&refs, &split, 2 * rows)
-                .into_iter()
-                .map(|y| {
-                    let (hi, lo) = y.split_at(y.len() / 2);
-                    hi.iter().zip(lo).map(|(h, l)| h + l).collect()
-                })
-                .collect()
+            let y = llm_cooperation_kernels::product_many(&refs, &split, 2 * rows);
+            let (hi, lo) = y.split_at(y.len() / 2);
+            hi.iter().zip(lo).map(|(h, l)| h + l).collect()
         }
-    };
-    if ys.len() == 1 {
-        ys.into_iter().next().unwrap_or_default()
-    } else {
-        // Row r of the result is row r of every part's output, in order.
-        let mut y = Vec::with_capacity(rows * out);
-        for r in 0..rows {
-            for (p, part) in parts.iter().zip(&ys) {
-                let n = p.out_features();
-                y.extend_from_slice(&part[r * n..(r + 1) * n]);
-            }
-        }
-        y
     }
 }
 

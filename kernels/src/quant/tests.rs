@@ -285,7 +285,14 @@ fn one_and_two_threads_agree_bitwise_and_product_many_matches_product() {
             let many = product_many(&[&a, &b], &x, rows);
             set_threads(1);
             assert_eq!(one, two, "{kind:?} {rows} rows");
-            assert_eq!(many, vec![one.0, one.1], "{kind:?} {rows} rows");
+            // Each row: `a`'s 70 outputs, then `b`'s 33.
+            let side_by_side: Vec<f32> = (0..rows)
+                .flat_map(|r| {
+                    let (a, b) = (&one.0[r * 70..(r + 1) * 70], &one.1[r * 33..(r + 1) * 33]);
+                    a.iter().chain(b).copied()
+                })
+                .collect();
+            assert_eq!(many, side_by_side, "{kind:?} {rows} rows");
         }
     }
 }
