@@ -390,12 +390,13 @@ impl Acts {
         let (blocks_per_row, rows) = (inp / QK, x.len() / inp.max(1));
         let mut row = vec![ActBlock::default(); blocks_per_row];
         let mut blocks = vec![ActBlock::default(); rows * blocks_per_row];
+        // The same arithmetic either way; AVX2 only lets the compiler vectorise it.
+        let avx2 = Avx2::detect();
         for (c, out) in blocks.chunks_mut(chunk * blocks_per_row).enumerate() {
             let len = out.len() / blocks_per_row.max(1);
             for r in 0..len {
                 let x = &x[(c * chunk + r) * inp..(c * chunk + r + 1) * inp];
-                // The same arithmetic either way; AVX2 only lets the compiler vectorise it.
-                match Avx2::detect() {
+                match avx2 {
                     Some(isa) => isa.quantize(x, &mut row),
                     None => quantize_blocks(x, &mut row),
                 }

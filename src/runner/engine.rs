@@ -313,10 +313,10 @@ impl Scheduler {
         let cancelled: Vec<usize> = (0..self.active.len())
             .filter(|&i| self.active[i].job.cancelled())
             .collect();
-        self.remove(&cancelled)?;
         if cancelled.is_empty() {
             return Ok(());
         }
+        self.remove(&cancelled)?;
         self.release_if_idle()
     }
 
