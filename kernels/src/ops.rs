@@ -138,54 +138,117 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
 /// `out = softmax(q·kⱼ) · V`, with `scores` as scratch (`len` floats). The query carries the
 /// `1/√d` scale already. `len = 0` gives zeros.
 pub fn attend(q: &[f32], keys: &[f32], values: &[f32], scores: &mut Vec<f32>, out: &mut [f32]) {
-    let d = q.len();
-    assert_eq!(out.len(), d, "out has the query's size");
+    attend_heads(q.len(), q, keys, values, scores, out);
+}
+
+/// [`attend`] for the query heads that share one key/value head (grouped-query attention):
+/// `q` and `out` are `[heads][d]`. Up to 4 heads go through the keys and values together, so
+/// each position's key and value are loaded once for all of them (a decode step is mostly
+/// these loads); every head's result is the one [`attend`] gives it alone, bit for bit (the
+/// same sums in the same order).
+pub fn attend_heads(
+    d: usize,
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    assert_eq!(out.len(), q.len(), "out has the queries' size");
     assert_eq!(keys.len(), values.len(), "one value per key");
     out.fill(0.0);
     if d == 0 || keys.is_empty() {
         return;
     }
+    assert!(
+        q.len().is_multiple_of(d) && keys.len().is_multiple_of(d),
+        "queries and keys are whole rows of d"
+    );
+    let heads = q.len() / d;
+    // Groups of at most 4, as even as they come (6 heads: 3 + 3).
+    let groups = heads.div_ceil(4);
+    let mut first = 0;
+    for g in 0..groups {
+        let n = (heads - first) / (groups - g);
+        let (q, out) = (
+            &q[first * d..(first + n) * d],
+            &mut out[first * d..(first + n) * d],
+        );
+        match n {
+            1 => attend_group::<1>(d, q, keys, values, scores, out),
+            2 => attend_group::<2>(d, q, keys, values, scores, out),
+            3 => attend_group::<3>(d, q, keys, values, scores, out),
+            _ => attend_group::<4>(d, q, keys, values, scores, out),
+        }
+        first += n;
+    }
+}
+
+/// [`attend_heads`] for `N` heads (`q`, `out`: `[N][d]`; `d > 0`, at least one key).
+fn attend_group<const N: usize>(
+    d: usize,
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     let len = keys.len() / d;
     scores.clear();
-    scores.resize(len, 0.0);
+    scores.resize(N * len, 0.0);
     vectorized(
         #[inline(always)]
         || {
-            for (s, k) in scores.iter_mut().zip(keys.chunks_exact(d)) {
-                *s = dot(q, k);
+            let q: [&[f32]; N] = std::array::from_fn(|h| &q[h * d..(h + 1) * d]);
+            for (j, k) in keys.chunks_exact(d).enumerate() {
+                for h in 0..N {
+                    scores[h * len + j] = dot(q[h], k);
+                }
             }
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-            let mut total = 0.0;
-            for s in scores.iter_mut() {
-                *s = exp(*s - max);
-                total += *s;
+            let mut totals = [0f32; N];
+            for (s, total) in scores.chunks_exact_mut(len).zip(&mut totals) {
+                let max = s.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+                for s in s.iter_mut() {
+                    *s = exp(*s - max);
+                    *total += *s;
+                }
             }
-            // The weighted sum of the values, `COLS` columns at a time in a local array that
-            // stays in registers (accumulated in `out`, each position's update waited on the
+            // The weighted sums of the values, `COLS` columns at a time in local arrays that
+            // stay in registers (accumulated in `out`, each position's update waited on the
             // previous one's stores). The same sums in the same order either way.
             const COLS: usize = 64;
-            for (c, out) in out.chunks_mut(COLS).enumerate() {
-                let at = c * COLS;
-                let mut acc = [0f32; COLS];
-                if out.len() == COLS {
-                    for (&p, v) in scores.iter().zip(values.chunks_exact(d)) {
+            for at in (0..d).step_by(COLS) {
+                let width = COLS.min(d - at);
+                let mut acc = [[0f32; COLS]; N];
+                if width == COLS {
+                    for (j, v) in values.chunks_exact(d).enumerate() {
                         let v: &[f32; COLS] = v[at..at + COLS].try_into().expect("COLS values");
-                        for l in 0..COLS {
-                            acc[l] += p * v[l];
+                        for (h, acc) in acc.iter_mut().enumerate() {
+                            let p = scores[h * len + j];
+                            for l in 0..COLS {
+                                acc[l] += p * v[l];
+                            }
                         }
                     }
                 } else {
-                    for (&p, v) in scores.iter().zip(values.chunks_exact(d)) {
-                        for (a, &v) in acc.iter_mut().zip(&v[at..at + out.len()]) {
-                            *a += p * v;
+                    for (j, v) in values.chunks_exact(d).enumerate() {
+                        for (h, acc) in acc.iter_mut().enumerate() {
+                            let p = scores[h * len + j];
+                            for (a, &v) in acc.iter_mut().zip(&v[at..at + width]) {
+                                *a += p * v;
+                            }
                         }
                     }
                 }
-                out.copy_from_slice(&acc[..out.len()]);
+                for (h, acc) in acc.iter().enumerate() {
+                    out[h * d + at..h * d + at + width].copy_from_slice(&acc[..width]);
+                }
             }
-            let inverse = 1.0 / total;
-            for o in out.iter_mut() {
-                *o *= inverse;
+            for (out, total) in out.chunks_exact_mut(d).zip(totals) {
+                let inverse = 1.0 / total;
+                for o in out.iter_mut() {
+                    *o *= inverse;
+                }
             }
         },
     )
@@ -277,6 +340,30 @@ mod tests {
                 (f64::from(o) - want).abs() < 1e-5 * (1.0 + want.abs()),
                 "{g}"
             );
+        }
+    }
+
+    #[test]
+    fn heads_attended_together_equal_each_attended_alone() {
+        for (d, len, heads) in [20, 64, 148].into_iter().flat_map(|d| {
+            [0, 1, 17, 41]
+                .into_iter()
+                .flat_map(move |len| (1..=9).map(move |h| (d, len, h)))
+        }) {
+            let q: Vec<f32> = (0..heads * d).map(|i| (i as f32 * 0.37).cos()).collect();
+            let k: Vec<f32> = (0..len * d).map(|i| (i as f32 * 0.13).sin()).collect();
+            let v: Vec<f32> = (0..len * d).map(|i| (i as f32 * 0.05).cos()).collect();
+            let mut together = vec![f32::NAN; heads * d];
+            attend_heads(d, &q, &k, &v, &mut Vec::new(), &mut together);
+            for (h, got) in together.chunks_exact(d).enumerate() {
+                let mut alone = vec![f32::NAN; d];
+                attend(&q[h * d..(h + 1) * d], &k, &v, &mut Vec::new(), &mut alone);
+                let same = got
+                    .iter()
+                    .zip(&alone)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "d {d} len {len} heads {heads}: head {h} differs");
+            }
         }
     }
 

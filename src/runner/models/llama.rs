@@ -416,6 +416,8 @@ struct Attention {
     kv_for_head: Option<Tensor>,
     /// The local key/value head of each local query head (the CPU steps' form of the above).
     kv_of: Arc<[usize]>,
+    /// The local query heads that read each local key/value head (runs of `kv_of`).
+    groups: Vec<Range<usize>>,
     /// 1/√d, where it could not be folded into the query weights.
     q_scale: Option<f64>,
 }
@@ -502,6 +504,7 @@ impl Attention {
             kv_heads: kv1 - kv0,
             head_dim: d,
             kv_for_head,
+            groups: head_groups(&kv_of),
             kv_of,
             q_scale,
         })
@@ -618,31 +621,63 @@ impl Attention {
                 values[to..to + d].copy_from_slice(&v[g * d..(g + 1) * d]);
             }
         }
-        // Each query head over the positions its token sees (j ≤ p, and p − w < j): one task
-        // per token and query head, shared with the helper threads; the tasks' outputs in
-        // order are `[rows, hl·d]`.
+        // Each query head over the positions its token sees (j ≤ p, and p − w < j). The heads
+        // that read one key/value head go through its cache together (one task per token and
+        // key/value head); with few tokens, one task per token and query head instead, so
+        // the helper threads get a share. The tasks, shared with the helpers, cover the heads
+        // in order: their outputs in order are `[rows, hl·d]`.
+        let groups = &self.groups;
+        let per_head = at.len() * groups.len() < 8;
+        let tasks: Arc<[(usize, Range<usize>)]> = (0..at.len())
+            .flat_map(|token| {
+                groups.iter().flat_map(move |heads| {
+                    let split = if per_head { 1 } else { heads.len() };
+                    heads
+                        .clone()
+                        .step_by(split)
+                        .map(move |h| (token, h..(h + split).min(heads.end)))
+                })
+            })
+            .collect();
         let kv_of = self.kv_of.clone();
         let (qkv, keys, values) = (Arc::new(qkv), cache.k.clone(), cache.v.clone());
         let at: Arc<[Place]> = at.into();
+        let tasks_shared = tasks.clone();
         let out = llm_cooperation_kernels::spread(
-            at.len() * hl,
-            Arc::new(move |tasks: Range<usize>| {
-                let mut out = vec![0f32; tasks.len() * d];
+            tasks.len(),
+            Arc::new(move |range: Range<usize>| {
+                let tasks = &tasks_shared[range];
+                let mut out = vec![0f32; tasks.iter().map(|(_, h)| h.len()).sum::<usize>() * d];
                 let mut scores = Vec::new();
-                for (task, out) in tasks.zip(out.chunks_exact_mut(d)) {
-                    let (place, h) = (at[task / hl], task % hl);
-                    let g = kv_of[h];
+                let mut done = 0;
+                for (token, heads) in tasks {
+                    let place = at[*token];
+                    let g = kv_of[heads.start];
                     let first = window.map_or(0, |w| (place.pos + 1).saturating_sub(w));
                     let span =
                         shape.at(place.slot, g, first)..shape.at(place.slot, g, place.pos + 1);
-                    let q = &qkv[task / hl * width + h * d..][..d];
-                    ops::attend(q, &keys[span.clone()], &values[span], &mut scores, out);
+                    let q = &qkv[token * width + heads.start * d..][..heads.len() * d];
+                    let out = &mut out[done..done + heads.len() * d];
+                    ops::attend_heads(d, q, &keys[span.clone()], &values[span], &mut scores, out);
+                    done += heads.len() * d;
                 }
                 out
             }),
         );
         self.o_proj.forward_host(&out, comm)
     }
+}
+
+/// The runs of equal values in `kv_of` (the query heads of one key/value head), as ranges.
+fn head_groups(kv_of: &[usize]) -> Vec<Range<usize>> {
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    for (h, &g) in kv_of.iter().enumerate() {
+        match groups.last_mut() {
+            Some(last) if kv_of[last.start] == g => last.end = h + 1,
+            _ => groups.push(h..h + 1),
+        }
+    }
+    groups
 }
 
 /// SwiGLU feed-forward: `down(silu(gate(x)) · up(x))`, gate and up fused.
