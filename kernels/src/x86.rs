@@ -125,6 +125,23 @@ fn quad(x: &[i8; 32], at: usize) -> i32 {
     ])
 }
 
+/// Bytes ahead of the tile being read that the kernel asks the CPU to fetch: without it, a
+/// decode step's products wait on memory at the first load of each tile (a third of the
+/// kernel's samples), since the hardware prefetcher stops at page boundaries.
+const PREFETCH: usize = 4096;
+
+/// Asks for the cache lines of `bytes` from `at` (a hint: addresses past the end are allowed
+/// and never read).
+#[inline(always)]
+fn prefetch(bytes: &[u8], at: usize, len: usize) {
+    let start = bytes.as_ptr().wrapping_add(at);
+    for line in (0..len).step_by(64) {
+        // SAFETY: a prefetch reads nothing into the program and never faults, whatever the
+        // address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line).cast()) }
+    }
+}
+
 /// A fixed-size piece of a byte slice (the kernels' offsets are constants, so the compiler
 /// drops most of these checks).
 #[inline(always)]
@@ -188,6 +205,11 @@ macro_rules! kernel {
                 };
                 for t in 0..tiles(K) {
                     let at = header + t * tile;
+                    prefetch(
+                        group,
+                        PREFETCH + t * group_bytes(K) / tiles(K),
+                        group_bytes(K) / tiles(K),
+                    );
                     let tb = &group[at..at + tile];
                     // The multipliers of the (low half's) integer sum and of the minimums or
                     // the high half's sum, per output row.
