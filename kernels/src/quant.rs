@@ -508,6 +508,17 @@ fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize,
 /// thread and its helpers in one pass. Returns row-major `[rows, Σ out]`: each row holds the
 /// weights' outputs side by side, in order.
 pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
+    products(weights, x, rows, false)
+}
+
+/// [`product_many`] of `2·rows` rows where row `r` and row `rows + r` are two parts of one
+/// activation (e.g. a value and its rounding residual): returns `[rows, Σ out]`, the two
+/// products summed, in the pass that gathers the threads' results.
+pub fn product_many_pairs(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
+    products(weights, x, 2 * rows, true)
+}
+
+fn products(weights: &[&PackedQuant], x: &[f32], rows: usize, pairs: bool) -> Vec<f32> {
     let Some(first) = weights.first() else {
         return Vec::new();
     };
@@ -518,9 +529,9 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32
     );
     assert_eq!(x.len(), rows * inp, "x is [rows, in]");
     let width: usize = weights.iter().map(|w| w.out).sum();
-    let mut y = vec![0f32; rows * width];
+    let out_rows = if pairs { rows / 2 } else { rows };
     if rows == 0 || inp == 0 {
-        return y; // empty sums
+        return vec![0f32; out_rows * width]; // empty sums
     }
     let chunk = first.isa.chunk_rows();
     assert!(
@@ -536,19 +547,30 @@ pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32
         Arc::new(move |range| share(&shared, &acts, rows, range)),
     );
     // Panel-major blocks (`[panel][rows][LANES]`, all weights' panels in turn, in the threads'
-    // parts) → row-major.
+    // parts) → row-major, each row's lanes appended in order (nothing written twice).
+    let mut panels = Vec::with_capacity(total);
     let mut blocks = parts.iter().flat_map(|p| p.chunks_exact(rows * LANES));
-    let mut base = 0;
     for w in weights.iter() {
         for p in 0..w.panels() {
             let block = blocks.next().expect("a share per panel");
-            let col = base + p * LANES;
-            let n = LANES.min(w.out - p * LANES);
-            for (r, lanes) in block.chunks_exact(LANES).enumerate() {
-                y[r * width + col..r * width + col + n].copy_from_slice(&lanes[..n]);
+            panels.push((block, LANES.min(w.out - p * LANES)));
+        }
+    }
+    let mut y = Vec::with_capacity(out_rows * width);
+    for r in 0..out_rows {
+        for &(block, n) in &panels {
+            let lanes: &[f32; LANES] = block[r * LANES..(r + 1) * LANES].try_into().expect("LANES");
+            if pairs {
+                let other: &[f32; LANES] = block
+                    [(out_rows + r) * LANES..(out_rows + r + 1) * LANES]
+                    .try_into()
+                    .expect("LANES");
+                let sum: [f32; LANES] = std::array::from_fn(|l| lanes[l] + other[l]);
+                y.extend_from_slice(&sum[..n]);
+            } else {
+                y.extend_from_slice(&lanes[..n]);
             }
         }
-        base += w.out;
     }
     y
 }

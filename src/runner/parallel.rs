@@ -601,10 +601,7 @@ fn quant_product_host(
     match rounding {
         Rounding::Int8 => llm_cooperation_kernels::product_many(&refs, data, rows),
         Rounding::Split => {
-            let split = split_activations(data);
-            let y = llm_cooperation_kernels::product_many(&refs, &split, 2 * rows);
-            let (hi, lo) = y.split_at(y.len() / 2);
-            hi.iter().zip(lo).map(|(h, l)| h + l).collect()
+            llm_cooperation_kernels::product_many_pairs(&refs, &split_activations(data), rows)
         }
     }
 }

@@ -298,6 +298,29 @@ fn one_and_two_threads_agree_bitwise_and_product_many_matches_product() {
 }
 
 #[test]
+fn paired_rows_are_summed_as_the_products_of_each() {
+    let mut rng = Rng(5);
+    let isa = QuantIsa::detect();
+    for kind in BlockKind::ALL {
+        let inp = 2 * kind.block_elems();
+        let a = random_raw(kind, &mut rng, 70, inp);
+        let b = random_raw(BlockKind::Q4_1, &mut rng, 33, inp);
+        let a = PackedQuant::pack_for(kind, &a, 70, inp, isa).unwrap();
+        let b = PackedQuant::pack_for(BlockKind::Q4_1, &b, 33, inp, isa).unwrap();
+        for rows in [1, 5, 9] {
+            let x = random_x(&mut rng, 2 * rows, inp);
+            set_threads(2);
+            let apart = product_many(&[&a, &b], &x, 2 * rows);
+            let paired = product_many_pairs(&[&a, &b], &x, rows);
+            set_threads(1);
+            let (first, second) = apart.split_at(apart.len() / 2);
+            let want: Vec<f32> = first.iter().zip(second).map(|(p, q)| p + q).collect();
+            assert_eq!(paired, want, "{kind:?} {rows} rows");
+        }
+    }
+}
+
+#[test]
 fn rows_are_the_dequantised_rows() {
     let mut rng = Rng(13);
     for kind in BlockKind::ALL {
