@@ -642,11 +642,10 @@ impl Attention {
         let kv_of = self.kv_of.clone();
         let (qkv, keys, values) = (Arc::new(qkv), cache.k.clone(), cache.v.clone());
         let at: Arc<[Place]> = at.into();
-        let tasks_shared = tasks.clone();
         let out = llm_cooperation_kernels::spread(
             tasks.len(),
             Arc::new(move |range: Range<usize>| {
-                let tasks = &tasks_shared[range];
+                let tasks = &tasks[range];
                 let mut out = vec![0f32; tasks.iter().map(|(_, h)| h.len()).sum::<usize>() * d];
                 let mut scores = Vec::new();
                 let mut done = 0;
