@@ -39,7 +39,7 @@ pub use blocks::{BlockKind, dequantize};
 #[cfg(target_arch = "x86_64")]
 pub use packed::{PackedF32, available, set_threads, spread};
 #[cfg(target_arch = "x86_64")]
-pub use quant::{PackedQuant, product_many, product_many_pairs};
+pub use quant::{PackedQuant, product_many, product_many_wide};
 
 /// Without the helper threads (other architectures): the whole job on this thread.
 #[cfg(not(target_arch = "x86_64"))]

@@ -4,7 +4,9 @@
 //! As in llama.cpp, the activations are quantized once per product to int8 blocks of 32 with an
 //! f32 scale (and the block's integer sum, which the formats' offsets and minimums need), and
 //! the products are integer dot products (AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddubsw`, or plain
-//! Rust) scaled per block. Unlike llama.cpp's Q8_K, K-quants also get one activation scale per
+//! Rust) scaled per block. [`product_many_wide`] quantizes them to 16-bit values instead, as
+//! two int8 halves (`256·xq + xr`): the kernels take each half through the same dot
+//! products and join the sums (`(Σ w·xq) << 8 + Σ w·xr`) before the one scaling per block. Unlike llama.cpp's Q8_K, K-quants also get one activation scale per
 //! 32 (not per 256): one activation format serves every kind, so [`product_many`] quantizes
 //! once, and the rounding error is smaller.
 //!
@@ -103,11 +105,18 @@ impl QuantIsa {
         }
     }
 
-    /// Activation rows that share one pass over a panel (their accumulators in registers).
-    fn chunk_rows(self) -> usize {
-        match self {
+    /// Activation rows that share one pass over a panel (their accumulators in registers):
+    /// wide rows need two sums each, four for Q6_K's two halves, so fewer of them fit.
+    fn chunk_rows(self, wide: bool, mut kinds: impl Iterator<Item = BlockKind>) -> usize {
+        let rows = match self {
             QuantIsa::Vnni(_) | QuantIsa::Portable => 8,
             QuantIsa::Avx2(_) => 4,
+        };
+        match (self, wide) {
+            (_, false) | (QuantIsa::Portable, _) => rows,
+            (QuantIsa::Avx2(_), true) => 2,
+            (QuantIsa::Vnni(_), true) if kinds.any(|k| k == BlockKind::Q6K) => 4,
+            (QuantIsa::Vnni(_), true) => rows,
         }
     }
 }
@@ -271,10 +280,11 @@ impl PackedQuant {
             let first = c * acts.chunk;
             let len = acts.chunk.min(acts.rows - first);
             let blocks = acts.chunk(first, len);
+            let wide = acts.wide;
             match self.isa {
-                QuantIsa::Vnni(isa) => isa.panel(self.kind, panel, blocks, len, out),
-                QuantIsa::Avx2(isa) => isa.panel(self.kind, panel, blocks, len, out),
-                QuantIsa::Portable => portable_panel(self.kind, panel, blocks, len, out),
+                QuantIsa::Vnni(isa) => isa.panel(self.kind, panel, blocks, len, wide, out),
+                QuantIsa::Avx2(isa) => isa.panel(self.kind, panel, blocks, len, wide, out),
+                QuantIsa::Portable => portable_panel(self.kind, panel, blocks, len, wide, out),
             }
         }
     }
@@ -350,27 +360,32 @@ fn decode_tile(k: u8, tile: &[u8], r: usize) -> [u8; QK] {
     q
 }
 
-/// One block of 32 quantized activations: `x ≈ dx · xq`.
+/// One block of 32 quantized activations: int8, `x ≈ dx · xq`; or wide, `x ≈ dx · v` with
+/// the 16-bit values `v = 256·xq + xr` (see [`quantize_blocks_wide`]).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(crate) struct ActBlock {
     pub(crate) xq: [i8; QK],
-    /// The block scale (`max |x| / 127`).
+    /// Wide blocks: the residual of `xq` in 256ths of its step; zeros in int8 blocks.
+    pub(crate) xr: [i8; QK],
+    /// The block scale: `max |x| / 127`, and a 256th of that for wide blocks.
     pub(crate) dx: f32,
-    /// `dx · Σ xq` (the minimums' multiplier).
+    /// `dx · Σ v` (the minimums' multiplier).
     pub(crate) dxs: f32,
-    /// `Σ xq`, and `Σ xq` over the first 16 (for Q6_K's per-16 scales).
+    /// `Σ v`, and `Σ v` over the first 16 (for Q6_K's per-16 scales), where `v` are the
+    /// block's integer values (`xq`, or `256·xq + xr`).
     pub(crate) sum: i32,
     pub(crate) lo: i32,
 }
 
-/// Activations quantized to int8 blocks of 32, for the kernels: rows in chunks of
+/// Activations quantized to blocks of 32 (int8 or wide), for the kernels: rows in chunks of
 /// `chunk` (the rows that share one pass over a panel), and within a chunk block-major
 /// (`[block][row]`), so that one pointer walks every row's data of a pass in order.
 pub(crate) struct Acts {
     blocks_per_row: usize,
     rows: usize,
     chunk: usize,
+    wide: bool,
     /// Chunk `c` (rows `c·chunk..`, `len` of them) is `blocks[c·chunk·blocks_per_row..]`,
     /// block `b` of its row `r` at `b·len + r`.
     blocks: Vec<ActBlock>,
@@ -385,7 +400,7 @@ impl Acts {
         &self.blocks[at..at + len * self.blocks_per_row]
     }
 
-    fn quantize(x: &[f32], inp: usize, chunk: usize) -> Self {
+    fn quantize(x: &[f32], inp: usize, chunk: usize, wide: bool) -> Self {
         debug_assert_eq!(inp % QK, 0);
         let (blocks_per_row, rows) = (inp / QK, x.len() / inp.max(1));
         let mut row = vec![ActBlock::default(); blocks_per_row];
@@ -396,9 +411,11 @@ impl Acts {
             let len = out.len() / blocks_per_row.max(1);
             for r in 0..len {
                 let x = &x[(c * chunk + r) * inp..(c * chunk + r + 1) * inp];
-                match avx2 {
-                    Some(isa) => isa.quantize(x, &mut row),
-                    None => quantize_blocks(x, &mut row),
+                match (avx2, wide) {
+                    (Some(isa), false) => isa.quantize(x, &mut row),
+                    (Some(isa), true) => isa.quantize_wide(x, &mut row),
+                    (None, false) => quantize_blocks(x, &mut row),
+                    (None, true) => quantize_blocks_wide(x, &mut row),
                 }
                 for (b, block) in row.iter().enumerate() {
                     out[b * len + r] = *block;
@@ -409,6 +426,7 @@ impl Acts {
             blocks_per_row,
             rows,
             chunk,
+            wide,
             blocks,
         }
     }
@@ -442,10 +460,44 @@ pub(crate) fn quantize_blocks(x: &[f32], out: &mut [ActBlock]) {
     }
 }
 
+/// Quantizes `x` by blocks of 32 to 16-bit values `v = 256·xq + xr` with `dx` a 256th of
+/// [`quantize_blocks`]'s step: `xq` is that function's int8 value and `xr` the rounded
+/// residual, `round(256·(x/step − xq))` (ties to even), at most 127 in magnitude. Each input
+/// is then within `dx/2` of `dx·v` (within `dx` where the residual reached the ±127 limit),
+/// about 1/65000 of the block's maximum instead of int8's 1/254. The kernels take the two
+/// int8 halves through their int8 dot products, so a wide product costs twice the integer
+/// multiplies of an int8 one but the same per-block scaling.
+#[inline(always)]
+pub(crate) fn quantize_blocks_wide(x: &[f32], out: &mut [ActBlock]) {
+    for (x, out) in x.chunks_exact(QK).zip(out) {
+        let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        let id = inverse_scale(amax);
+        out.dx = amax / 127.0 / 256.0;
+        let mut v = [0i32; QK];
+        for (((q, r), v), &x) in out.xq.iter_mut().zip(&mut out.xr).zip(&mut v).zip(x) {
+            let t = x * id;
+            let h = t.round_ties_even().clamp(-127.0, 127.0);
+            *q = h as i8;
+            *r = ((t - h) * 256.0).round_ties_even().clamp(-127.0, 127.0) as i8;
+            *v = 256 * i32::from(*q) + i32::from(*r);
+        }
+        out.lo = v[..16].iter().sum();
+        out.sum = out.lo + v[16..].iter().sum::<i32>();
+        out.dxs = out.dx * out.sum as f32;
+    }
+}
+
 /// The portable kernel: panel times the `rows` rows of one chunk of activations (`acts`,
-/// block-major) into `out` (`[rows][LANES]`), with the same integer sums and the same
-/// per-block f32 steps as the SIMD kernels.
-fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize, out: &mut [f32]) {
+/// block-major, `wide` or int8) into `out` (`[rows][LANES]`), with the same integer sums and
+/// the same per-block f32 steps as the SIMD kernels.
+fn portable_panel(
+    kind: BlockKind,
+    panel: &[u8],
+    acts: &[ActBlock],
+    rows: usize,
+    wide: bool,
+    out: &mut [f32],
+) {
     let k = kind.code();
     let c = offset(k);
     out[..rows * LANES].fill(0.0);
@@ -481,11 +533,14 @@ fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize,
                 .iter()
                 .zip(out[..rows * LANES].chunks_exact_mut(LANES))
             {
-                let xb = &a.xq;
+                // The block's integer values (the residual is zero in int8 blocks).
+                let v: [i32; QK] =
+                    std::array::from_fn(|e| 256 * i32::from(a.xq[e]) + i32::from(a.xr[e]));
+                let v = if wide { v } else { a.xq.map(i32::from) };
                 let (dx, sum, lo, dxs) = (a.dx, a.sum, a.lo, a.dxs);
                 for (r, y) in y.iter_mut().enumerate() {
                     let dot = |range: Range<usize>| -> i32 {
-                        range.map(|e| i32::from(q[r][e]) * i32::from(xb[e])).sum()
+                        range.map(|e| i32::from(q[r][e]) * v[e]).sum()
                     };
                     *y += match k {
                         Q4_0 | Q8_0 => (dot(0..QK) - c * sum) as f32 * (s1[r] * dx),
@@ -504,21 +559,21 @@ fn portable_panel(kind: BlockKind, panel: &[u8], acts: &[ActBlock], rows: usize,
 }
 
 /// Several products of the same activations `x` (row-major `[rows, in]`; every weight has
-/// `in` inputs): the activations are quantized once and all the panels are split over this
-/// thread and its helpers in one pass. Returns row-major `[rows, Σ out]`: each row holds the
-/// weights' outputs side by side, in order.
+/// `in` inputs): the activations are quantized once, to int8 blocks as llama.cpp does, and
+/// all the panels are split over this thread and its helpers in one pass. Returns row-major
+/// `[rows, Σ out]`: each row holds the weights' outputs side by side, in order.
 pub fn product_many(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
     products(weights, x, rows, false)
 }
 
-/// [`product_many`] of `2·rows` rows where row `r` and row `rows + r` are two parts of one
-/// activation (e.g. a value and its rounding residual): returns `[rows, Σ out]`, the two
-/// products summed, in the pass that gathers the threads' results.
-pub fn product_many_pairs(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
-    products(weights, x, 2 * rows, true)
+/// [`product_many`] with the activations quantized to 16-bit values (see
+/// [`quantize_blocks_wide`]): about 1/65000 of each block's maximum instead of 1/254, for
+/// twice the integer multiplies.
+pub fn product_many_wide(weights: &[&PackedQuant], x: &[f32], rows: usize) -> Vec<f32> {
+    products(weights, x, rows, true)
 }
 
-fn products(weights: &[&PackedQuant], x: &[f32], rows: usize, pairs: bool) -> Vec<f32> {
+fn products(weights: &[&PackedQuant], x: &[f32], rows: usize, wide: bool) -> Vec<f32> {
     let Some(first) = weights.first() else {
         return Vec::new();
     };
@@ -529,16 +584,15 @@ fn products(weights: &[&PackedQuant], x: &[f32], rows: usize, pairs: bool) -> Ve
     );
     assert_eq!(x.len(), rows * inp, "x is [rows, in]");
     let width: usize = weights.iter().map(|w| w.out).sum();
-    let out_rows = if pairs { rows / 2 } else { rows };
     if rows == 0 || inp == 0 {
-        return vec![0f32; out_rows * width]; // empty sums
+        return vec![0f32; rows * width]; // empty sums
     }
-    let chunk = first.isa.chunk_rows();
     assert!(
         weights.iter().all(|w| w.isa == first.isa),
         "products of one activation need weights packed for one instruction set"
     );
-    let acts = Arc::new(Acts::quantize(x, inp, chunk));
+    let chunk = first.isa.chunk_rows(wide, weights.iter().map(|w| w.kind));
+    let acts = Arc::new(Acts::quantize(x, inp, chunk, wide));
     let weights: Arc<[PackedQuant]> = weights.iter().map(|&w| w.clone()).collect();
     let total: usize = weights.iter().map(PackedQuant::panels).sum();
     let shared = weights.clone();
@@ -556,20 +610,11 @@ fn products(weights: &[&PackedQuant], x: &[f32], rows: usize, pairs: bool) -> Ve
             panels.push((block, LANES.min(w.out - p * LANES)));
         }
     }
-    let mut y = Vec::with_capacity(out_rows * width);
-    for r in 0..out_rows {
+    let mut y = Vec::with_capacity(rows * width);
+    for r in 0..rows {
         for &(block, n) in &panels {
             let lanes: &[f32; LANES] = block[r * LANES..(r + 1) * LANES].try_into().expect("LANES");
-            if pairs {
-                let other: &[f32; LANES] = block
-                    [(out_rows + r) * LANES..(out_rows + r + 1) * LANES]
-                    .try_into()
-                    .expect("LANES");
-                let sum: [f32; LANES] = std::array::from_fn(|l| lanes[l] + other[l]);
-                append(&mut y, &sum, n);
-            } else {
-                append(&mut y, lanes, n);
-            }
+            append(&mut y, lanes, n);
         }
     }
     y

@@ -1,6 +1,7 @@
 //! The x86-64 intrinsics of the quantized products that pulp lacks: AVX-512 VNNI's
 //! `vpdpbusd` (u8 × i8 → i32, four at a time) and AVX2's `vpmaddubsw` + `vpmaddwd`, over the
-//! panels that [`crate::quant`] lays out.
+//! panels that [`crate::quant`] lays out, with int8 or wide (16-bit, two int8 halves)
+//! activations.
 //!
 //! The kernel is written once (`kernel!`) and instantiated in `vnni` and `avx2` over vector
 //! operations of the same names; those are `#[target_feature]` functions, so they are safe to
@@ -32,18 +33,19 @@ impl Vnni {
         .then_some(Vnni(()))
     }
 
-    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major)
-    /// into `out` (`[rows][16]`).
+    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major;
+    /// `wide` or int8 blocks) into `out` (`[rows][16]`).
     pub(crate) fn panel(
         self,
         kind: BlockKind,
         panel: &[u8],
         acts: &[ActBlock],
         rows: usize,
+        wide: bool,
         out: &mut [f32],
     ) {
         // SAFETY: `self` exists only when `detect` found every feature `vnni::run` enables.
-        unsafe { vnni::run(kind, panel, acts, rows, out) }
+        unsafe { vnni::run(kind, panel, acts, rows, wide, out) }
     }
 }
 
@@ -55,30 +57,52 @@ impl Avx2 {
         .then_some(Avx2(()))
     }
 
-    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major)
-    /// into `out` (`[rows][16]`).
+    /// Panel times the `rows` (1 to 8) rows of one chunk of activations (`acts`, block-major;
+    /// `wide` or int8 blocks) into `out` (`[rows][16]`).
     pub(crate) fn panel(
         self,
         kind: BlockKind,
         panel: &[u8],
         acts: &[ActBlock],
         rows: usize,
+        wide: bool,
         out: &mut [f32],
     ) {
         // SAFETY: `self` exists only when `detect` found every feature `avx2::run` enables.
-        unsafe { avx2::run(kind, panel, acts, rows, out) }
+        unsafe { avx2::run(kind, panel, acts, rows, wide, out) }
     }
 
     /// [`quant::quantize_blocks`] with AVX2 (the same results: the same maximum, the same
     /// `127 / amax`, and `vcvtps2dq` rounds to nearest, ties to even).
     pub(crate) fn quantize(self, x: &[f32], out: &mut [ActBlock]) {
         // SAFETY: `self` exists only when `detect` found AVX2, FMA and F16C.
-        unsafe { quantize_avx2(x, out) }
+        unsafe { quantize_avx2::<false>(x, out) }
+    }
+
+    /// [`quant::quantize_blocks_wide`] with AVX2 (the same results, as for [`Self::quantize`];
+    /// the residual `t − round(t)` is exact in f32, and so is its product by 256).
+    pub(crate) fn quantize_wide(self, x: &[f32], out: &mut [ActBlock]) {
+        // SAFETY: `self` exists only when `detect` found AVX2, FMA and F16C.
+        unsafe { quantize_avx2::<true>(x, out) }
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn quantize_avx2(x: &[f32], out: &mut [ActBlock]) {
+fn quantize_avx2<const WIDE: bool>(x: &[f32], out: &mut [ActBlock]) {
+    // i32 → i8 with saturation; the packs interleave 128-bit lanes, the permute undoes it.
+    let bytes = |q: [__m256i; 4]| {
+        let b = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+    };
+    let hsum = |v: __m256i| {
+        let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
+        _mm_cvtsi128_si32(v)
+    };
     for (x, out) in x.chunks_exact(32).zip(out) {
         let x: &[f32; 32] = x.try_into().expect("a block");
         // SAFETY: reads 4 × 8 floats of the 32 in `x`; `loadu` needs no alignment.
@@ -92,25 +116,32 @@ fn quantize_avx2(x: &[f32], out: &mut [ActBlock]) {
         let m = _mm_max_ss(m, _mm_movehdup_ps(m));
         let amax = _mm_cvtss_f32(m);
         let id = quant::inverse_scale(amax);
-        out.dx = amax / 127.0;
-        let q = v.map(|v| _mm256_cvtps_epi32(_mm256_mul_ps(v, _mm256_set1_ps(id))));
-        let hsum = |v: __m256i| {
-            let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
-            let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
-            _mm_cvtsi128_si32(v)
+        let t = v.map(|v| _mm256_mul_ps(v, _mm256_set1_ps(id)));
+        let q = t.map(|t| _mm256_cvtps_epi32(t));
+        // The block's integer values (`q`, or `256·q + r` with the residual `r`).
+        let values = if WIDE {
+            out.dx = amax / 127.0 / 256.0;
+            let limit = _mm256_set1_epi32(127);
+            let r: [__m256i; 4] = std::array::from_fn(|i| {
+                let rest = _mm256_sub_ps(t[i], _mm256_cvtepi32_ps(q[i]));
+                let r = _mm256_cvtps_epi32(_mm256_mul_ps(rest, _mm256_set1_ps(256.0)));
+                _mm256_max_epi32(
+                    _mm256_min_epi32(r, limit),
+                    _mm256_sub_epi32(_mm256_setzero_si256(), limit),
+                )
+            });
+            // SAFETY: writes the 32 bytes of `out.xr`; `storeu` needs no alignment.
+            unsafe { _mm256_storeu_si256(out.xr.as_mut_ptr().cast(), bytes(r)) }
+            std::array::from_fn(|i| _mm256_add_epi32(_mm256_slli_epi32::<8>(q[i]), r[i]))
+        } else {
+            out.dx = amax / 127.0;
+            q
         };
-        out.lo = hsum(_mm256_add_epi32(q[0], q[1]));
-        out.sum = out.lo + hsum(_mm256_add_epi32(q[2], q[3]));
+        out.lo = hsum(_mm256_add_epi32(values[0], values[1]));
+        out.sum = out.lo + hsum(_mm256_add_epi32(values[2], values[3]));
         out.dxs = out.dx * out.sum as f32;
-        // i32 → i8 with saturation; the packs interleave 128-bit lanes, the permute undoes it.
-        let bytes = _mm256_packs_epi16(
-            _mm256_packs_epi32(q[0], q[1]),
-            _mm256_packs_epi32(q[2], q[3]),
-        );
-        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         // SAFETY: writes the 32 bytes of `out.xq`; `storeu` needs no alignment.
-        unsafe { _mm256_storeu_si256(out.xq.as_mut_ptr().cast(), bytes) }
+        unsafe { _mm256_storeu_si256(out.xq.as_mut_ptr().cast(), bytes(q)) }
     }
 }
 
@@ -149,6 +180,46 @@ fn piece<const N: usize>(bytes: &[u8], at: usize) -> &[u8; N] {
     bytes[at..at + N].try_into().expect("N bytes")
 }
 
+/// `$body` for `$r` = 0, 1, …, `$rows − 1` (at most 8), written out with `$r` a constant in
+/// each copy: as a loop, once the body holds a wide row's four sums, the compiler keeps the
+/// rows' sums in memory.
+macro_rules! each_row {
+    ($rows:expr, |$r:ident| $body:block) => {{
+        {
+            let $r = 0;
+            $body
+        }
+        if $rows > 1 {
+            let $r = 1;
+            $body
+        }
+        if $rows > 2 {
+            let $r = 2;
+            $body
+        }
+        if $rows > 3 {
+            let $r = 3;
+            $body
+        }
+        if $rows > 4 {
+            let $r = 4;
+            $body
+        }
+        if $rows > 5 {
+            let $r = 5;
+            $body
+        }
+        if $rows > 6 {
+            let $r = 6;
+            $body
+        }
+        if $rows > 7 {
+            let $r = 7;
+            $body
+        }
+    }};
+}
+
 /// The kernel over one instruction set's vector operations (`B`: 64 quant bytes, 4 per row;
 /// `I`: 16 i32; `F`: 16 f32), with its `#[target_feature]` list.
 macro_rules! kernel {
@@ -161,37 +232,52 @@ macro_rules! kernel {
             panel: &[u8],
             acts: &[ActBlock],
             rows: usize,
+            wide: bool,
             out: &mut [f32],
         ) {
             macro_rules! by_rows {
-                ($k:expr) => {
+                ($k:expr, $w:expr) => {
                     match rows {
-                        1 => kernel::<{ $k }, 1>(panel, acts, out),
-                        2 => kernel::<{ $k }, 2>(panel, acts, out),
-                        3 => kernel::<{ $k }, 3>(panel, acts, out),
-                        4 => kernel::<{ $k }, 4>(panel, acts, out),
-                        5 => kernel::<{ $k }, 5>(panel, acts, out),
-                        6 => kernel::<{ $k }, 6>(panel, acts, out),
-                        7 => kernel::<{ $k }, 7>(panel, acts, out),
-                        8 => kernel::<{ $k }, 8>(panel, acts, out),
+                        1 => kernel::<{ $k }, 1, $w>(panel, acts, out),
+                        2 => kernel::<{ $k }, 2, $w>(panel, acts, out),
+                        3 => kernel::<{ $k }, 3, $w>(panel, acts, out),
+                        4 => kernel::<{ $k }, 4, $w>(panel, acts, out),
+                        5 => kernel::<{ $k }, 5, $w>(panel, acts, out),
+                        6 => kernel::<{ $k }, 6, $w>(panel, acts, out),
+                        7 => kernel::<{ $k }, 7, $w>(panel, acts, out),
+                        8 => kernel::<{ $k }, 8, $w>(panel, acts, out),
                         n => unreachable!("chunks have 1 to 8 rows, not {n}"),
                     }
                 };
             }
+            macro_rules! by_width {
+                ($k:expr) => {
+                    if wide {
+                        by_rows!($k, true)
+                    } else {
+                        by_rows!($k, false)
+                    }
+                };
+            }
             match kind {
-                BlockKind::Q4_0 => by_rows!(Q4_0),
-                BlockKind::Q4_1 => by_rows!(Q4_1),
-                BlockKind::Q8_0 => by_rows!(Q8_0),
-                BlockKind::Q4K => by_rows!(Q4K),
-                BlockKind::Q5K => by_rows!(Q5K),
-                BlockKind::Q6K => by_rows!(Q6K),
+                BlockKind::Q4_0 => by_width!(Q4_0),
+                BlockKind::Q4_1 => by_width!(Q4_1),
+                BlockKind::Q8_0 => by_width!(Q8_0),
+                BlockKind::Q4K => by_width!(Q4K),
+                BlockKind::Q5K => by_width!(Q5K),
+                BlockKind::Q6K => by_width!(Q6K),
             }
         }
 
         /// One panel of kind `K` times `R` activation rows (block-major: block `b` of row
-        /// `r` at `acts[b·R + r]`).
+        /// `r` at `acts[b·R + r]`), int8 or wide (`W`: each row's two halves through the
+        /// same dot products, summed apart and joined as `(Σ w·xq) << 8 + Σ w·xr`).
         #[target_feature(enable = $features)]
-        fn kernel<const K: u8, const R: usize>(panel: &[u8], acts: &[ActBlock], out: &mut [f32]) {
+        fn kernel<const K: u8, const R: usize, const W: bool>(
+            panel: &[u8],
+            acts: &[ActBlock],
+            out: &mut [f32],
+        ) {
             let (header, tile) = (header_bytes(K), tile_bytes(K));
             let mut blocks = acts.chunks_exact(R);
             let mut y = [zero_f(); R];
@@ -229,25 +315,58 @@ macro_rules! kernel {
                         .and_then(|a| a.try_into().ok())
                         .expect("an activation block per tile and row");
                     let xb: [&[i8; 32]; R] = std::array::from_fn(|r| &a[r].xq);
+                    let rb: [&[i8; 32]; R] = std::array::from_fn(|r| &a[r].xr);
                     // Independent sums (the low and high nibbles apart, and for one or two
                     // rows the even and odd vectors too, in `lo2`, `hi2`), so that
                     // `vpdpbusd`'s latency does not bound one chain; with more rows, `lo2`
-                    // and `hi2` stay zero and drop out.
+                    // and `hi2` stay zero and drop out. Wide rows sum their residuals apart
+                    // (`rlo`…), and from 5 rows on (not Q6_K, whose halves have their own
+                    // scales) both nibbles in one sum each, so that the sums stay in
+                    // registers.
+                    let merge = W && R > 4 && K != Q6K;
                     let (mut lo, mut hi) = ([zero_i(); R], [zero_i(); R]);
                     let (mut lo2, mut hi2) = ([zero_i(); R], [zero_i(); R]);
+                    let (mut rlo, mut rhi) = ([zero_i(); R], [zero_i(); R]);
+                    let (mut rlo2, mut rhi2) = ([zero_i(); R], [zero_i(); R]);
                     if K == Q8_0 {
                         for u in 0..8 {
                             let w = load_b(piece::<64>(tb, 64 * u));
-                            for r in 0..R {
+                            each_row!(R, |r| {
                                 let x = quad(xb[r], 4 * u);
+                                let xr = quad(rb[r], 4 * u);
                                 match (R <= 2, u % 4) {
-                                    (true, 1) => hi[r] = dot8(hi[r], w, x),
-                                    (true, 2) => lo2[r] = dot8(lo2[r], w, x),
-                                    (true, 3) => hi2[r] = dot8(hi2[r], w, x),
-                                    (false, 1 | 3) => hi[r] = dot8(hi[r], w, x),
-                                    _ => lo[r] = dot8(lo[r], w, x),
+                                    (true, 1) => {
+                                        hi[r] = dot8(hi[r], w, x);
+                                        if W {
+                                            rhi[r] = dot8(rhi[r], w, xr);
+                                        }
+                                    }
+                                    (true, 2) => {
+                                        lo2[r] = dot8(lo2[r], w, x);
+                                        if W {
+                                            rlo2[r] = dot8(rlo2[r], w, xr);
+                                        }
+                                    }
+                                    (true, 3) => {
+                                        hi2[r] = dot8(hi2[r], w, x);
+                                        if W {
+                                            rhi2[r] = dot8(rhi2[r], w, xr);
+                                        }
+                                    }
+                                    (false, 1 | 3) if !merge => {
+                                        hi[r] = dot8(hi[r], w, x);
+                                        if W {
+                                            rhi[r] = dot8(rhi[r], w, xr);
+                                        }
+                                    }
+                                    _ => {
+                                        lo[r] = dot8(lo[r], w, x);
+                                        if W {
+                                            rlo[r] = dot8(rlo[r], w, xr);
+                                        }
+                                    }
                                 }
-                            }
+                            });
                         }
                     } else {
                         for v in 0..4 {
@@ -263,26 +382,47 @@ macro_rules! kernel {
                                 wl = or(wl, high_two(bits, 2 * (v % 2)));
                                 wh = or(wh, high_two(bits, 2 * (v % 2) + 1));
                             }
-                            for r in 0..R {
+                            each_row!(R, |r| {
                                 let xl = quad(xb[r], nibble_input(2 * v));
                                 let xh = quad(xb[r], nibble_input(2 * v + 1));
+                                let (rl, rh) = (
+                                    quad(rb[r], nibble_input(2 * v)),
+                                    quad(rb[r], nibble_input(2 * v + 1)),
+                                );
                                 if R <= 2 && v % 2 == 1 {
                                     lo2[r] = dot(lo2[r], wl, xl);
                                     hi2[r] = dot(hi2[r], wh, xh);
+                                    if W {
+                                        rlo2[r] = dot(rlo2[r], wl, rl);
+                                        rhi2[r] = dot(rhi2[r], wh, rh);
+                                    }
+                                } else if merge {
+                                    lo[r] = dot(dot(lo[r], wl, xl), wh, xh);
+                                    rlo[r] = dot(dot(rlo[r], wl, rl), wh, rh);
                                 } else {
                                     lo[r] = dot(lo[r], wl, xl);
                                     hi[r] = dot(hi[r], wh, xh);
+                                    if W {
+                                        rlo[r] = dot(rlo[r], wl, rl);
+                                        rhi[r] = dot(rhi[r], wh, rh);
+                                    }
                                 }
-                            }
+                            });
                         }
                     }
-                    // Called row by row with constants below (as a loop, the compiler keeps
-                    // `y` in memory).
-                    let mut epilogue = |r: usize| {
+                    each_row!(R, |r| {
                         let (dx, dxs) = (a[r].dx, a[r].dxs);
                         // The first 16 inputs' and the last 16's sums (Q6_K's two
                         // scales), and all 32.
                         let (low, high) = (add_i(lo[r], lo2[r]), add_i(hi[r], hi2[r]));
+                        let (low, high) = if W {
+                            (
+                                add_i(shl8(low), add_i(rlo[r], rlo2[r])),
+                                add_i(shl8(high), add_i(rhi[r], rhi2[r])),
+                            )
+                        } else {
+                            (low, high)
+                        };
                         let all = add_i(low, high);
                         y[r] = match K {
                             Q4_0 | Q8_0 => {
@@ -305,29 +445,7 @@ macro_rules! kernel {
                                 fma(fma(low, s1, mul(high, s2)), splat(dx), y[r])
                             }
                         };
-                    };
-                    epilogue(0);
-                    if R > 1 {
-                        epilogue(1)
-                    }
-                    if R > 2 {
-                        epilogue(2)
-                    }
-                    if R > 3 {
-                        epilogue(3)
-                    }
-                    if R > 4 {
-                        epilogue(4)
-                    }
-                    if R > 5 {
-                        epilogue(5)
-                    }
-                    if R > 6 {
-                        epilogue(6)
-                    }
-                    if R > 7 {
-                        epilogue(7)
-                    }
+                    });
                 }
             }
             for (o, y) in out.chunks_exact_mut(16).zip(y) {
@@ -464,6 +582,13 @@ mod vnni {
     #[inline]
     fn add_i(a: I, b: I) -> I {
         _mm512_add_epi32(a, b)
+    }
+
+    /// `a · 256`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
+    #[inline]
+    fn shl8(a: I) -> I {
+        _mm512_slli_epi32::<8>(a)
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma,f16c")]
@@ -672,6 +797,13 @@ mod avx2 {
     #[inline]
     fn add_i(a: I, b: I) -> I {
         [_mm256_add_epi32(a[0], b[0]), _mm256_add_epi32(a[1], b[1])]
+    }
+
+    /// `a · 256`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn shl8(a: I) -> I {
+        a.map(|a| _mm256_slli_epi32::<8>(a))
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]

@@ -271,14 +271,25 @@ struct Linear {
     rounding: Rounding,
 }
 
-/// How a product on quantized blocks rounds its activations (see [`split_activations`]).
+/// How a product on quantized blocks rounds its activations, per block of 32.
+///
+/// With int8 activations everywhere (as llama.cpp), SmolLM2's most likely next token
+/// differed from the float64 reference's at 8 of 261 positions of a paragraph (logits 0.17
+/// from the wide path's on average); with wide ones, at none. Int8 in one kind of product at
+/// a time, wide elsewhere, on the same 261 positions: q/k/v 4 differed (logits 0.12 off),
+/// `gate/up` 4 (0.12), `down` 5 (0.08); `gate/up` and `down` int8 in a third of the layers
+/// (the first, middle or last ten) 1–4 (0.07–0.12); int8 on every product but only for the
+/// blocks of a row with the larger maxima (those over half the row's largest: 13% of the
+/// blocks wide) 1 (0.09), but over 0.3 of it (32% wide) 3 (0.08): the error falls slowly
+/// with the share kept wide, and the count of differing positions is noisy. The attention output's product (its input an average of values,
+/// without outliers) and the output head (whose best tokens are scored again in f32) differ
+/// at none with int8, so they keep it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rounding {
-    /// Each row as int8 blocks plus the int8 blocks of its residual: about 16-bit precision,
-    /// twice the integer work.
-    Split,
-    /// Int8 blocks once, as llama.cpp: for products whose rounding does not reach the
-    /// answer (measured on SmolLM2, see [`split_activations`]).
+    /// 16-bit values (int8 and its residual in 256ths of a step,
+    /// [`llm_cooperation_kernels::product_many_wide`]): twice the integer multiplies.
+    Wide,
+    /// Int8 blocks once, as llama.cpp.
     Int8,
 }
 
@@ -379,7 +390,7 @@ impl Linear {
             weights,
             bias,
             bias_host,
-            rounding: Rounding::Split,
+            rounding: Rounding::Wide,
         })
     }
 
@@ -542,52 +553,6 @@ fn quant_row(parts: &[PackedQuant], mut i: i64) -> Option<Vec<f32>> {
     None
 }
 
-/// `x` (`[rows, in]`) as `[2·rows, in]`: rows `x_hi` that the kernels' int8 quantization
-/// (per block of 32: `round(x · 127 / max |x|)`) represents exactly, then the residuals
-/// `x − x_hi`. The product of both, summed, rounds the activations to about 1/254² of each
-/// block's maximum instead of 1/254. With int8 activations once (as llama.cpp), SmolLM2's
-/// most likely next token differed from the float64 reference's at 6 of 261 positions of a
-/// paragraph (logits 0.16 from f32's on average); with the split, at none (6e-4 on average).
-/// The split costs twice the integer work, which bounds prefill and batched decoding, so
-/// products whose rounding does not reach the answer keep int8 ([`Rounding::Int8`]). Int8
-/// in one kind of product at a time, the split elsewhere, on the same 261 positions: q/k/v 3
-/// differed, `down` 2, `gate/up` 1; the attention output's product (its input an average of
-/// values, without outliers) and the output head (whose best tokens are scored again in f32)
-/// none, and none with both.
-#[cfg(target_arch = "x86_64")]
-fn split_activations(x: &[f32]) -> Vec<f32> {
-    const BLOCK: usize = 32;
-    let mut out = vec![0f32; 2 * x.len()];
-    let (hi, lo) = out.split_at_mut(x.len());
-    for ((x, hi), lo) in x
-        .chunks(BLOCK)
-        .zip(hi.chunks_mut(BLOCK))
-        .zip(lo.chunks_mut(BLOCK))
-    {
-        let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
-        let (step, inverse) = (amax / 127.0, 127.0 / amax);
-        if !(amax > 0.0 && inverse.is_finite()) {
-            lo.copy_from_slice(x);
-            continue;
-        }
-        for ((&v, h), l) in x.iter().zip(hi.iter_mut()).zip(lo.iter_mut()) {
-            *h = round_small(v * inverse) * step;
-            *l = v - *h;
-        }
-    }
-    out
-}
-
-/// `v` rounded to the nearest integer, ties to even, for `|v| ≤ 2²²`: adding and taking away
-/// 1.5·2²³ leaves no bits below the unit. `f32::round_ties_even` is the same but, without
-/// SSE4.1 in the build's baseline, a call to `rintf` per element (3% of decode's time).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn round_small(v: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³
-    (v + SHIFT) - SHIFT
-}
-
 /// `x Wᵀ` on quantized blocks for f32 rows `x` (`[rows, in]`), the parts' outputs side by
 /// side: `[rows, Σ out]`.
 #[cfg(target_arch = "x86_64")]
@@ -600,9 +565,7 @@ fn quant_product_host(
     let refs: Vec<&PackedQuant> = parts.iter().collect();
     match rounding {
         Rounding::Int8 => llm_cooperation_kernels::product_many(&refs, data, rows),
-        Rounding::Split => {
-            llm_cooperation_kernels::product_many_pairs(&refs, &split_activations(data), rows)
-        }
+        Rounding::Wide => llm_cooperation_kernels::product_many_wide(&refs, data, rows),
     }
 }
 
@@ -689,7 +652,7 @@ impl RowParallel {
         Ok(sum)
     }
 
-    /// Sets how products on quantized blocks round the activations (the split by default).
+    /// Sets how products on quantized blocks round the activations (wide by default).
     pub fn rounding(mut self, rounding: Rounding) -> Self {
         self.0.rounding = rounding;
         self
@@ -846,22 +809,6 @@ fn best_k(row: &[f32], k: usize) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn small_values_round_as_round_ties_even_does() {
-        // Every quarter step over the range activations are scaled to, ties included.
-        for i in -1000..=1000 {
-            let v = i as f32 * 0.25 * 0.51;
-            for v in [
-                v,
-                i as f32 * 0.5,
-                f32::from_bits((i as f32 * 0.5).to_bits() + 1),
-            ] {
-                assert_eq!(round_small(v), v.round_ties_even(), "{v}");
-            }
-        }
-    }
 
     #[test]
     fn best_k_finds_the_largest_values() {

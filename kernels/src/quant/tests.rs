@@ -74,15 +74,22 @@ fn min_parts(kind: BlockKind, raw: &[u8]) -> Vec<f64> {
     mins
 }
 
+/// How far the activation rounding may move an input of a block whose int8 step is
+/// `step` (`amax/127`): half a step for int8 activations; for wide ones, to nearest on a grid
+/// 256 times finer, or within one unit of it where the residual reaches its ±127 limit.
+fn rounding_reach(step: f64, wide: bool) -> f64 {
+    if wide { step / 256.0 } else { step / 2.0 }
+}
+
 /// Checks `got` (`[rows, out]`) against the f64 product of the dequantised weights with the
 /// exact activations; returns how many outputs break the bound.
 ///
-/// The kernels compute `Σ w_i·x̂_i` where `x̂ = dx·xq` is the activation rounded to its
-/// block's int8 grid (`dx = amax/127` per 32 inputs): the integer sums are exact, so the
-/// only other error is f32 rounding. Rounding to nearest moves each input by at most
-/// `dx/2`, hence
+/// The kernels compute `Σ w_i·x̂_i` where `x̂` is the activation rounded to its block's
+/// grid (int8: `dx·xq`, `dx = amax/127` per 32 inputs; wide: 256 times finer): the integer
+/// sums are exact, so the only other error is f32 rounding. The rounding moves each input by
+/// at most `h` ([`rounding_reach`]), hence
 ///
-///   |got − Σ w_i·x_i| ≤ Σ_blocks (dx_b/2)·Σ_{i∈b} |w_i|  +  slack,
+///   |got − Σ w_i·x_i| ≤ Σ_blocks h_b·Σ_{i∈b} |w_i|  +  slack,
 ///
 /// where the slack covers the f32 steps: per block, `d·dx` and the fused multiply-add each
 /// round once (relative 2⁻²⁴), and the running sum over `nb` blocks adds at most `nb`
@@ -95,9 +102,10 @@ fn violations(
     out: usize,
     inp: usize,
     x: &[f32],
-    rows: usize,
+    wide: bool,
     got: &[f32],
 ) -> (usize, String) {
+    let rows = x.len() / inp;
     let mut w = vec![0f32; out * inp];
     dequantize(kind, raw, &mut w).unwrap();
     let mins = min_parts(kind, raw);
@@ -114,7 +122,8 @@ fn violations(
             let mins = &mins[o * inp..(o + 1) * inp];
             let (mut want, mut bound, mut mag) = (0f64, 0f64, 0f64);
             for i in 0..inp {
-                let (wi, xi, h) = (f64::from(w[i]), f64::from(x[i]), dx[i / QK] / 2.0);
+                let (wi, xi) = (f64::from(w[i]), f64::from(x[i]));
+                let h = rounding_reach(dx[i / QK], wide);
                 want += wi * xi;
                 bound += h * wi.abs();
                 mag += (wi.abs() + 2.0 * mins[i]) * (xi.abs() + h);
@@ -147,13 +156,23 @@ fn random_x(rng: &mut Rng, rows: usize, inp: usize) -> Vec<f32> {
     (0..rows * inp).map(|_| rng.unit()).collect()
 }
 
+/// Both products, int8 and wide, each within its bound.
 fn check(kind: BlockKind, isa: QuantIsa, raw: &[u8], out: usize, inp: usize, x: &[f32]) {
     let rows = x.len() / inp;
     let packed = PackedQuant::pack_for(kind, raw, out, inp, isa).unwrap();
-    let got = packed.product(x, rows);
-    assert_eq!(got.len(), rows * out);
-    let (bad, first) = violations(kind, raw, out, inp, x, rows, &got);
-    assert_eq!(bad, 0, "{kind:?} {isa:?} {out}×{inp}, {rows} rows: {first}");
+    for wide in [false, true] {
+        let got = if wide {
+            product_many_wide(&[&packed], x, rows)
+        } else {
+            packed.product(x, rows)
+        };
+        assert_eq!(got.len(), rows * out);
+        let (bad, first) = violations(kind, raw, out, inp, x, wide, &got);
+        assert_eq!(
+            bad, 0,
+            "{kind:?} {isa:?} {out}×{inp}, {rows} rows, wide {wide}: {first}"
+        );
+    }
 }
 
 #[test]
@@ -261,8 +280,40 @@ fn the_bound_catches_a_wrong_input_order() {
             a.swap_with_slice(b);
         }
         let packed = PackedQuant::pack(kind, &raw, out, inp).unwrap();
-        let (bad, _) = violations(kind, &raw, out, inp, &x, 2, &packed.product(&swapped, 2));
+        let (bad, _) = violations(
+            kind,
+            &raw,
+            out,
+            inp,
+            &x,
+            false,
+            &packed.product(&swapped, 2),
+        );
         assert!(bad > out, "{kind:?}: only {bad} of {} outputs off", 2 * out);
+    }
+}
+
+#[test]
+fn wide_products_are_closer_than_int8_can_be() {
+    // The wide bound is 128 times tighter than int8's: int8 products break it (so a wide
+    // product that lost its residuals would fail `check`), wide ones stay within it.
+    let mut rng = Rng(23);
+    for kind in BlockKind::ALL {
+        for isa in isas() {
+            let (out, inp) = (33, 2 * kind.block_elems());
+            let raw = random_raw(kind, &mut rng, out, inp);
+            let x = random_x(&mut rng, 3, inp);
+            let packed = PackedQuant::pack_for(kind, &raw, out, inp, isa).unwrap();
+            let int8 = packed.product(&x, 3);
+            let (bad, _) = violations(kind, &raw, out, inp, &x, true, &int8);
+            assert!(
+                bad > out,
+                "{kind:?} {isa:?}: int8 broke the wide bound at only {bad}"
+            );
+            let wide = product_many_wide(&[&packed], &x, 3);
+            let (bad, first) = violations(kind, &raw, out, inp, &x, true, &wide);
+            assert_eq!(bad, 0, "{kind:?} {isa:?}: {first}");
+        }
     }
 }
 
@@ -283,8 +334,11 @@ fn one_and_two_threads_agree_bitwise_and_product_many_matches_product() {
             set_threads(2);
             let two = (a.product(&x, rows), b.product(&x, rows));
             let many = product_many(&[&a, &b], &x, rows);
+            let wide_two = product_many_wide(&[&a, &b], &x, rows);
             set_threads(1);
+            let wide_one = product_many_wide(&[&a, &b], &x, rows);
             assert_eq!(one, two, "{kind:?} {rows} rows");
+            assert_eq!(wide_one, wide_two, "{kind:?} {rows} rows, wide");
             // Each row: `a`'s 70 outputs, then `b`'s 33.
             let side_by_side: Vec<f32> = (0..rows)
                 .flat_map(|r| {
@@ -293,29 +347,6 @@ fn one_and_two_threads_agree_bitwise_and_product_many_matches_product() {
                 })
                 .collect();
             assert_eq!(many, side_by_side, "{kind:?} {rows} rows");
-        }
-    }
-}
-
-#[test]
-fn paired_rows_are_summed_as_the_products_of_each() {
-    let mut rng = Rng(5);
-    let isa = QuantIsa::detect();
-    for kind in BlockKind::ALL {
-        let inp = 2 * kind.block_elems();
-        let a = random_raw(kind, &mut rng, 70, inp);
-        let b = random_raw(BlockKind::Q4_1, &mut rng, 33, inp);
-        let a = PackedQuant::pack_for(kind, &a, 70, inp, isa).unwrap();
-        let b = PackedQuant::pack_for(BlockKind::Q4_1, &b, 33, inp, isa).unwrap();
-        for rows in [1, 5, 9] {
-            let x = random_x(&mut rng, 2 * rows, inp);
-            set_threads(2);
-            let apart = product_many(&[&a, &b], &x, 2 * rows);
-            let paired = product_many_pairs(&[&a, &b], &x, rows);
-            set_threads(1);
-            let (first, second) = apart.split_at(apart.len() / 2);
-            let want: Vec<f32> = first.iter().zip(second).map(|(p, q)| p + q).collect();
-            assert_eq!(paired, want, "{kind:?} {rows} rows");
         }
     }
 }
@@ -486,19 +517,49 @@ fn the_avx2_quantizer_equals_the_portable_one() {
     x[100] = 0.5 / 127.0 * 1.5; // ties and near-ties of the rounding
     x[101] = -2.5;
     let blocks = x.len() / QK;
-    let run = |avx2: bool| {
+    x[102] = 3.5 / 127.0 * 2.0 + 0.5 / 127.0 / 128.0; // a residual of exactly half a step
+    let run = |avx2: bool, wide: bool| {
         let mut out = vec![ActBlock::default(); blocks];
-        if avx2 {
-            isa.quantize(&x, &mut out);
-        } else {
-            quantize_blocks(&x, &mut out);
+        match (avx2, wide) {
+            (true, false) => isa.quantize(&x, &mut out),
+            (true, true) => isa.quantize_wide(&x, &mut out),
+            (false, false) => quantize_blocks(&x, &mut out),
+            (false, true) => quantize_blocks_wide(&x, &mut out),
         }
         out.iter()
-            .map(|b| (b.xq, b.dx.to_bits(), b.dxs.to_bits(), b.sum, b.lo))
+            .map(|b| (b.xq, b.xr, b.dx.to_bits(), b.dxs.to_bits(), b.sum, b.lo))
             .collect::<Vec<_>>()
     };
-    let (want, got) = (run(false), run(true));
-    assert_eq!(got, want);
-    assert!(want[..2].iter().all(|b| b.0.iter().all(|&q| q == 0)));
-    assert!(want.iter().all(|b| b.0.iter().all(|&q| q != -128)));
+    for wide in [false, true] {
+        let (want, got) = (run(false, wide), run(true, wide));
+        assert_eq!(got, want, "wide {wide}");
+        assert!(want[..2].iter().all(|b| b.0.iter().all(|&q| q == 0)));
+        let halves = want.iter().flat_map(|b| b.0.iter().chain(&b.1));
+        assert!(halves.clone().all(|&q| q != -128), "wide {wide}");
+        // Int8 blocks leave the residuals zero; wide ones fill them.
+        let residuals = want.iter().filter(|b| b.1.iter().any(|&r| r != 0)).count();
+        assert_eq!(residuals > 0, wide, "{residuals} blocks with residuals");
+    }
+}
+
+#[test]
+fn wide_blocks_hold_each_input_to_a_256th_of_its_step() {
+    let mut rng = Rng(29);
+    let mut x = random_x(&mut rng, 1, 32 * 64);
+    x[5] = 1e6; // one huge value: the rest of its block is small next to it
+    let mut blocks = vec![ActBlock::default(); x.len() / QK];
+    quantize_blocks_wide(&x, &mut blocks);
+    for (x, b) in x.chunks_exact(QK).zip(&blocks) {
+        let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        assert_eq!(b.dx, amax / 127.0 / 256.0);
+        let step = f64::from(amax) / 127.0;
+        let mut sum = 0;
+        for ((&x, &q), &r) in x.iter().zip(&b.xq).zip(&b.xr) {
+            let v = 256 * i32::from(q) + i32::from(r);
+            sum += v;
+            let err = (f64::from(x) - f64::from(b.dx) * f64::from(v)).abs();
+            assert!(err <= step / 256.0 * 1.000_01, "{x} vs {v}: {err}");
+        }
+        assert_eq!(b.sum, sum);
+    }
 }

@@ -495,7 +495,7 @@ impl Attention {
             &whole,
         )?;
         // Its input, averages of values, has no outliers: int8 rounding does not reach the
-        // answer (see `split_activations`).
+        // answer (see `Rounding`).
         let o_proj = RowParallel::new(o, None, h, at)?.rounding(Rounding::Int8);
         Ok(Attention {
             qkv,
