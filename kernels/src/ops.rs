@@ -49,6 +49,40 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `s ← e^(s − max s)`, returning `Σ s` (summed in 16 lanes, then in a fixed order). The
+/// maximum and the sum run in 16 lanes: one running value, as a fold over `f32::max` and
+/// `+=`, was a chain of dependent instructions per score that took most of a decode step's
+/// attention. A NaN score is passed over by the maximum, as `f32::max` does.
+#[inline(always)]
+fn softmax_weights(s: &mut [f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = s.chunks_exact(LANES);
+    for &v in chunks.remainder() {
+        lanes[0] = if v > lanes[0] { v } else { lanes[0] };
+    }
+    for c in chunks {
+        for l in 0..LANES {
+            lanes[l] = if c[l] > lanes[l] { c[l] } else { lanes[l] };
+        }
+    }
+    let max = lanes
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let mut sums = [0f32; LANES];
+    let mut chunks = s.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            c[l] = exp(c[l] - max);
+            sums[l] += c[l];
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = exp(*v - max);
+        sums[0] += *v;
+    }
+    sums.iter().sum()
+}
+
 /// `Σ x²`, as [`dot`].
 #[inline(always)]
 fn sum_squares(x: &[f32]) -> f32 {
@@ -207,11 +241,7 @@ fn attend_group<const N: usize>(
             }
             let mut totals = [0f32; N];
             for (s, total) in scores.chunks_exact_mut(len).zip(&mut totals) {
-                let max = s.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                for s in s.iter_mut() {
-                    *s = exp(*s - max);
-                    *total += *s;
-                }
+                *total = softmax_weights(s);
             }
             // The weighted sums of the values, `COLS` columns at a time in local arrays that
             // stay in registers (accumulated in `out`, each position's update waited on the
