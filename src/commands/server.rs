@@ -58,6 +58,7 @@ pub fn run(cli: ServerCli) -> anyhow::Result<ExitCode> {
                 let redis = Arc::new(RedisState::new(url).map_err(|e| {
                     ConfigError::Usage(format!("`--state {url}` is not a usable Redis URL ({e}); use `redis://host:port/db`"))
                 })?);
+                redis.connect().await;
                 let r = redis.clone();
                 (redis, Box::new(move || r.fallback().sweep()))
             }

@@ -34,8 +34,9 @@ pub struct RedisState {
 }
 
 impl RedisState {
-    /// Prepares a client for `url` (`redis://host:port/db`); connecting happens on first use,
-    /// so a Redis that is down at start-up only means starting degraded.
+    /// Prepares a client for `url` (`redis://host:port/db`); [`RedisState::connect`] connects
+    /// (or a first use does), and a Redis that is down at start-up only means starting
+    /// degraded.
     pub fn new(url: &str) -> Result<RedisState, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let info = client.get_connection_info();
@@ -48,6 +49,20 @@ impl RedisState {
             fallback: MemoryState::new(),
             url_for_logs,
         })
+    }
+
+    /// Connects now rather than on first use (at most twice the operation timeout; a Redis
+    /// that does not answer still only means starting degraded): the first requests then do
+    /// not pay for the handshake, which under load could outlast the operation timeout and
+    /// send their state to the local fallback, out of the other replicas' sight.
+    pub async fn connect(&self) -> bool {
+        let connected = self.connection().await.is_some();
+        if connected {
+            self.up();
+        } else {
+            tracing::warn!(redis = %self.url_for_logs, "shared state: Redis is unreachable at start-up; serving from local state until it is back");
+        }
+        connected
     }
 
     /// The local fallback (its sessions are swept like the memory backend's).
