@@ -4,11 +4,12 @@
 //! As in llama.cpp, the activations are quantized once per product to int8 blocks of 32 with an
 //! f32 scale (and the block's integer sum, which the formats' offsets and minimums need), and
 //! the products are integer dot products (AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddubsw`, or plain
-//! Rust) scaled per block. [`product_many_wide`] quantizes them to 16-bit values instead, as
-//! two int8 halves (`256·xq + xr`): the kernels take each half through the same dot
-//! products and join the sums (`(Σ w·xq) << 8 + Σ w·xr`) before the one scaling per block. Unlike llama.cpp's Q8_K, K-quants also get one activation scale per
-//! 32 (not per 256): one activation format serves every kind, so [`product_many`] quantizes
-//! once, and the rounding error is smaller.
+//! Rust) scaled per block. Unlike llama.cpp's Q8_K, K-quants also get one activation scale
+//! per 32 (not per 256): one activation format serves every kind, so [`product_many`]
+//! quantizes once, and the rounding error is smaller. [`product_many_wide`] quantizes them to
+//! 16-bit values instead, as two int8 halves (`256·xq + xr`): the kernels take each half
+//! through the same dot products and join the sums (`(Σ w·xq) << 8 + Σ w·xr`) before the one
+//! scaling per block.
 //!
 //! At load, each matrix is repacked into panels of 16 output rows (`LANES`, zero-padded).
 //! Within a panel, a *group* is one ggml block of each of the 16 rows: a header with the 16
