@@ -379,6 +379,14 @@ pub(crate) struct ActBlock {
     pub(crate) lo: i32,
 }
 
+impl ActBlock {
+    /// The block's integer values: `xq`, or for a wide block `256·xq + xr`.
+    pub(crate) fn values(&self, wide: bool) -> [i32; QK] {
+        let scale = if wide { 256 } else { 1 };
+        std::array::from_fn(|e| scale * i32::from(self.xq[e]) + i32::from(self.xr[e]))
+    }
+}
+
 /// Activations quantized to blocks of 32 (int8 or wide), for the kernels: rows in chunks of
 /// `chunk` (the rows that share one pass over a panel), and within a chunk block-major
 /// (`[block][row]`), so that one pointer walks every row's data of a pass in order.
@@ -474,14 +482,13 @@ pub(crate) fn quantize_blocks_wide(x: &[f32], out: &mut [ActBlock]) {
         let amax = x.iter().fold(0f32, |a, &v| a.max(v.abs()));
         let id = inverse_scale(amax);
         out.dx = amax / 127.0 / 256.0;
-        let mut v = [0i32; QK];
-        for (((q, r), v), &x) in out.xq.iter_mut().zip(&mut out.xr).zip(&mut v).zip(x) {
+        for ((q, r), &x) in out.xq.iter_mut().zip(&mut out.xr).zip(x) {
             let t = x * id;
             let h = t.round_ties_even().clamp(-127.0, 127.0);
             *q = h as i8;
             *r = ((t - h) * 256.0).round_ties_even().clamp(-127.0, 127.0) as i8;
-            *v = 256 * i32::from(*q) + i32::from(*r);
         }
+        let v = out.values(true);
         out.lo = v[..16].iter().sum();
         out.sum = out.lo + v[16..].iter().sum::<i32>();
         out.dxs = out.dx * out.sum as f32;
@@ -534,10 +541,7 @@ fn portable_panel(
                 .iter()
                 .zip(out[..rows * LANES].chunks_exact_mut(LANES))
             {
-                // The block's integer values (the residual is zero in int8 blocks).
-                let v: [i32; QK] =
-                    std::array::from_fn(|e| 256 * i32::from(a.xq[e]) + i32::from(a.xr[e]));
-                let v = if wide { v } else { a.xq.map(i32::from) };
+                let v = a.values(wide);
                 let (dx, sum, lo, dxs) = (a.dx, a.sum, a.lo, a.dxs);
                 for (r, y) in y.iter_mut().enumerate() {
                     let dot = |range: Range<usize>| -> i32 {

@@ -55,14 +55,12 @@ impl RedisState {
     /// that does not answer still only means starting degraded): the first requests then do
     /// not pay for the handshake, which under load could outlast the operation timeout and
     /// send their state to the local fallback, out of the other replicas' sight.
-    pub async fn connect(&self) -> bool {
-        let connected = self.connection().await.is_some();
-        if connected {
+    pub async fn connect(&self) {
+        if self.connection().await.is_some() {
             self.up();
         } else {
             tracing::warn!(redis = %self.url_for_logs, "shared state: Redis is unreachable at start-up; serving from local state until it is back");
         }
-        connected
     }
 
     /// The local fallback (its sessions are swept like the memory backend's).
