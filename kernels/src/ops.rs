@@ -5,7 +5,9 @@
 //! for vectors of a few hundred floats: as much time per decoded token as all the quantized
 //! products. Here they are plain loops written for the compiler to vectorise (sums kept in 16
 //! independent lanes, `exp` as a polynomial without branches), compiled with AVX-512 or AVX2
-//! where the CPU has them ([`vectorized`]); the same code runs everywhere else.
+//! where the CPU has them ([`vectorized`]); the same code runs everywhere else. Attention's
+//! scores are the exception: 16 keys at a time in x86 intrinsics (`x86::Scores`), which the
+//! compiler did not make of portable loops (it kept the 16 keys' sums in memory).
 //! No fused multiply-add is used, so every instruction set gives the same results.
 
 #[cfg(target_arch = "x86_64")]
@@ -47,6 +49,60 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// An attention score `q · k`: 16 lane sums of products (`d` in chunks of 16, each lane from
+/// zero), then the lanes folded in halves (lane `i` plus lane `i + 8`, then `+ 4`, `+ 2`,
+/// `+ 1`), the remainder of a `d` that is not a multiple of 16 added last. The x86 kernels
+/// (`Scores`) make the same additions for 16 keys at once, so both give the same scores.
+#[inline(always)]
+fn score(q: &[f32], k: &[f32]) -> f32 {
+    let (qc, kc) = (q.chunks_exact(LANES), k.chunks_exact(LANES));
+    let (qt, kt) = (qc.remainder(), kc.remainder());
+    let mut l = [0f32; LANES];
+    for (x, y) in qc.zip(kc) {
+        for i in 0..LANES {
+            l[i] += x[i] * y[i];
+        }
+    }
+    let a: [f32; 8] = std::array::from_fn(|i| l[i] + l[i + 8]);
+    let b: [f32; 4] = std::array::from_fn(|i| a[i] + a[i + 4]);
+    let sum = (b[0] + b[2]) + (b[1] + b[3]);
+    if qt.is_empty() {
+        sum
+    } else {
+        sum + qt.iter().zip(kt).map(|(x, y)| x * y).sum::<f32>()
+    }
+}
+
+/// Scores of one query against 16 keys at a time: the x86 kernels where the CPU has them,
+/// [`score`] on each key elsewhere (the same scores).
+#[derive(Clone, Copy)]
+struct Scorer {
+    #[cfg(target_arch = "x86_64")]
+    sixteen: Option<crate::x86::Scores>,
+}
+
+impl Scorer {
+    fn detect() -> Self {
+        Scorer {
+            #[cfg(target_arch = "x86_64")]
+            sixteen: crate::x86::Scores::detect(),
+        }
+    }
+
+    /// `q · kⱼ` for the 16 rows of `keys` (`[16][q.len()]`).
+    #[inline(always)]
+    fn sixteen(self, q: &[f32], keys: &[f32]) -> [f32; 16] {
+        let d = q.len();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(s) = self.sixteen
+            && d.is_multiple_of(LANES)
+        {
+            return s.sixteen(q, keys);
+        }
+        std::array::from_fn(|j| score(q, &keys[j * d..(j + 1) * d]))
+    }
 }
 
 /// `s ← e^(s − max s)`, returning `Σ s` (summed in 16 lanes, then in a fixed order). The
@@ -201,6 +257,7 @@ pub fn attend_heads(
     let heads = q.len() / d;
     // Groups of at most 4, as even as they come (6 heads: 3 + 3).
     let groups = heads.div_ceil(4);
+    let scorer = Scorer::detect();
     let mut first = 0;
     for g in 0..groups {
         let n = (heads - first) / (groups - g);
@@ -209,10 +266,10 @@ pub fn attend_heads(
             &mut out[first * d..(first + n) * d],
         );
         match n {
-            1 => attend_group::<1>(d, q, keys, values, scores, out),
-            2 => attend_group::<2>(d, q, keys, values, scores, out),
-            3 => attend_group::<3>(d, q, keys, values, scores, out),
-            _ => attend_group::<4>(d, q, keys, values, scores, out),
+            1 => attend_group::<1>(scorer, d, q, keys, values, scores, out),
+            2 => attend_group::<2>(scorer, d, q, keys, values, scores, out),
+            3 => attend_group::<3>(scorer, d, q, keys, values, scores, out),
+            _ => attend_group::<4>(scorer, d, q, keys, values, scores, out),
         }
         first += n;
     }
@@ -220,6 +277,7 @@ pub fn attend_heads(
 
 /// [`attend_heads`] for `N` heads (`q`, `out`: `[N][d]`; `d > 0`, at least one key).
 fn attend_group<const N: usize>(
+    scorer: Scorer,
     d: usize,
     q: &[f32],
     keys: &[f32],
@@ -234,9 +292,18 @@ fn attend_group<const N: usize>(
         #[inline(always)]
         || {
             let q: [&[f32]; N] = std::array::from_fn(|h| &q[h * d..(h + 1) * d]);
-            for (j, k) in keys.chunks_exact(d).enumerate() {
-                for h in 0..N {
-                    scores[h * len + j] = dot(q[h], k);
+            // 16 keys at a time (in cache for every head), then the rest one by one.
+            let blocks = keys.chunks_exact(16 * d);
+            let rest = blocks.remainder();
+            for (b, k) in blocks.enumerate() {
+                for (h, q) in q.iter().enumerate() {
+                    let at = h * len + 16 * b;
+                    scores[at..at + 16].copy_from_slice(&scorer.sixteen(q, k));
+                }
+            }
+            for (j, k) in (len - rest.len() / d..).zip(rest.chunks_exact(d)) {
+                for (h, q) in q.iter().enumerate() {
+                    scores[h * len + j] = score(q, k);
                 }
             }
             let mut totals = [0f32; N];
@@ -373,6 +440,48 @@ mod tests {
         }
     }
 
+    /// Each instruction set's kernel for 16 keys gives every key the score [`score`] gives
+    /// it, bit for bit, in key order.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sixteen_scores_are_each_keys_score_on_every_instruction_set() {
+        use crate::x86::{Avx2, Scores, Vnni};
+        let sets: Vec<Scores> = [
+            Vnni::detect().map(Scores::Avx512),
+            Avx2::detect().map(Scores::Avx2),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for d in [16, 64, 80, 128] {
+            let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.37).cos() * 3.0).collect();
+            // Keys of mixed magnitudes (so the order of the additions shows), one of zeros.
+            let keys: Vec<f32> = (0..16 * d)
+                .map(|i| {
+                    let (j, c) = (i / d, i % d);
+                    if j == 5 {
+                        0.0
+                    } else {
+                        (i as f32 * 0.13).sin() * 10f32.powi((c % 7) as i32 - 3)
+                    }
+                })
+                .collect();
+            let want: Vec<u32> = keys
+                .chunks_exact(d)
+                .map(|k| score(&q, k).to_bits())
+                .collect();
+            for set in &sets {
+                let got = set.sixteen(&q, &keys).map(f32::to_bits);
+                assert_eq!(got.as_slice(), want.as_slice(), "{set:?}, d {d}");
+            }
+            // And the fallback, as `attend` runs it elsewhere.
+            let portable = Scorer { sixteen: None }
+                .sixteen(&q, &keys)
+                .map(f32::to_bits);
+            assert_eq!(portable.as_slice(), want.as_slice(), "portable, d {d}");
+        }
+    }
+
     #[test]
     fn heads_attended_together_equal_each_attended_alone() {
         for (d, len, heads) in [20, 64, 148].into_iter().flat_map(|d| {
@@ -400,7 +509,7 @@ mod tests {
     #[test]
     fn attention_is_a_softmax_weighted_sum_of_values() {
         // Not a multiple of the lanes; whole blocks of 64 columns; both.
-        for (d, len) in [20, 64, 148]
+        for (d, len) in [20, 64, 128, 148]
             .into_iter()
             .flat_map(|d| [0, 1, 2, 17, 41].map(|len| (d, len)))
         {

@@ -1,7 +1,8 @@
 //! The x86-64 intrinsics of the quantized products that pulp lacks: AVX-512 VNNI's
 //! `vpdpbusd` (u8 × i8 → i32, four at a time) and AVX2's `vpmaddubsw` + `vpmaddwd`, over the
 //! panels that [`crate::quant`] lays out, with int8 or wide (16-bit, two int8 halves)
-//! activations.
+//! activations; and attention's scores for 16 keys at once ([`Scores`]), the folds of their
+//! lane sums shared by the keys.
 //!
 //! The kernel is written once (`kernel!`) and instantiated in `vnni` and `avx2` over vector
 //! operations of the same names; those are `#[target_feature]` functions, so they are safe to
@@ -845,4 +846,157 @@ mod avx2 {
     }
 
     kernel!("avx2,fma,f16c");
+}
+
+/// Attention scores of one query against 16 keys at once, for [`crate::ops`]: each score is
+/// 16 lane sums of products (the head dimension in chunks of 16, from zero), then the lanes
+/// folded in halves (lane `i` plus lane `i + 8`, then `+ 4`, `+ 2`, `+ 1`), the additions
+/// `ops::score` makes for one key, so every instruction set gives the same scores. One
+/// score at a time, the lanes' sum was a chain of scalar additions per key that took most of
+/// a decode step's attention; here the 16 keys' folds share each vector instruction (15
+/// additions and 30 shuffles for 16 scores).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scores {
+    Avx512(Vnni),
+    Avx2(Avx2),
+}
+
+/// The key each of the 16 sums takes, so that the folds leave key `j`'s score in lane `j`
+/// (checked by the `ops` tests).
+const SCORE_ORDER: [usize; 16] = [0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15];
+
+impl Scores {
+    pub(crate) fn detect() -> Option<Self> {
+        Vnni::detect()
+            .map(Scores::Avx512)
+            .or_else(|| Avx2::detect().map(Scores::Avx2))
+    }
+
+    /// `q · kⱼ` for the 16 rows `kⱼ` of `keys` (`[16][d]`, `d = q.len()` a multiple of 16).
+    pub(crate) fn sixteen(self, q: &[f32], keys: &[f32]) -> [f32; 16] {
+        let d = q.len();
+        assert!(
+            d > 0 && d.is_multiple_of(16) && keys.len() == 16 * d,
+            "16 keys of a multiple of 16 floats"
+        );
+        match self {
+            // SAFETY: a `Vnni` exists only when `detect` found AVX-512 F (with BW and VNNI).
+            Scores::Avx512(_) => unsafe { scores_avx512(q, keys) },
+            // SAFETY: an `Avx2` exists only when `detect` found AVX2.
+            Scores::Avx2(_) => unsafe { scores_avx2(q, keys) },
+        }
+    }
+}
+
+/// See [`Scores`]; `q.len()` is a positive multiple of 16 and `keys` holds 16 rows of it.
+#[target_feature(enable = "avx512f")]
+fn scores_avx512(q: &[f32], keys: &[f32]) -> [f32; 16] {
+    let d = q.len();
+    let sums = |j: usize| {
+        let k = &keys[SCORE_ORDER[j] * d..][..d];
+        let mut acc = _mm512_setzero_ps();
+        for (q, k) in q.chunks_exact(16).zip(k.chunks_exact(16)) {
+            // SAFETY: reads the 16 floats of each chunk; `loadu` needs no alignment.
+            let (q, k) = unsafe { (_mm512_loadu_ps(q.as_ptr()), _mm512_loadu_ps(k.as_ptr())) };
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(q, k));
+        }
+        acc
+    };
+    // Each fold adds lane `i` to lane `i + h` of both inputs' keys, `u`'s sums placed before
+    // `v`'s in every group of `2h` lanes (the 128-bit quarters `[u₀+u₁, v₀+v₁, u₂+u₃, v₂+v₃]`
+    // for h = 4).
+    let fold8 = |u, v| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x44>(u, v),
+            _mm512_shuffle_f32x4::<0xEE>(u, v),
+        )
+    };
+    let fold4 = |u, v| {
+        let low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        let high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        _mm512_add_ps(
+            _mm512_permutex2var_ps(u, low, v),
+            _mm512_permutex2var_ps(u, high, v),
+        )
+    };
+    let fold2 = |u, v| {
+        _mm512_add_ps(
+            _mm512_shuffle_ps::<0x44>(u, v),
+            _mm512_shuffle_ps::<0xEE>(u, v),
+        )
+    };
+    let fold1 = |u, v| {
+        _mm512_add_ps(
+            _mm512_shuffle_ps::<0x88>(u, v),
+            _mm512_shuffle_ps::<0xDD>(u, v),
+        )
+    };
+    let two = |j| fold8(sums(j), sums(j + 1));
+    let four = |j| fold4(two(j), two(j + 2));
+    let eight = |j| fold2(four(j), four(j + 4));
+    let all = fold1(eight(0), eight(8));
+    let mut out = [0f32; 16];
+    // SAFETY: writes the 16 floats of `out`; `storeu` needs no alignment.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), all) };
+    out
+}
+
+/// [`scores_avx512`] with each 16-lane vector as two AVX2 halves (the same lanes, the same
+/// additions).
+#[target_feature(enable = "avx2")]
+fn scores_avx2(q: &[f32], keys: &[f32]) -> [f32; 16] {
+    type V = [__m256; 2];
+    let d = q.len();
+    let sums = |j: usize| -> V {
+        let k = &keys[SCORE_ORDER[j] * d..][..d];
+        let mut acc = [_mm256_setzero_ps(); 2];
+        for (q, k) in q.chunks_exact(16).zip(k.chunks_exact(16)) {
+            for (h, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: reads 8 of the chunks' 16 floats; `loadu` needs no alignment.
+                let (q, k) = unsafe {
+                    (
+                        _mm256_loadu_ps(q[8 * h..].as_ptr()),
+                        _mm256_loadu_ps(k[8 * h..].as_ptr()),
+                    )
+                };
+                *acc = _mm256_add_ps(*acc, _mm256_mul_ps(q, k));
+            }
+        }
+        acc
+    };
+    let fold8 = |u: V, v: V| [_mm256_add_ps(u[0], u[1]), _mm256_add_ps(v[0], v[1])];
+    let fold4 = |u: V, v: V| {
+        [0, 1].map(|h| {
+            _mm256_add_ps(
+                _mm256_permute2f128_ps::<0x20>(u[h], v[h]),
+                _mm256_permute2f128_ps::<0x31>(u[h], v[h]),
+            )
+        })
+    };
+    let fold2 = |u: V, v: V| {
+        [0, 1].map(|h| {
+            _mm256_add_ps(
+                _mm256_shuffle_ps::<0x44>(u[h], v[h]),
+                _mm256_shuffle_ps::<0xEE>(u[h], v[h]),
+            )
+        })
+    };
+    let fold1 = |u: V, v: V| {
+        [0, 1].map(|h| {
+            _mm256_add_ps(
+                _mm256_shuffle_ps::<0x88>(u[h], v[h]),
+                _mm256_shuffle_ps::<0xDD>(u[h], v[h]),
+            )
+        })
+    };
+    let two = |j| fold8(sums(j), sums(j + 1));
+    let four = |j| fold4(two(j), two(j + 2));
+    let eight = |j| fold2(four(j), four(j + 4));
+    let all = fold1(eight(0), eight(8));
+    let mut out = [0f32; 16];
+    for (h, v) in all.iter().enumerate() {
+        // SAFETY: writes 8 of the 16 floats of `out`; `storeu` needs no alignment.
+        unsafe { _mm256_storeu_ps(out[8 * h..].as_mut_ptr(), *v) };
+    }
+    out
 }
