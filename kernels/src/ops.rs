@@ -351,6 +351,54 @@ fn attend_group<const N: usize>(
     )
 }
 
+/// The indices of the `k` largest values of `row`, in no particular order (NaN is never
+/// preferred over a number): the first `k`, then every later value that beats the smallest
+/// kept. Runs of 16 values of which none beats it are passed over with one vector comparison:
+/// after the first few hundred, that is nearly all of a vocabulary's logits (one value at a
+/// time, this search of 8 rows of 49152 logits took 4% of a batch-8 decode step).
+pub fn largest(row: &[f32], k: usize) -> Vec<usize> {
+    let k = k.min(row.len());
+    let key = |v: f32| if v.is_nan() { f32::NEG_INFINITY } else { v };
+    let mut best: Vec<(f32, usize)> = row[..k].iter().map(|&v| key(v)).zip(0..).collect();
+    if k == 0 {
+        return Vec::new();
+    }
+    /// Where the smallest kept value is.
+    fn smallest(best: &[(f32, usize)]) -> usize {
+        (0..best.len())
+            .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
+            .unwrap_or(0)
+    }
+    /// Keeps `(v, i)` in place of the smallest if it is larger.
+    #[inline(always)]
+    fn offer(best: &mut [(f32, usize)], at: &mut usize, i: usize, v: f32) {
+        if v > best[*at].0 {
+            best[*at] = (v, i);
+            *at = smallest(best);
+        }
+    }
+    let mut at = smallest(&best);
+    vectorized(
+        #[inline(always)]
+        || {
+            let chunks = row[k..].chunks_exact(LANES);
+            let rest = chunks.remainder();
+            for (c, chunk) in chunks.enumerate() {
+                let floor = best[at].0;
+                if chunk.iter().fold(false, |any, &v| any | (v > floor)) {
+                    for (l, &v) in chunk.iter().enumerate() {
+                        offer(&mut best, &mut at, k + c * LANES + l, v);
+                    }
+                }
+            }
+            for (i, &v) in (row.len() - rest.len()..).zip(rest) {
+                offer(&mut best, &mut at, i, v);
+            }
+        },
+    );
+    best.into_iter().map(|(_, i)| i).collect()
+}
+
 /// `y += x`, element by element.
 pub fn add(y: &mut [f32], x: &[f32]) {
     assert_eq!(y.len(), x.len(), "y and x have the same shape");
@@ -480,6 +528,35 @@ mod tests {
                 .map(f32::to_bits);
             assert_eq!(portable.as_slice(), want.as_slice(), "portable, d {d}");
         }
+    }
+
+    #[test]
+    fn largest_finds_the_largest_values() {
+        for len in [1000, 1007, 40] {
+            let row: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1009) as f32).collect();
+            let got: Vec<f32> = largest(&row, 16).iter().map(|&i| row[i]).collect();
+            let mut got = got;
+            got.sort_by(|a, b| b.total_cmp(a));
+            let mut want = row.clone();
+            want.sort_by(|a, b| b.total_cmp(a));
+            assert_eq!(got, want[..16], "{len} values");
+        }
+        // The largest last, in the remainder after whole runs of 16.
+        let mut row = vec![0f32; 16 + 16 * 3 + 5];
+        *row.last_mut().unwrap() = 9.0;
+        row[20] = 8.0;
+        let mut got = largest(&row, 16);
+        got.sort();
+        assert!(
+            got.contains(&20) && got.contains(&(row.len() - 1)),
+            "{got:?}"
+        );
+        assert_eq!(largest(&[1.0, f32::NAN, 3.0], 2).len(), 2);
+        assert!(!largest(&[f32::NAN, 2.0, 3.0], 2).contains(&0));
+        let nans = [vec![f32::NAN; 40], vec![1.0]].concat();
+        assert!(largest(&nans, 1) == vec![40]);
+        assert_eq!(largest(&[5.0], 16), vec![0]);
+        assert!(largest(&[], 16).is_empty() && largest(&[1.0], 0).is_empty());
     }
 
     #[test]

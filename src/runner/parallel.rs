@@ -774,7 +774,10 @@ impl VocabParallelHead {
                 .chunks_exact_mut(vocab.max(1))
                 .zip(x.chunks_exact(hidden.max(1)))
             {
-                let best = best_k(row, REFINE);
+                let best: Vec<i64> = llm_cooperation_kernels::ops::largest(row, REFINE)
+                    .into_iter()
+                    .map(|i| i as i64)
+                    .collect();
                 let w = self.0.weight_rows_host(&best)?;
                 for (&i, w) in best.iter().zip(w.chunks_exact(hidden.max(1))) {
                     row[i as usize] = w.iter().zip(x).map(|(w, x)| w * x).sum();
@@ -786,44 +789,9 @@ impl VocabParallelHead {
     }
 }
 
-/// The indices of the `k` largest values of `row` (in no particular order; NaN is never
-/// preferred): one pass that compares each value with the smallest kept so far.
-fn best_k(row: &[f32], k: usize) -> Vec<i64> {
-    let k = k.min(row.len());
-    let key = |v: f32| if v.is_nan() { f32::NEG_INFINITY } else { v };
-    let mut best: Vec<(f32, usize)> = row[..k].iter().map(|&v| key(v)).zip(0..).collect();
-    let smallest = |best: &[(f32, usize)]| {
-        (0..best.len())
-            .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
-            .unwrap_or(0)
-    };
-    let mut at = smallest(&best);
-    for (i, &v) in row.iter().enumerate().skip(k) {
-        if v > best[at].0 {
-            best[at] = (v, i);
-            at = smallest(&best);
-        }
-    }
-    best.into_iter().map(|(_, i)| i as i64).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn best_k_finds_the_largest_values() {
-        let row: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1009) as f32).collect();
-        let mut got = best_k(&row, 16);
-        got.sort_by(|a, b| row[*b as usize].total_cmp(&row[*a as usize]));
-        let mut want: Vec<f32> = row.clone();
-        want.sort_by(|a, b| b.total_cmp(a));
-        let got: Vec<f32> = got.iter().map(|&i| row[i as usize]).collect();
-        assert_eq!(got, want[..16]);
-        assert_eq!(best_k(&[1.0, f32::NAN, 3.0], 2).len(), 2);
-        assert!(!best_k(&[f32::NAN, 2.0, 3.0], 2).contains(&0));
-        assert_eq!(best_k(&[5.0], 16), vec![0]);
-    }
 
     #[test]
     fn ranges_cover_everything_once() {
